@@ -1,0 +1,245 @@
+"""The labeled dataset: its schema, its tables, and immutable versions written to S3.
+
+A version folder holds `documents/` and `entities/` Parquet files and `manifest.json`; the
+top-level `_latest.json` is written last, so a reader that follows it never sees a partial
+version. Plain pyarrow or pandas read a version folder with no project code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from botocore.exceptions import ClientError
+
+from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, put_json
+from pii_assets.models import DocumentResult, ErrorClass, Status
+
+DATASET_FORMAT = 1
+LATEST_POINTER = "_latest.json"
+_VERSION_RE = re.compile(r"^v(\d{6,})$")
+
+DOCUMENTS_SCHEMA = pa.schema(
+    [
+        pa.field("document_key", pa.string(), nullable=False),
+        pa.field("partition_key", pa.string(), nullable=False),
+        pa.field("etag", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("error_class", pa.string()),
+        pa.field("error_message", pa.string()),
+        pa.field("pages", pa.int32(), nullable=False),
+        pa.field("truncated", pa.bool_(), nullable=False),
+        pa.field("classification", pa.string()),
+        pa.field("extractor", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("code_version", pa.string()),
+        pa.field("cost_usd", pa.float64(), nullable=False),
+        pa.field("input_tokens", pa.int64(), nullable=False),
+        pa.field("output_tokens", pa.int64(), nullable=False),
+        pa.field("entity_count", pa.int32(), nullable=False),
+        pa.field("processed_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+ENTITIES_SCHEMA = pa.schema(
+    [
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("document_key", pa.string(), nullable=False),
+        pa.field("page", pa.int32(), nullable=False),
+        pa.field("entity_type", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("x0", pa.float64()),
+        pa.field("y0", pa.float64()),
+        pa.field("x1", pa.float64()),
+        pa.field("y1", pa.float64()),
+        pa.field("confidence", pa.float64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+
+def version_name(number: int) -> str:
+    return f"v{number:06d}"
+
+
+def _timestamp(value: str) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _entity_id(document_key: str, etag: str, index: int, entity_type: str, page: int) -> str:
+    # Reproducible: the same object version yields the same ids on every rerun.
+    raw = f"{document_key}\0{etag}\0{page}\0{entity_type}\0{index}".encode()
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def placeholder_result(info: ObjectInfo, error_class: ErrorClass, message: str) -> DocumentResult:
+    """The row of an object that has no result for its current version."""
+    return DocumentResult(
+        document_key=info.key,
+        etag=info.etag,
+        status=Status.SKIPPED,
+        error_class=str(error_class),
+        error_message=message,
+    )
+
+
+def build_tables(
+    rows: Iterable[tuple[str, DocumentResult]],
+) -> tuple[pa.Table, pa.Table]:
+    """The documents and entities tables from (partition_key, result) pairs."""
+    docs: dict[str, list[Any]] = {name: [] for name in DOCUMENTS_SCHEMA.names}
+    ents: dict[str, list[Any]] = {name: [] for name in ENTITIES_SCHEMA.names}
+    for partition_key, result in rows:
+        entities = result.entities if result.status == Status.OK else []
+        doc = {
+            "document_key": result.document_key,
+            "partition_key": partition_key,
+            "etag": result.etag,
+            "status": str(result.status),
+            "error_class": result.error_class,
+            "error_message": result.error_message,
+            "pages": result.pages,
+            "truncated": result.truncated,
+            "classification": result.classification,
+            "extractor": result.extractor or None,
+            "model": result.model,
+            "code_version": result.code_version or None,
+            "cost_usd": float(result.cost_usd),
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+            "entity_count": len(entities),
+            "processed_at": _timestamp(result.processed_at),
+        }
+        for name, value in doc.items():
+            docs[name].append(value)
+        for index, e in enumerate(entities):
+            ents["entity_id"].append(
+                _entity_id(result.document_key, result.etag, index, e.entity_type, e.page)
+            )
+            ents["document_key"].append(result.document_key)
+            for name in ("page", "entity_type", "text", "x0", "y0", "x1", "y1", "confidence"):
+                ents[name].append(getattr(e, name))
+            ents["source"].append(e.source)
+    return (
+        pa.Table.from_pydict(docs, schema=DOCUMENTS_SCHEMA),
+        pa.Table.from_pydict(ents, schema=ENTITIES_SCHEMA),
+    )
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    version: str
+    parent: str | None
+    path: str
+    documents: int
+    entities: int
+    manifest: dict[str, Any]
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def latest_version(client: Any, layout: BucketLayout) -> str | None:
+    pointer = get_json(client, layout.bucket, layout.dataset_prefix + LATEST_POINTER)
+    return pointer["version"] if pointer else None
+
+
+def existing_versions(client: Any, layout: BucketLayout) -> list[str]:
+    """Version folders present in the bucket, oldest first (published or being written)."""
+    found: list[str] = []
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(
+        Bucket=layout.bucket, Prefix=layout.dataset_prefix, Delimiter="/"
+    ):
+        for common in page.get("CommonPrefixes", ()):
+            name = common["Prefix"][len(layout.dataset_prefix) :].rstrip("/")
+            if _VERSION_RE.match(name):
+                found.append(name)
+    return sorted(found, key=lambda name: int(name[1:]))
+
+
+def _claim_version(client: Any, layout: BucketLayout, created_at: str) -> str:
+    """Claim the next free version number with a conditional write, so racers never share one."""
+    versions = existing_versions(client, layout)
+    number = int(versions[-1][1:]) + 1 if versions else 1
+    for _ in range(100):
+        name = version_name(number)
+        try:
+            client.put_object(
+                Bucket=layout.bucket,
+                Key=f"{layout.dataset_prefix}{name}/_claim.json",
+                Body=f'{{"claimed_at": "{created_at}"}}'.encode(),
+                IfNoneMatch="*",
+            )
+            return name
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in (
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+                "412",
+            ):
+                raise
+            number += 1
+    raise RuntimeError("could not claim a dataset version after 100 attempts")
+
+
+def publish_version(
+    client: Any,
+    layout: BucketLayout,
+    documents: pa.Table,
+    entities: pa.Table,
+    *,
+    code_version: str,
+    extra_manifest: dict[str, Any] | None = None,
+) -> PublishedVersion:
+    """Write a new immutable version, then move `_latest.json` to it."""
+    created_at = datetime.now(UTC).isoformat()
+    parent = latest_version(client, layout)
+    version = _claim_version(client, layout, created_at)
+    root = f"{layout.dataset_prefix}{version}/"
+    for folder, table in (("documents", documents), ("entities", entities)):
+        client.put_object(
+            Bucket=layout.bucket,
+            Key=f"{root}{folder}/part-00000.parquet",
+            Body=_parquet_bytes(table),
+            ContentType="application/vnd.apache.parquet",
+        )
+    manifest = {
+        "format": DATASET_FORMAT,
+        "version": version,
+        "parent_version": parent,
+        "created_at": created_at,
+        "code_version": code_version,
+        "row_counts": {"documents": documents.num_rows, "entities": entities.num_rows},
+        "schema": {
+            "documents": [f"{f.name}: {f.type}" for f in DOCUMENTS_SCHEMA],
+            "entities": [f"{f.name}: {f.type}" for f in ENTITIES_SCHEMA],
+        },
+        **(extra_manifest or {}),
+    }
+    put_json(client, layout.bucket, f"{root}manifest.json", manifest)
+    path = layout.uri(root)
+    put_json(
+        client,
+        layout.bucket,
+        layout.dataset_prefix + LATEST_POINTER,
+        {"version": version, "path": path, "created_at": created_at},
+    )
+    return PublishedVersion(
+        version=version,
+        parent=parent,
+        path=path,
+        documents=documents.num_rows,
+        entities=entities.num_rows,
+        manifest=manifest,
+    )

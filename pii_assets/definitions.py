@@ -1,0 +1,52 @@
+"""The code location: assets, jobs, sensors, schedule and resources, built from the environment."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pii_assets.assets import build_document_asset, pii_labeled_dataset
+from pii_assets.extraction import EXTRACTION_CODE_VERSION
+from pii_assets.jobs import build_jobs
+from resources.settings import (
+    PipelineSettings,
+    build_document_options,
+    build_extractor,
+    build_store,
+)
+from schedules.daily import build_daily_schedule
+from sensors.discovery import build_discovery_sensor
+from sensors.publish import build_publish_sensor
+
+
+def build_definitions(settings: PipelineSettings | None = None) -> dg.Definitions:
+    settings = settings or PipelineSettings.from_env()
+    extractor = build_extractor(settings.extractor)
+    document_asset = build_document_asset(
+        code_version=f"{EXTRACTION_CODE_VERSION}+{extractor.identity}",
+        batch_size=settings.batch_size,
+    )
+    return dg.Definitions(
+        assets=[document_asset, pii_labeled_dataset],
+        jobs=build_jobs(),
+        sensors=[
+            build_discovery_sensor(
+                batch_size=settings.batch_size,
+                max_runs=settings.max_runs_per_tick,
+                interval_s=settings.discovery_interval_s,
+            ),
+            build_publish_sensor(min_interval_s=settings.publish_min_interval_s),
+        ],
+        schedules=[
+            build_daily_schedule(cron=settings.schedule_cron, timezone=settings.schedule_timezone)
+        ],
+        resources={
+            "store": build_store(),
+            "extractor": extractor,
+            "documents": build_document_options(),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

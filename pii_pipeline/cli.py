@@ -1,0 +1,292 @@
+"""`pii-pipeline`: the embedded S3 server, demo data, one-shot processing and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
+from pii_pipeline.runner import ProcessReport, process
+from pii_pipeline.summary import download_version, read_version, summarize
+from resources.s3 import DocumentStore
+from resources.settings import PipelineSettings, build_store
+
+console = Console(stderr=True)
+
+
+def _store() -> DocumentStore:
+    return build_store().process_config_and_initialize()
+
+
+def _instance() -> Any:
+    import dagster as dg
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        home = str(Path(".dagster_home").resolve())
+        os.environ["DAGSTER_HOME"] = home
+        console.print(f"DAGSTER_HOME is not set; using {home}")
+    Path(home).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def seed_demo(count: int, seed: int) -> int:
+    """Upload the generated demo corpus under the input prefix; returns documents uploaded."""
+    from pii_pipeline.corpus import generate_corpus
+
+    store = _store()
+    client = store.client()
+    ensure_bucket(store.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3"), store.bucket)
+    documents = generate_corpus(count, seed=seed)
+    for doc in documents:
+        client.put_object(Bucket=store.bucket, Key=store.input_prefix + doc.name, Body=doc.data)
+    console.print(
+        f"uploaded {len(documents)} documents to s3://{store.bucket}/{store.input_prefix}"
+    )
+    return len(documents)
+
+
+def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessReport, dict | None]:
+    from pii_assets.definitions import build_definitions
+
+    settings = PipelineSettings.from_env()
+    defs = build_definitions(settings)
+    instance = _instance()
+    with Progress(
+        TextColumn("[bold]extracting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("documents"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+    ) as progress:
+        task = progress.add_task("extract", total=None)
+
+        def on_plan(documents: int) -> None:
+            progress.update(task, total=progress.tasks[0].completed + documents)
+
+        def on_batch(batch: Any, ok: bool) -> None:
+            progress.advance(task, len(batch.partition_keys))
+
+        report = process(
+            defs,
+            instance,
+            batch_size=settings.batch_size,
+            max_runs=settings.max_runs_per_tick,
+            publish=publish,
+            on_plan=on_plan,
+            on_batch=on_batch,
+        )
+    summary = None
+    if report.dataset_version:
+        store = _store()
+        summary = summarize(read_version(store.client(), store.layout(), report.dataset_version))
+    return report, summary
+
+
+def _print_summary(report: ProcessReport, summary: dict | None) -> None:
+    out = Console()
+    table = Table(title="pii-pipeline process", show_header=False)
+    table.add_row("objects listed", str(report.listed))
+    table.add_row("new partitions", str(report.new_partitions))
+    table.add_row("documents processed", str(report.documents_requested))
+    table.add_row("runs (failed)", f"{report.runs} ({len(report.failed_runs)})")
+    if summary:
+        table.add_row("dataset version", str(report.dataset_version))
+        table.add_row("dataset path", str(report.dataset_path))
+        table.add_row("documents in dataset", str(summary["documents"]))
+        for name in ("documents_by_status", "error_classes", "classifications"):
+            if summary[name]:
+                pairs = ", ".join(f"{k}={v}" for k, v in summary[name].items())
+                table.add_row(name.replace("_", " "), pairs)
+        table.add_row("pages", str(summary["pages"]))
+        table.add_row("entities", str(summary["entities"]))
+        for entity_type, n in summary["entities_by_type"].items():
+            table.add_row(f"  {entity_type}", str(n))
+        table.add_row("cost (USD)", f"{summary['cost_usd']:.4f}")
+    elif report.publish_failed:
+        table.add_row("dataset", "[red]publishing failed: see the run in the Dagster UI")
+    out.print(table)
+    for run_id in report.failed_runs:
+        out.print(f"[red]run {run_id} failed; its documents are retried on the next process")
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    report, summary = _run_process(publish=not args.no_publish, quiet=args.json)
+    if args.json:
+        payload = {
+            "ok": report.ok,
+            "listed": report.listed,
+            "new_partitions": report.new_partitions,
+            "documents_processed": report.documents_requested,
+            "runs": report.runs,
+            "failed_runs": report.failed_runs,
+            "dataset_version": report.dataset_version,
+            "dataset_path": report.dataset_path,
+            "summary": summary,
+        }
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        _print_summary(report, summary)
+    return 0 if report.ok else 1
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_s3_server(args: argparse.Namespace) -> int:
+    use_local_credentials()
+    server = LocalS3Server(port=args.port).start()
+    os.environ["AWS_ENDPOINT_URL_S3"] = server.endpoint_url
+    print(f"embedded S3 listening on {server.endpoint_url}", flush=True)
+    if args.seed:
+        seed_demo(args.count, args.corpus_seed)
+    print(f"export AWS_ENDPOINT_URL_S3={server.endpoint_url}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    seed_demo(args.count, args.corpus_seed)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    workdir = Path(args.workdir).resolve()
+    home = workdir / "dagster_home"
+    # A fresh instance each time: the embedded S3 starts empty, so old cursors would mislead.
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    use_local_credentials()
+    server = LocalS3Server().start()
+    os.environ["AWS_ENDPOINT_URL_S3"] = server.endpoint_url
+    try:
+        console.print(f"embedded S3 on {server.endpoint_url}; Dagster instance in {home}")
+        seed_demo(args.count, args.corpus_seed)
+        report, summary = _run_process()
+        _print_summary(report, summary)
+        if report.dataset_version:
+            store = _store()
+            local = download_version(
+                store.client(), store.layout(), report.dataset_version, workdir / "dataset"
+            )
+            out = Console()
+            out.print(f"\nDataset {report.dataset_version} copied to [bold]{local}[/bold]:")
+            out.print(
+                f"  python -c \"import pandas as pd; print(pd.read_parquet('{local}/entities'))\""
+            )
+            out.print("Browse the assets, runs and per-document metadata in the UI: [bold]make dev")
+        return 0 if report.ok else 1
+    finally:
+        server.stop()
+
+
+DEV_INSTANCE_YAML = """\
+# Written by `pii-pipeline dev`. Two concurrent runs suit a 2-core machine.
+run_queue:
+  max_concurrent_runs: 2
+telemetry:
+  enabled: false
+"""
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Embedded S3 with the demo corpus, then `dagster dev` with the sensors on."""
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DEV_INSTANCE_YAML)
+    use_local_credentials()
+    server = LocalS3Server(port=args.s3_port).start()
+    env = {**os.environ, "DAGSTER_HOME": str(home), "AWS_ENDPOINT_URL_S3": server.endpoint_url}
+    os.environ.update(env)
+    try:
+        seed_demo(args.count, args.corpus_seed)
+        console.print(f"embedded S3 on {server.endpoint_url}; UI on http://127.0.0.1:{args.port}")
+        command = [
+            str(Path(sys.executable).with_name("dagster")),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(args.port),
+        ]
+        return subprocess.call(command, env=env)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pii-pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def corpus_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--count", type=int, default=12, help="documents to generate")
+        p.add_argument("--corpus-seed", type=int, default=7, help="seed of the generated corpus")
+
+    p = sub.add_parser("s3-server", help="run the embedded S3 server on loopback")
+    p.add_argument("--port", type=int, default=9000)
+    p.add_argument("--seed", action="store_true", help="create the bucket and upload the demo")
+    corpus_args(p)
+    p.set_defaults(func=cmd_s3_server)
+
+    p = sub.add_parser("seed-demo", help="upload a generated corpus with fake PII")
+    corpus_args(p)
+    p.set_defaults(func=cmd_seed_demo)
+
+    p = sub.add_parser("process", help="discover, extract and publish once, then exit")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    p.add_argument("--no-publish", action="store_true", help="extract only")
+    p.set_defaults(func=cmd_process)
+
+    p = sub.add_parser("dev", help="embedded S3 with the demo corpus + dagster dev")
+    p.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    p.add_argument("--s3-port", type=int, default=9000, help="embedded S3 port")
+    corpus_args(p)
+    p.set_defaults(func=cmd_dev)
+
+    p = sub.add_parser("demo", help="embedded S3 + demo corpus + process, with a summary")
+    p.add_argument("--workdir", default=".demo", help="instance and dataset copy go here")
+    corpus_args(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        # Configuration errors: the message names the variable, never a secret value.
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""One-shot processing, as a cron job or a Lambda would run the pipeline.
+
+It evaluates the same discovery sensor the daemon runs, executes the batched runs it asks for
+through the Dagster instance (so they show in the UI's run history), then publishes a dataset
+version. Its cursor lives in the instance's key-value store, apart from the daemon's sensor cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
+from pii_assets.partitions import documents_partitions
+from resources.s3 import DocumentStore
+from sensors.discovery import plan_for, run_request
+from sensors.discovery_plan import Batch, DiscoveryState
+
+CURSOR_KEY = "pii_pipeline/process/discovery_cursor"
+# Each tick launches at most max_runs_per_tick batches; this bounds the ticks of one call.
+_MAX_TICKS = 10_000
+_QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class ProcessReport:
+    runs: int = 0
+    failed_runs: list[str] = field(default_factory=list)
+    documents_requested: int = 0
+    new_partitions: int = 0
+    listed: int = 0
+    dataset_version: str | None = None
+    dataset_path: str | None = None
+    publish_failed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_runs and not self.publish_failed
+
+
+def _load_cursor(instance: dg.DagsterInstance) -> str | None:
+    return instance.run_storage.get_cursor_values({CURSOR_KEY}).get(CURSOR_KEY)
+
+
+def _save_cursor(instance: dg.DagsterInstance, state: DiscoveryState) -> None:
+    instance.run_storage.set_cursor_values({CURSOR_KEY: state.encode()})
+
+
+def _execute(
+    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, request: dg.RunRequest
+) -> dg.ExecuteInProcessResult:
+    job = defs.resolve_job_def(job_name)
+    return job.execute_in_process(
+        instance=instance,
+        run_config=_QUIET_LOGS,
+        tags={**request.tags, "pii/launched_by": "pii-pipeline process"},
+        partition_key=request.partition_key,
+        raise_on_error=False,
+    )
+
+
+def process(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    batch_size: int,
+    max_runs: int,
+    publish: bool = True,
+    on_plan: Callable[[int], None] = lambda documents: None,
+    on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
+) -> ProcessReport:
+    """Discover, extract in batches until nothing is left, then publish a version."""
+    store: DocumentStore = defs.resources["store"].process_config_and_initialize()
+    report = ProcessReport()
+    failed_keys: set[str] = set()
+    for _ in range(_MAX_TICKS):
+        plan = plan_for(
+            instance, store, _load_cursor(instance), batch_size=batch_size, max_runs=max_runs
+        )
+        report.listed = plan.listed
+        if plan.new_partitions:
+            instance.add_dynamic_partitions(documents_partitions.name, plan.new_partitions)
+            report.new_partitions += len(plan.new_partitions)
+        # A batch that failed in this call is not retried by it: the next call tries again.
+        batches = [b for b in plan.batches if not failed_keys.intersection(b.partition_keys)]
+        if not batches:
+            break
+        on_plan(sum(len(b.partition_keys) for b in batches) + plan.pending)
+        completed: list[Batch] = []
+        for batch in batches:
+            result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
+            report.runs += 1
+            report.documents_requested += len(batch.partition_keys)
+            if result.success:
+                completed.append(batch)
+                _save_cursor(instance, plan.state_after(completed))
+            else:
+                report.failed_runs.append(result.run_id)
+                failed_keys.update(batch.partition_keys)
+            on_batch(batch, result.success)
+    if publish:
+        _publish(defs, instance, report)
+    return report
+
+
+def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: ProcessReport) -> None:
+    result = _execute(defs, instance, PUBLISH_JOB, dg.RunRequest())
+    if not result.success:
+        report.publish_failed = True
+        return
+    for event in result.get_asset_materialization_events():
+        metadata: dict[str, Any] = event.materialization.metadata
+        report.dataset_version = metadata["version"].value
+        report.dataset_path = metadata["path"].value

@@ -1,0 +1,22 @@
+"""A daily dataset version, so consumers get a snapshot even when nothing triggered one."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pii_assets.jobs import PUBLISH_JOB
+
+DAILY_SCHEDULE = "daily_dataset_publish"
+
+
+def build_daily_schedule(
+    *, cron: str = "0 2 * * *", timezone: str = "UTC"
+) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=DAILY_SCHEDULE,
+        job_name=PUBLISH_JOB,
+        cron_schedule=cron,
+        execution_timezone=timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Publishes a dataset version daily (PII_SCHEDULE_CRON, PII_SCHEDULE_TIMEZONE).",
+    )

@@ -1,0 +1,156 @@
+"""What one discovery tick should do, computed from a bucket listing (no Dagster here).
+
+The state carried between ticks maps each partition key to the ETag of the object version last
+requested for it. A tick requests partitions that are new, whose ETag changed, or that exist
+without state (e.g. added before a cursor reset); it records in the next state only what it
+actually requested, so anything left over by the per-tick run bound is picked up next tick.
+
+Runs cover partition *ranges*, and a range follows the order in which partitions were added, so
+a batch is a run of consecutive partitions (in that order) that all need processing; unchanged
+partitions never ride along.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from pii_assets.bucket import ObjectInfo
+
+_STATE_FORMAT = 1
+# ETags are only compared for change, so a 12-hex-digit fingerprint keeps cursors small at 20,000+
+# keys (a false "unchanged" needs a 48-bit collision between two versions of one object).
+_FINGERPRINT_CHARS = 12
+
+
+def fingerprint(etag: str) -> str:
+    return etag[:_FINGERPRINT_CHARS] if len(etag) >= 32 else etag
+
+
+@dataclass(frozen=True)
+class DiscoveryState:
+    etags: dict[str, str] = field(default_factory=dict)  # partition key -> ETag fingerprint
+
+    def encode(self) -> str:
+        payload = json.dumps({"format": _STATE_FORMAT, "etags": self.etags}, sort_keys=True)
+        return base64.b64encode(zlib.compress(payload.encode("utf-8"), 9)).decode("ascii")
+
+    @classmethod
+    def decode(cls, cursor: str | None) -> DiscoveryState:
+        if not cursor:
+            return cls()
+        try:
+            payload = json.loads(zlib.decompress(base64.b64decode(cursor)))
+        except (ValueError, zlib.error) as exc:
+            raise ValueError("discovery cursor is not one this sensor wrote") from exc
+        if payload.get("format") != _STATE_FORMAT:
+            raise ValueError(f"discovery cursor format {payload.get('format')!r} is unknown")
+        return cls(etags=dict(payload["etags"]))
+
+
+@dataclass(frozen=True)
+class Batch:
+    partition_keys: tuple[str, ...]
+    run_key: str
+
+    @property
+    def first(self) -> str:
+        return self.partition_keys[0]
+
+    @property
+    def last(self) -> str:
+        return self.partition_keys[-1]
+
+
+@dataclass(frozen=True)
+class TickPlan:
+    new_partitions: list[str]
+    batches: list[Batch]
+    next_state: DiscoveryState
+    listed: int
+    pending: int  # partitions needing a run that this tick's run bound left for the next tick
+    carried: DiscoveryState  # the previous state without deleted objects
+
+    def state_after(self, completed: Iterable[Batch]) -> DiscoveryState:
+        """The state once only `completed` batches are done (for callers that run batches
+        themselves and must not mark a failed batch as requested)."""
+        etags = dict(self.carried.etags)
+        for batch in completed:
+            for key in batch.partition_keys:
+                etags[key] = self.next_state.etags[key]
+        return DiscoveryState(etags)
+
+    @property
+    def requested(self) -> int:
+        return sum(len(b.partition_keys) for b in self.batches)
+
+
+def _run_key(keys: Sequence[str], etags: dict[str, str]) -> str:
+    # The ETags are in the run key so that a changed object is never deduplicated away.
+    digest = hashlib.sha256()
+    for key in keys:
+        digest.update(f"{key}\0{etags[key]}\n".encode())
+    return f"documents-{len(keys)}-{digest.hexdigest()[:24]}"
+
+
+def _consecutive_runs(ordered: Iterable[str], wanted: set[str], batch_size: int) -> list[list[str]]:
+    runs: list[list[str]] = []
+    current: list[str] = []
+    for key in ordered:
+        if key in wanted and len(current) < batch_size:
+            current.append(key)
+            continue
+        if current:
+            runs.append(current)
+        current = [key] if key in wanted else []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def plan_tick(
+    objects: Iterable[ObjectInfo],
+    *,
+    partition_key_of: Callable[[str], str],
+    known_partitions: Sequence[str],
+    state: DiscoveryState,
+    batch_size: int = 100,
+    max_runs: int = 20,
+) -> TickPlan:
+    """Plan one tick. `known_partitions` must be in the order Dagster added them."""
+    if batch_size < 1 or max_runs < 1:
+        raise ValueError("batch_size and max_runs must be at least 1")
+    known = set(known_partitions)
+    current: dict[str, str] = {}
+    new_partitions: list[str] = []
+    for info in objects:
+        key = partition_key_of(info.key)
+        current[key] = fingerprint(info.etag)
+        if key not in known:
+            known.add(key)
+            new_partitions.append(key)
+
+    wanted = {key for key, etag in current.items() if state.etags.get(key) != etag}
+    order = [*known_partitions, *new_partitions]
+    runs = _consecutive_runs(order, wanted, batch_size)
+    chosen = runs[:max_runs]
+
+    # Deleted objects leave the state; kept entries are the versions already requested.
+    carried = {key: etag for key, etag in state.etags.items() if key in current}
+    next_etags = dict(carried)
+    for run in chosen:
+        for key in run:
+            next_etags[key] = current[key]
+    batches = [Batch(tuple(run), _run_key(run, current)) for run in chosen]
+    return TickPlan(
+        new_partitions=new_partitions,
+        batches=batches,
+        next_state=DiscoveryState(next_etags),
+        listed=len(current),
+        pending=sum(len(run) for run in runs[max_runs:]),
+        carried=DiscoveryState(carried),
+    )

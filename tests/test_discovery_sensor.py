@@ -1,0 +1,110 @@
+"""The discovery sensor against the real S3 server and a real Dagster instance."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import dagster as dg
+import pytest
+
+from pii_assets import partition_keys
+from pii_assets.definitions import build_definitions
+from resources.s3 import DocumentStore
+from resources.settings import PipelineSettings
+from sensors.discovery import DISCOVERY_SENSOR, RANGE_END_TAG, RANGE_START_TAG, plan_for
+
+
+def tick(
+    instance: dg.DagsterInstance, store: DocumentStore, cursor: str | None, batch_size: int = 100
+) -> dg.SensorResult:
+    defs = build_definitions(PipelineSettings(batch_size=batch_size))
+    sensor = defs.get_sensor_def(DISCOVERY_SENSOR)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"store": store})
+    result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    # What the daemon does with the result, so the next tick sees the partitions.
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def put(store: DocumentStore, relative: str, body: bytes = b"%PDF-1.4 demo") -> str:
+    key = store.input_prefix + relative
+    store.client().put_object(Bucket=store.bucket, Key=key, Body=body)
+    return key
+
+
+def requested_keys(result: dg.SensorResult, instance: dg.DagsterInstance) -> list[str]:
+    order = instance.get_dynamic_partitions("documents")
+    keys: list[str] = []
+    for request in result.run_requests or []:
+        if request.partition_key:
+            keys.append(request.partition_key)
+            continue
+        start = order.index(request.tags[RANGE_START_TAG])
+        end = order.index(request.tags[RANGE_END_TAG])
+        keys.extend(order[start : end + 1])
+    return keys
+
+
+def test_new_changed_and_unchanged_objects(instance, store) -> None:
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        put(store, name)
+    put(store, "folder/")  # a console's folder placeholder is not a document
+    first = tick(instance, store, None)
+    assert requested_keys(first, instance) == ["a.pdf", "b.pdf", "c.pdf"]
+    assert len(first.run_requests) == 1  # one batched run, not one per document
+    (added,) = first.dynamic_partitions_requests
+    assert list(added.partition_keys) == ["a.pdf", "b.pdf", "c.pdf"]
+
+    again = tick(instance, store, first.cursor)
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
+    assert "nothing new or changed" in again.skip_reason.skip_message
+
+    put(store, "b.pdf", b"%PDF-1.4 changed")
+    changed = tick(instance, store, again.cursor)
+    assert requested_keys(changed, instance) == ["b.pdf"]
+    assert changed.dynamic_partitions_requests == []
+    assert changed.run_requests[0].run_key not in {r.run_key for r in first.run_requests}
+
+
+def test_more_than_one_listing_page_and_batches(instance, store) -> None:
+    for i in range(2_345):
+        put(store, f"bulk/{i:05d}.txt", b"x")
+    result = tick(instance, store, None, batch_size=1000)
+    assert len(instance.get_dynamic_partitions("documents")) == 2_345
+    assert [int(r.tags["pii/documents"]) for r in result.run_requests] == [1000, 1000, 345]
+    assert sorted(requested_keys(result, instance)) == sorted(
+        instance.get_dynamic_partitions("documents")
+    )
+
+
+def test_listing_never_heads_objects(instance, store) -> None:
+    for i in range(30):
+        put(store, f"{i}.pdf")
+    calls: Counter[str] = Counter()
+    store.client().meta.events.register(
+        "before-call.s3", lambda model, **_: calls.update([model.name])
+    )
+    plan_for(instance, store, None, batch_size=100, max_runs=20)
+    assert calls == Counter({"ListObjectsV2": 1})
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "with space, and comma.pdf",
+        "unicode/Ünïcødé 文書.pdf",
+        "dots.../file.pdf",
+        "long/" + "x" * 1_000 + ".pdf",
+    ],
+)
+def test_awkward_keys_resolve_back_to_their_object(instance, store, relative: str) -> None:
+    key = put(store, relative)
+    result = tick(instance, store, None)
+    (partition_key,) = requested_keys(result, instance)
+    assert "," not in partition_key and "/" not in partition_key
+    assert len(partition_key.encode()) <= partition_keys.MAX_KEY_BYTES
+    from pii_assets.bucket import resolve_object_key
+
+    assert resolve_object_key(store.client(), store.layout(), partition_key) == key

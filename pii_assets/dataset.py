@@ -229,12 +229,15 @@ def publish_version(
     }
     put_json(client, layout.bucket, f"{root}manifest.json", manifest)
     path = layout.uri(root)
-    put_json(
-        client,
-        layout.bucket,
-        layout.dataset_prefix + LATEST_POINTER,
-        {"version": version, "path": path, "created_at": created_at},
-    )
+    current = latest_version(client, layout)
+    # The pointer only moves forward: a slower concurrent publisher must not move it back.
+    if current is None or int(current[1:]) < int(version[1:]):
+        put_json(
+            client,
+            layout.bucket,
+            layout.dataset_prefix + LATEST_POINTER,
+            {"version": version, "path": path, "created_at": created_at},
+        )
     return PublishedVersion(
         version=version,
         parent=parent,

@@ -34,7 +34,10 @@ def build_definitions(settings: PipelineSettings | None = None) -> dg.Definition
                 max_runs=settings.max_runs_per_tick,
                 interval_s=settings.discovery_interval_s,
             ),
-            build_publish_sensor(min_interval_s=settings.publish_min_interval_s),
+            build_publish_sensor(
+                min_interval_s=settings.publish_min_interval_s,
+                check_interval_s=min(30, settings.discovery_interval_s),
+            ),
         ],
         schedules=[
             build_daily_schedule(cron=settings.schedule_cron, timezone=settings.schedule_timezone)

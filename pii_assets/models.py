@@ -102,6 +102,7 @@ class DocumentResult:
     error_class: str | None = None
     error_message: str | None = None
     pages: int = 0
+    truncated: bool = False
     classification: str | None = None
     extractor: str = ""
     model: str | None = None

@@ -1,0 +1,52 @@
+"""Run every benchmark: `python -m bench [--only NAME ...] [--json PATH]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import run_overhead, sensor_tick
+
+BENCHMARKS = {
+    "sensor_tick": sensor_tick.run,
+    "run_overhead": run_overhead.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument("--json", default=".bench/results.json", help="where to write figures")
+    args = parser.parse_args(argv)
+    console = Console()
+    results = {}
+    for name, bench in BENCHMARKS.items():
+        if args.only and name not in args.only:
+            continue
+        console.print(f"[bold]running {name}…")
+        results[name] = bench(console)
+    table = Table(title="benchmarks")
+    for column in ("benchmark", "figure", "value", "target", "met"):
+        table.add_column(column)
+    failed = False
+    for name, result in results.items():
+        for row in result["rows"]:
+            met = row.get("met")
+            failed = failed or met is False
+            marker = {True: "[green]yes", False: "[red]no", None: ""}[met]
+            table.add_row(name, row["figure"], row["value"], row.get("target", ""), marker)
+    console.print(table)
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=True))
+    console.print(f"figures written to {path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""`pii-pipeline process` end to end: the real CLI, S3 server, Dagster instance and OCR."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pii_pipeline.corpus import generate_corpus
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pii_pipeline.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture
+def cli_env(store, tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "PII_S3_BUCKET": store.bucket,
+        "PII_MAX_FILE_MB": "1",
+        "PII_BATCH_SIZE": "3",
+    }
+
+
+def test_process_end_to_end(store, cli_env) -> None:
+    (tmp := Path(cli_env["DAGSTER_HOME"])).mkdir()
+    client = store.client()
+    corpus = generate_corpus(4, seed=11)
+    for doc in corpus:
+        client.put_object(Bucket=store.bucket, Key=f"documents/{doc.name}", Body=doc.data)
+    client.put_object(Bucket=store.bucket, Key="documents/odd/zero bytes.pdf", Body=b"")
+    client.put_object(Bucket=store.bucket, Key="documents/big.pdf", Body=b"%PDF" + b"0" * 2**21)
+    client.put_object(Bucket=store.bucket, Key="documents/notes.txt", Body=b"hello")
+    objects = len(corpus) + 3
+
+    first = run_cli("process", "--json", env=cli_env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    report = json.loads(first.stdout)
+    assert report["ok"] is True
+    assert report["documents_processed"] == objects
+    assert report["runs"] == 3  # batches of 3, not one run per document
+    assert report["dataset_version"] == "v000001"
+    summary = report["summary"]
+    assert summary["documents"] == objects
+    assert summary["documents_by_status"]["ok"] == len(corpus)
+    assert summary["error_classes"] == {"empty": 1, "too_large": 1, "unsupported_format": 1}
+    assert summary["entities"] > 0
+    assert {"EMAIL_ADDRESS", "PERSON"} <= set(summary["entities_by_type"])
+    assert tmp.exists()
+
+    again = run_cli("process", "--json", env=cli_env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = json.loads(again.stdout)
+    assert second["documents_processed"] == 0 and second["runs"] == 0
+    assert second["dataset_version"] == "v000002"
+    assert second["summary"]["documents"] == objects
+
+    # No extracted value reaches the command's output.
+    values = {t.text for doc in corpus for t in doc.truth}
+    output = first.stdout + first.stderr + again.stdout + again.stderr
+    assert not [v for v in values if v in output]
+
+
+def test_process_fails_loudly_when_the_pipeline_cannot_run(cli_env) -> None:
+    env = {**cli_env, "PII_S3_BUCKET": "no-such-bucket-anywhere"}
+    result = run_cli("process", "--json", env=env)
+    assert result.returncode != 0

@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
-from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, put_json
+from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, put_json
+from pii_assets.dataset_card import render_card, version_facts
 from pii_assets.models import DocumentResult, ErrorClass, Status
 
 DATASET_FORMAT = 1
@@ -149,6 +150,26 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def read_version(client: Any, layout: BucketLayout, version: str) -> tuple[pa.Table, pa.Table]:
+    """A version's documents and entities tables, read with plain pyarrow from S3."""
+    tables = []
+    for name, schema in (("documents", DOCUMENTS_SCHEMA), ("entities", ENTITIES_SCHEMA)):
+        prefix = f"{layout.dataset_prefix}{version}/{name}/"
+        parts = [
+            pq.read_table(
+                io.BytesIO(client.get_object(Bucket=layout.bucket, Key=info.key)["Body"].read())
+            )
+            for info in list_objects(client, layout.bucket, prefix)
+            if info.key.endswith(".parquet")
+        ]
+        tables.append(pa.concat_tables(parts) if parts else schema.empty_table())
+    return tables[0], tables[1]
+
+
+def read_manifest(client: Any, layout: BucketLayout, version: str) -> dict[str, Any] | None:
+    return get_json(client, layout.bucket, f"{layout.dataset_prefix}{version}/manifest.json")
+
+
 def latest_version(client: Any, layout: BucketLayout) -> str | None:
     pointer = get_json(client, layout.bucket, layout.dataset_prefix + LATEST_POINTER)
     return pointer["version"] if pointer else None
@@ -201,8 +222,13 @@ def publish_version(
     *,
     code_version: str,
     extra_manifest: dict[str, Any] | None = None,
+    promote: bool = True,
 ) -> PublishedVersion:
-    """Write a new immutable version, then move `_latest.json` to it."""
+    """Write a new immutable version, then move `_latest.json` to it.
+
+    With `promote=False` (a blocking check failed) the folder is written for inspection, marked
+    `rejected` in its manifest, and `_latest.json` does not move.
+    """
     created_at = datetime.now(UTC).isoformat()
     parent = latest_version(client, layout)
     version = _claim_version(client, layout, created_at)
@@ -220,18 +246,27 @@ def publish_version(
         "parent_version": parent,
         "created_at": created_at,
         "code_version": code_version,
+        "status": "published" if promote else "rejected",
         "row_counts": {"documents": documents.num_rows, "entities": entities.num_rows},
         "schema": {
             "documents": [f"{f.name}: {f.type}" for f in DOCUMENTS_SCHEMA],
             "entities": [f"{f.name}: {f.type}" for f in ENTITIES_SCHEMA],
         },
+        "facts": version_facts(documents, entities),
         **(extra_manifest or {}),
     }
+    client.put_object(
+        Bucket=layout.bucket,
+        Key=f"{root}README.md",
+        Body=render_card(manifest).encode("utf-8"),
+        ContentType="text/markdown; charset=utf-8",
+    )
+    # The manifest is the version's last file: a folder without one is not a published version.
     put_json(client, layout.bucket, f"{root}manifest.json", manifest)
     path = layout.uri(root)
     current = latest_version(client, layout)
     # The pointer only moves forward: a slower concurrent publisher must not move it back.
-    if current is None or int(current[1:]) < int(version[1:]):
+    if promote and (current is None or int(current[1:]) < int(version[1:])):
         put_json(
             client,
             layout.bucket,

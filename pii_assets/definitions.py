@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pii_assets.assets import build_document_asset, pii_labeled_dataset
+from pii_assets.dataset_asset import covers_input_prefix, pii_labeled_dataset
+from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
 from resources.settings import (
@@ -27,6 +28,7 @@ def build_definitions(settings: PipelineSettings | None = None) -> dg.Definition
     )
     return dg.Definitions(
         assets=[document_asset, pii_labeled_dataset],
+        asset_checks=[covers_input_prefix],
         jobs=build_jobs(),
         sensors=[
             build_discovery_sensor(

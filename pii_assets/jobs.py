@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pii_assets.assets import DATASET_ASSET, DOCUMENT_ASSET
+from pii_assets.asset_names import DATASET_ASSET, DOCUMENT_ASSET
 from pii_assets.partitions import documents_partitions
 
 EXTRACT_JOB = "extract_documents"

@@ -1,37 +1,98 @@
-"""Gather every document's latest result for a dataset version (no Dagster here)."""
+"""Gather document results into a dataset version's tables (no Dagster here).
+
+Two ways: `full_rows` lists the input prefix and reads every result (first version, or when the
+previous version cannot be trusted as a base); `incremental_tables` starts from the previous
+version and reads only the results of partitions that changed since, so publishing costs grow
+with the number of changed documents, not with the dataset.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects
-from pii_assets.dataset import placeholder_result
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, resolve_object_key
+from pii_assets.dataset import build_tables, placeholder_result
 from pii_assets.models import DocumentResult, ErrorClass
 
 # botocore keeps 10 pooled connections per client; more threads would only queue for them.
 _FETCH_THREADS = 8
 
+Row = tuple[str, DocumentResult]
 
-def _row(client: Any, layout: BucketLayout, info: ObjectInfo) -> tuple[str, DocumentResult]:
+
+def _placeholder(key: str, etag: str, message: str) -> DocumentResult:
+    info = ObjectInfo(key=key, etag=etag, size=0)
+    return placeholder_result(info, ErrorClass.NOT_YET_PROCESSED, f"{key}: {message}")
+
+
+def _listed_row(client: Any, layout: BucketLayout, info: ObjectInfo) -> Row:
     partition_key = layout.partition_key(info.key)
     data = get_json(client, layout.bucket, layout.result_key(partition_key))
     if data is None:
-        message = f"{info.key}: not processed yet"
-        return partition_key, placeholder_result(info, ErrorClass.NOT_YET_PROCESSED, message)
+        return partition_key, _placeholder(info.key, info.etag, "not processed yet")
     result = DocumentResult.from_json_dict(data)
     if result.etag != info.etag:
-        message = f"{info.key}: changed since it was last processed"
-        return partition_key, placeholder_result(info, ErrorClass.NOT_YET_PROCESSED, message)
+        return partition_key, _placeholder(info.key, info.etag, "changed since last processed")
     return partition_key, result
 
 
-def collect_rows(client: Any, layout: BucketLayout) -> list[tuple[str, DocumentResult]]:
-    """One (partition key, result) pair per object under the input prefix, in key order.
+def full_rows(client: Any, layout: BucketLayout) -> list[Row]:
+    """One row per object under the input prefix, in key order.
 
     Objects without a result for their current version are rows too (skipped, not yet
     processed), so the dataset never silently drops a document.
     """
     objects = list(list_objects(client, layout.bucket, layout.input_prefix))
     with ThreadPoolExecutor(max_workers=_FETCH_THREADS) as pool:
-        return list(pool.map(lambda info: _row(client, layout, info), objects))
+        return list(pool.map(lambda info: _listed_row(client, layout, info), objects))
+
+
+def _partition_row(client: Any, layout: BucketLayout, partition_key: str) -> Row | None:
+    data = get_json(client, layout.bucket, layout.result_key(partition_key))
+    if data is not None:
+        return partition_key, DocumentResult.from_json_dict(data)
+    object_key = resolve_object_key(client, layout, partition_key)
+    if object_key is None:
+        return None  # registered, but the object is gone and was never processed
+    return partition_key, _placeholder(object_key, "", "not processed yet")
+
+
+def partition_rows(client: Any, layout: BucketLayout, partition_keys: Iterable[str]) -> list[Row]:
+    """The latest result of each partition (a placeholder if it has none yet)."""
+    keys = sorted(set(partition_keys))
+    with ThreadPoolExecutor(max_workers=_FETCH_THREADS) as pool:
+        rows = pool.map(lambda key: _partition_row(client, layout, key), keys)
+        return [row for row in rows if row is not None]
+
+
+def _not_in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
+    return pc.invert(pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string())))
+
+
+def incremental_tables(
+    previous_documents: pa.Table,
+    previous_entities: pa.Table,
+    refreshed: list[Row],
+    removed_partitions: Iterable[str],
+) -> tuple[pa.Table, pa.Table]:
+    """The previous version with refreshed partitions' rows replaced and removed ones dropped.
+
+    A reprocessed document's rows replace its old rows, never duplicate them.
+    """
+    drop_partitions = set(removed_partitions) | {key for key, _ in refreshed}
+    keep_docs = _not_in(previous_documents.column("partition_key"), drop_partitions)
+    documents = previous_documents.filter(keep_docs)
+    dropped = previous_documents.filter(pc.invert(keep_docs)).column("document_key")
+    dropped_keys = set(dropped.to_pylist()) | {result.document_key for _, result in refreshed}
+    keep_ents = _not_in(previous_entities.column("document_key"), dropped_keys)
+    new_documents, new_entities = build_tables(refreshed)
+    documents = pa.concat_tables([documents, new_documents]).sort_by("document_key")
+    entities = pa.concat_tables([previous_entities.filter(keep_ents), new_entities]).sort_by(
+        [("document_key", "ascending"), ("page", "ascending")]
+    )
+    return documents, entities

@@ -17,9 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pii_assets.dataset import read_version
+from pii_pipeline import dataset_cli
 from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
-from pii_pipeline.runner import ProcessReport, process
-from pii_pipeline.summary import download_version, read_version, summarize
+from pii_pipeline.runner import ProcessReport, process, reprocess, stale_partitions
+from pii_pipeline.summary import download_version, summarize
 from resources.s3 import DocumentStore
 from resources.settings import PipelineSettings, build_store
 
@@ -93,7 +95,7 @@ def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessRepo
     summary = None
     if report.dataset_version:
         store = _store()
-        summary = summarize(read_version(store.client(), store.layout(), report.dataset_version))
+        summary = summarize(*read_version(store.client(), store.layout(), report.dataset_version))
     return report, summary
 
 
@@ -124,21 +126,74 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
         out.print(f"[red]run {run_id} failed; its documents are retried on the next process")
 
 
+def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "listed": report.listed,
+        "new_partitions": report.new_partitions,
+        "deleted_partitions": report.deleted_partitions,
+        "documents_processed": report.documents_requested,
+        "runs": report.runs,
+        "failed_runs": report.failed_runs,
+        "dataset_version": report.dataset_version,
+        "dataset_path": report.dataset_path,
+        "summary": summary,
+    }
+
+
 def cmd_process(args: argparse.Namespace) -> int:
     report, summary = _run_process(publish=not args.no_publish, quiet=args.json)
     if args.json:
-        payload = {
-            "ok": report.ok,
-            "listed": report.listed,
-            "new_partitions": report.new_partitions,
-            "documents_processed": report.documents_requested,
-            "runs": report.runs,
-            "failed_runs": report.failed_runs,
-            "dataset_version": report.dataset_version,
-            "dataset_path": report.dataset_path,
-            "summary": summary,
-        }
-        print(json.dumps(payload, indent=2, sort_keys=True))
+        print(json.dumps(_report_json(report, summary), indent=2, sort_keys=True))
+    else:
+        _print_summary(report, summary)
+    return 0 if report.ok else 1
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from pii_assets.asset_names import DOCUMENT_ASSET_KEY
+    from pii_assets.definitions import build_definitions
+
+    settings = PipelineSettings.from_env()
+    defs = build_definitions(settings)
+    instance = _instance()
+    if args.stale:
+        code_version = defs.get_assets_def(DOCUMENT_ASSET_KEY).code_versions_by_key[
+            DOCUMENT_ASSET_KEY
+        ]
+        keys = stale_partitions(instance, code_version or "")
+    else:
+        layout = _store().layout()
+        keys = [*args.partition, *(layout.partition_key(k) for k in args.object)]
+    if args.dry_run or not keys:
+        payload = {"partitions": keys, "count": len(keys)}
+        print(
+            json.dumps(payload, indent=2) if args.json else f"{len(keys)} partitions to reprocess"
+        )
+        return 0
+    with Progress(
+        TextColumn("[bold]reprocessing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.json,
+    ) as progress:
+        task = progress.add_task("reprocess", total=len(keys))
+        report = reprocess(
+            defs,
+            instance,
+            keys,
+            batch_size=settings.batch_size,
+            publish=not args.no_publish,
+            on_batch=lambda batch, ok: progress.advance(task, len(batch.partition_keys)),
+        )
+    summary = None
+    if report.dataset_version:
+        store = _store()
+        summary = summarize(*read_version(store.client(), store.layout(), report.dataset_version))
+    if args.json:
+        print(json.dumps(_report_json(report, summary), indent=2, sort_keys=True))
     else:
         _print_summary(report, summary)
     return 0 if report.ok else 1
@@ -265,6 +320,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-publish", action="store_true", help="extract only")
     p.set_defaults(func=cmd_process)
 
+    p = sub.add_parser("reprocess", help="re-extract partitions in batched runs, then publish")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--stale", action="store_true", help="partitions extracted by another code version"
+    )
+    which.add_argument("--partition", nargs="+", default=[], help="partition keys")
+    which.add_argument("--object", nargs="+", default=[], help="S3 object keys")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be reprocessed")
+    p.add_argument("--no-publish", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_reprocess)
+
     p = sub.add_parser("dev", help="embedded S3 with the demo corpus + dagster dev")
     p.add_argument("--port", type=int, default=3000, help="Dagster UI port")
     p.add_argument("--s3-port", type=int, default=9000, help="embedded S3 port")
@@ -275,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default=".demo", help="instance and dataset copy go here")
     corpus_args(p)
     p.set_defaults(func=cmd_demo)
+    dataset_cli.add_parser(sub)
     return parser
 
 

@@ -13,11 +13,12 @@ from typing import Any
 
 import dagster as dg
 
+from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
 from sensors.discovery import plan_for, run_request
-from sensors.discovery_plan import Batch, DiscoveryState
+from sensors.discovery_plan import Batch, DiscoveryState, consecutive_runs, run_key
 
 CURSOR_KEY = "pii_pipeline/process/discovery_cursor"
 # Each tick launches at most max_runs_per_tick batches; this bounds the ticks of one call.
@@ -31,6 +32,7 @@ class ProcessReport:
     failed_runs: list[str] = field(default_factory=list)
     documents_requested: int = 0
     new_partitions: int = 0
+    deleted_partitions: int = 0
     listed: int = 0
     dataset_version: str | None = None
     dataset_path: str | None = None
@@ -84,6 +86,9 @@ def process(
         if plan.new_partitions:
             instance.add_dynamic_partitions(documents_partitions.name, plan.new_partitions)
             report.new_partitions += len(plan.new_partitions)
+        for key in plan.deleted_partitions:
+            instance.delete_dynamic_partition(documents_partitions.name, key)
+        report.deleted_partitions += len(plan.deleted_partitions)
         # A batch that failed in this call is not retried by it: the next call tries again.
         batches = [b for b in plan.batches if not failed_keys.intersection(b.partition_keys)]
         if not batches:
@@ -101,6 +106,62 @@ def process(
                 report.failed_runs.append(result.run_id)
                 failed_keys.update(batch.partition_keys)
             on_batch(batch, result.success)
+    if publish:
+        _publish(defs, instance, report)
+    return report
+
+
+CODE_VERSION_TAG = "dagster/code_version"
+
+
+def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[str]:
+    """Partitions whose latest materialization ran another extraction code version, or none.
+
+    Read from the code version Dagster records on each partition's materialization, since the
+    UI computes no staleness for a rollup over hundreds of partitions.
+    """
+    latest: dict[str, str | None] = {}
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(
+            DOCUMENT_ASSET_KEY, limit=1000, cursor=cursor, ascending=True
+        )
+        for record in page.records:
+            if record.partition_key:
+                tags = record.event_log_entry.tags or {}
+                latest[record.partition_key] = tags.get(CODE_VERSION_TAG)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    partitions = instance.get_dynamic_partitions(documents_partitions.name)
+    return [key for key in partitions if latest.get(key) != code_version]
+
+
+def reprocess(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    partition_keys: list[str],
+    *,
+    batch_size: int,
+    publish: bool = True,
+    on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
+) -> ProcessReport:
+    """Re-extract the given partitions in batched runs (ranges in partition order), then publish."""
+    order = instance.get_dynamic_partitions(documents_partitions.name)
+    unknown = set(partition_keys) - set(order)
+    if unknown:
+        raise ValueError(f"{len(unknown)} partition keys are not registered partitions")
+    report = ProcessReport(listed=len(order))
+    code_version = defs.get_assets_def(DOCUMENT_ASSET_KEY).code_versions_by_key[DOCUMENT_ASSET_KEY]
+    versions = {key: code_version or "" for key in partition_keys}
+    for run in consecutive_runs(order, set(partition_keys), batch_size):
+        batch = Batch(tuple(run), run_key(run, versions))
+        result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
+        report.runs += 1
+        report.documents_requested += len(run)
+        if not result.success:
+            report.failed_runs.append(result.run_id)
+        on_batch(batch, result.success)
     if publish:
         _publish(defs, instance, report)
     return report

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pii_assets.bucket import BucketLayout, list_objects
-
-
-def read_version(client: Any, layout: BucketLayout, version: str) -> dict[str, pa.Table]:
-    """The version's tables, read with plain pyarrow from the Parquet files in S3."""
-    tables: dict[str, pa.Table] = {}
-    for name in ("documents", "entities"):
-        prefix = f"{layout.dataset_prefix}{version}/{name}/"
-        parts = []
-        for info in list_objects(client, layout.bucket, prefix):
-            body = client.get_object(Bucket=layout.bucket, Key=info.key)["Body"].read()
-            parts.append(pq.read_table(io.BytesIO(body)))
-        tables[name] = pa.concat_tables(parts)
-    return tables
 
 
 def download_version(client: Any, layout: BucketLayout, version: str, target: Path) -> Path:
@@ -37,10 +22,8 @@ def download_version(client: Any, layout: BucketLayout, version: str, target: Pa
     return root
 
 
-def summarize(tables: dict[str, pa.Table]) -> dict[str, Any]:
+def summarize(docs: pa.Table, ents: pa.Table) -> dict[str, Any]:
     """Counts and totals only: a summary never carries an entity value."""
-    docs = tables["documents"]
-    ents = tables["entities"]
 
     def counts(table: pa.Table, column: str) -> dict[str, int]:
         values = Counter(v for v in table.column(column).to_pylist() if v is not None)

@@ -45,9 +45,12 @@ def plan_for(
 
 
 def sensor_result(plan: TickPlan) -> dg.SensorResult:
-    partitions = (
-        [documents_partitions.build_add_request(plan.new_partitions)] if plan.new_partitions else []
-    )
+    partitions: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
+    if plan.new_partitions:
+        partitions.append(documents_partitions.build_add_request(plan.new_partitions))
+    # A deleted object's partition goes too, so the next dataset version drops its rows.
+    if plan.deleted_partitions:
+        partitions.append(documents_partitions.build_delete_request(plan.deleted_partitions))
     skip = None
     if not plan.batches:
         skip = f"{plan.listed} objects listed; nothing new or changed"
@@ -80,6 +83,7 @@ def build_discovery_sensor(
         )
         context.log.info(
             f"listed {plan.listed} objects: {len(plan.new_partitions)} new partitions, "
+            f"{len(plan.deleted_partitions)} deleted, "
             f"{plan.requested} documents in {len(plan.batches)} runs, {plan.pending} left for "
             "the next tick"
         )

@@ -69,6 +69,7 @@ class Batch:
 @dataclass(frozen=True)
 class TickPlan:
     new_partitions: list[str]
+    deleted_partitions: list[str]  # registered partitions whose object is gone
     batches: list[Batch]
     next_state: DiscoveryState
     listed: int
@@ -89,15 +90,18 @@ class TickPlan:
         return sum(len(b.partition_keys) for b in self.batches)
 
 
-def _run_key(keys: Sequence[str], etags: dict[str, str]) -> str:
-    # The ETags are in the run key so that a changed object is never deduplicated away.
+def run_key(keys: Sequence[str], versions: dict[str, str]) -> str:
+    """A run key naming the partitions and the version of each (ETag, code version...), so that
+    a changed object is never deduplicated away."""
     digest = hashlib.sha256()
     for key in keys:
-        digest.update(f"{key}\0{etags[key]}\n".encode())
+        digest.update(f"{key}\0{versions[key]}\n".encode())
     return f"documents-{len(keys)}-{digest.hexdigest()[:24]}"
 
 
-def _consecutive_runs(ordered: Iterable[str], wanted: set[str], batch_size: int) -> list[list[str]]:
+def consecutive_runs(ordered: Iterable[str], wanted: set[str], batch_size: int) -> list[list[str]]:
+    """Maximal runs of consecutive `wanted` keys in `ordered`, each at most batch_size long: a
+    partition range covers every partition between its ends, so only neighbours can share one."""
     runs: list[list[str]] = []
     current: list[str] = []
     for key in ordered:
@@ -136,7 +140,7 @@ def plan_tick(
 
     wanted = {key for key, etag in current.items() if state.etags.get(key) != etag}
     order = [*known_partitions, *new_partitions]
-    runs = _consecutive_runs(order, wanted, batch_size)
+    runs = consecutive_runs(order, wanted, batch_size)
     chosen = runs[:max_runs]
 
     # Deleted objects leave the state; kept entries are the versions already requested.
@@ -145,9 +149,10 @@ def plan_tick(
     for run in chosen:
         for key in run:
             next_etags[key] = current[key]
-    batches = [Batch(tuple(run), _run_key(run, current)) for run in chosen]
+    batches = [Batch(tuple(run), run_key(run, current)) for run in chosen]
     return TickPlan(
         new_partitions=new_partitions,
+        deleted_partitions=[key for key in known_partitions if key not in current],
         batches=batches,
         next_state=DiscoveryState(next_etags),
         listed=len(current),

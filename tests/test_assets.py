@@ -6,7 +6,7 @@ import json
 
 import dagster as dg
 
-from pii_assets.assets import DATASET_ASSET, DOCUMENT_ASSET
+from pii_assets.asset_names import DATASET_ASSET, DOCUMENT_ASSET
 from pii_assets.definitions import build_definitions
 from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 from pii_pipeline.corpus import generate_corpus

@@ -72,6 +72,7 @@ def test_deleted_objects_leave_the_state_and_return_as_new_versions() -> None:
     first = plan(objs(("a", "1"), ("b", "1")))
     gone = plan(objs(("a", "1")), known=first.new_partitions, state=first.next_state)
     assert "B" not in gone.next_state.etags and gone.batches == []
+    assert gone.deleted_partitions == ["B"]
     back = plan(objs(("a", "1"), ("b", "1")), known=first.new_partitions, state=gone.next_state)
     assert [b.partition_keys for b in back.batches] == [("B",)]
 

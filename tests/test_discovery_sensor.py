@@ -24,7 +24,11 @@ def tick(
     assert isinstance(result, dg.SensorResult)
     # What the daemon does with the result, so the next tick sees the partitions.
     for request in result.dynamic_partitions_requests or []:
-        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
     return result
 
 
@@ -108,3 +112,15 @@ def test_awkward_keys_resolve_back_to_their_object(instance, store, relative: st
     from pii_assets.bucket import resolve_object_key
 
     assert resolve_object_key(store.client(), store.layout(), partition_key) == key
+
+
+def test_deleted_object_removes_its_partition(instance, store) -> None:
+    put(store, "keep.pdf")
+    key = put(store, "gone.pdf")
+    first = tick(instance, store, None)
+    store.client().delete_object(Bucket=store.bucket, Key=key)
+    second = tick(instance, store, first.cursor)
+    (request,) = second.dynamic_partitions_requests
+    assert isinstance(request, dg.DeleteDynamicPartitionsRequest)
+    assert list(request.partition_keys) == ["gone.pdf"]
+    assert instance.get_dynamic_partitions("documents") == ["keep.pdf"]

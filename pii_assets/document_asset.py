@@ -1,4 +1,4 @@
-"""The two assets: per-document extraction (dynamically partitioned) and the labeled dataset."""
+"""The per-document extraction asset, dynamically partitioned: one partition per S3 object."""
 
 from __future__ import annotations
 
@@ -7,18 +7,14 @@ from collections import Counter
 
 import dagster as dg
 
-from pii_assets.dataset import build_tables, publish_version
-from pii_assets.metadata import dataset_metadata, partition_metadata
+from pii_assets.asset_names import DOCUMENT_ASSET
+from pii_assets.metadata import partition_metadata
 from pii_assets.partitions import documents_partitions
 from pii_assets.processing import ProcessingOptions, process_partition
-from pii_assets.rollup import collect_rows
 from resources.documents import DocumentOptions
 from resources.extractors import ExtractorResource
 from resources.s3 import DocumentStore
 
-DOCUMENT_ASSET = "document_pii"
-DATASET_ASSET = "pii_labeled_dataset"
-DATASET_CODE_VERSION = "dataset-1"
 _PROGRESS_EVERY = 10
 
 
@@ -62,27 +58,3 @@ def build_document_asset(*, code_version: str, batch_size: int) -> dg.AssetsDefi
                 )
 
     return document_pii
-
-
-@dg.asset(
-    name=DATASET_ASSET,
-    deps=[dg.AssetKey(DOCUMENT_ASSET)],
-    code_version=DATASET_CODE_VERSION,
-    group_name="pii",
-    description="Versioned Parquet dataset: one row per document and one per entity.",
-)
-def pii_labeled_dataset(
-    context: dg.AssetExecutionContext, store: DocumentStore
-) -> dg.MaterializeResult:
-    client = store.client()
-    layout = store.layout()
-    rows = collect_rows(client, layout)
-    documents, entities = build_tables(rows)
-    published = publish_version(
-        client, layout, documents, entities, code_version=DATASET_CODE_VERSION
-    )
-    context.log.info(
-        f"published {published.version}: {published.documents} documents, "
-        f"{published.entities} entities at {published.path}"
-    )
-    return dg.MaterializeResult(metadata=dataset_metadata(published, documents, entities))

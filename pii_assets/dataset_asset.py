@@ -1,0 +1,197 @@
+"""The labeled dataset asset: each materialization publishes a new immutable version.
+
+A version is built incrementally from the previous one when this instance published it (its
+materialization records the version and the event-log position it covered); otherwise, or on
+request, from a full listing of the input prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import Field
+
+from pii_assets.asset_names import DATASET_ASSET, DATASET_ASSET_KEY, DOCUMENT_ASSET_KEY
+from pii_assets.bucket import list_objects
+from pii_assets.dataset import (
+    DATASET_FORMAT,
+    build_tables,
+    latest_version,
+    publish_version,
+    read_manifest,
+    read_version,
+)
+from pii_assets.dataset_changes import diff_versions
+from pii_assets.dataset_validation import CHECKS, COVERAGE_CHECK, CheckOutcome, coverage, validate
+from pii_assets.metadata import dataset_metadata
+from pii_assets.partitions import documents_partitions
+from pii_assets.rollup import full_rows, incremental_tables, partition_rows
+from resources.s3 import DocumentStore
+
+DATASET_CODE_VERSION = "dataset-2"
+_PAGE = 1000
+
+
+class PublishConfig(dg.Config):
+    full_rebuild: bool = Field(
+        default=False, description="Re-read every document's result instead of the changes."
+    )
+
+
+@dataclass(frozen=True)
+class _Base:
+    version: str
+    event_cursor: int
+
+
+def _newest_document_event(instance: dg.DagsterInstance) -> int:
+    records = instance.fetch_materializations(DOCUMENT_ASSET_KEY, limit=1).records
+    return records[0].storage_id if records else 0
+
+
+def _materialized_since(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
+    """Partitions of the document asset materialized after storage id `after`, and the newest id."""
+    keys: set[str] = set()
+    newest = after
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=DOCUMENT_ASSET_KEY, after_storage_id=after),
+            limit=_PAGE,
+            cursor=cursor,
+            ascending=True,
+        )
+        for record in page.records:
+            if record.partition_key:
+                keys.add(record.partition_key)
+            newest = max(newest, record.storage_id)
+        if not page.has_more:
+            return keys, newest
+        cursor = page.cursor
+
+
+def _incremental_base(instance: dg.DagsterInstance, latest: str | None) -> _Base | None:
+    """The previous version, if this instance published it and recorded what it covered."""
+    event = instance.get_latest_materialization_event(DATASET_ASSET_KEY)
+    if latest is None or event is None or event.asset_materialization is None:
+        return None
+    metadata = event.asset_materialization.metadata
+    version, cursor = metadata.get("version"), metadata.get("event_cursor")
+    if version is None or cursor is None or version.value != latest:
+        return None
+    return _Base(version=latest, event_cursor=int(cursor.value))
+
+
+def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.blocking else dg.AssetCheckSeverity.WARN,
+        metadata=outcome.metadata,
+    )
+
+
+@dg.asset(
+    name=DATASET_ASSET,
+    deps=[DOCUMENT_ASSET_KEY],
+    code_version=DATASET_CODE_VERSION,
+    group_name="pii",
+    description="Versioned Parquet dataset: one row per document and one per entity.",
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=DATASET_ASSET, blocking=blocking, description=text)
+        for name, (blocking, text) in CHECKS.items()
+        if name != COVERAGE_CHECK
+    ],
+)
+def pii_labeled_dataset(
+    context: dg.AssetExecutionContext, config: PublishConfig, store: DocumentStore
+) -> Iterator[dg.MaterializeResult]:
+    client, layout, instance = store.client(), store.layout(), context.instance
+    latest = latest_version(client, layout)
+    manifest = read_manifest(client, layout, latest) if latest else None
+    base = None
+    if not config.full_rebuild and manifest and manifest.get("format") == DATASET_FORMAT:
+        base = _incremental_base(instance, latest)
+
+    previous = read_version(client, layout, latest) if latest else None
+    if base is not None and previous is not None:
+        changed, cursor = _materialized_since(instance, base.event_cursor)
+        partitions = set(instance.get_dynamic_partitions(documents_partitions.name))
+        in_version = set(previous[0].column("partition_key").to_pylist())
+        refresh = (changed | (partitions - in_version)) & partitions
+        refreshed = partition_rows(client, layout, refresh)
+        documents, entities = incremental_tables(*previous, refreshed, in_version - partitions)
+        build = "incremental"
+        context.log.info(
+            f"building on {latest}: {len(refresh)} documents refreshed, "
+            f"{len(in_version - partitions)} removed"
+        )
+    else:
+        cursor = _newest_document_event(instance)
+        documents, entities = build_tables(full_rows(client, layout))
+        build = "full"
+        context.log.info(f"full rebuild from the input listing: {documents.num_rows} documents")
+
+    changes = diff_versions(*(previous or (None, None)), documents, entities).summary()
+    outcomes = validate(documents, entities)
+    rejected = [o.name for o in outcomes if o.blocking and not o.passed]
+    published = publish_version(
+        client,
+        layout,
+        documents,
+        entities,
+        code_version=DATASET_CODE_VERSION,
+        extra_manifest={
+            "build": build,
+            "changes": changes,
+            "checks": {o.name: o.passed for o in outcomes},
+        },
+        promote=not rejected,
+    )
+    outcome = "rejected" if rejected else "published"
+    context.log.info(
+        f"{outcome} {published.version} ({build}): {published.documents} documents, "
+        f"{published.entities} entities at {published.path}"
+    )
+    metadata = dataset_metadata(published, documents, entities)
+    metadata.update(
+        {
+            "build": build,
+            "event_cursor": cursor,
+            "documents_added": changes["documents_added"],
+            "documents_removed": changes["documents_removed"],
+            "documents_changed": changes["documents_changed"],
+            "published": not rejected,
+        }
+    )
+    yield dg.MaterializeResult(
+        metadata=metadata, check_results=[_check_result(o) for o in outcomes]
+    )
+    if rejected:
+        raise dg.Failure(
+            description=f"{published.version} was not published: blocking checks failed "
+            f"({', '.join(rejected)}); _latest.json still points to {latest or 'nothing'}"
+        )
+
+
+@dg.asset_check(
+    asset=DATASET_ASSET_KEY,
+    name=COVERAGE_CHECK,
+    description=CHECKS[COVERAGE_CHECK][1],
+)
+def covers_input_prefix(store: DocumentStore) -> dg.AssetCheckResult:
+    """Lists the bucket, so it runs apart from publishing, whose cost must not grow with it."""
+    client, layout = store.client(), store.layout()
+    latest = latest_version(client, layout)
+    if latest is None:
+        return dg.AssetCheckResult(passed=False, metadata={"reason": "no version published"})
+    documents, _ = read_version(client, layout, latest)
+    listed = (info.key for info in list_objects(client, layout.bucket, layout.input_prefix))
+    outcome = coverage(documents, listed)
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"version": latest, **outcome.metadata},
+    )

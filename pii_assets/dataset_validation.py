@@ -1,0 +1,120 @@
+"""Quality checks on a dataset version's tables, run before the version is published.
+
+Each check reports counts only (never values). Blocking checks keep a bad version from becoming
+`_latest`; the coverage check is a warning, because objects uploaded since the discovery sensor's
+last tick cannot be in the version yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pii_assets.dataset import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    blocking: bool
+    description: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+COVERAGE_CHECK = "covers_input_prefix"
+CHECKS: dict[str, tuple[bool, str]] = {
+    "schema_as_documented": (True, "Both tables have exactly the documented schema."),
+    "documents_unique": (True, "No document appears twice in `documents`."),
+    "entities_unique": (True, "No duplicate entity rows (same document, page, type, text, box)."),
+    "entities_reference_ok_documents": (True, "Every entity belongs to an `ok` document."),
+    "pages_within_document": (True, "Every entity's page is within its document's page count."),
+    "boxes_normalised": (True, "Every bounding box lies within [0, 1] with x0 <= x1, y0 <= y1."),
+    COVERAGE_CHECK: (
+        False,
+        "Every object under the input prefix appears exactly once in `documents` (objects "
+        "uploaded after the last discovery tick are reported, not failed).",
+    ),
+}
+
+
+def _outcome(name: str, failures: int, **metadata: Any) -> CheckOutcome:
+    blocking, description = CHECKS[name]
+    return CheckOutcome(
+        name, failures == 0, blocking, description, {"failures": failures, **metadata}
+    )
+
+
+def _duplicates(table: pa.Table, columns: list[str]) -> int:
+    if table.num_rows == 0:
+        return 0
+    groups = table.group_by(columns, use_threads=False).aggregate([([], "count_all")])
+    return table.num_rows - groups.num_rows
+
+
+def validate(documents: pa.Table, entities: pa.Table) -> list[CheckOutcome]:
+    """The checks that need only the tables (all but coverage), cheap enough to run on publish."""
+    outcomes = [
+        _outcome(
+            "schema_as_documented",
+            int(documents.schema != DOCUMENTS_SCHEMA) + int(entities.schema != ENTITIES_SCHEMA),
+        ),
+        _outcome("documents_unique", _duplicates(documents, ["document_key"])),
+        _outcome(
+            "entities_unique",
+            _duplicates(
+                entities,
+                ["document_key", "page", "entity_type", "text", "x0", "y0", "x1", "y1"],
+            ),
+        ),
+    ]
+    ok = documents.filter(pc.equal(documents.column("status"), "ok"))
+    pages = dict(
+        zip(ok.column("document_key").to_pylist(), ok.column("pages").to_pylist(), strict=True)
+    )
+    orphans = out_of_range = 0
+    for key, page in zip(
+        entities.column("document_key").to_pylist(),
+        entities.column("page").to_pylist(),
+        strict=True,
+    ):
+        if key not in pages:
+            orphans += 1
+        elif not 1 <= page <= pages[key]:
+            out_of_range += 1
+    outcomes.append(_outcome("entities_reference_ok_documents", orphans))
+    outcomes.append(_outcome("pages_within_document", out_of_range))
+    outcomes.append(_outcome("boxes_normalised", _bad_boxes(entities)))
+    return outcomes
+
+
+def _bad_boxes(entities: pa.Table) -> int:
+    bad = 0
+    for row in entities.select(["x0", "y0", "x1", "y1"]).to_pylist():
+        values = list(row.values())
+        if all(v is None for v in values):
+            continue  # an entity that could not be located has no box, by design
+        outside = any(v is None or not 0.0 <= v <= 1.0 for v in values)
+        if outside or row["x0"] > row["x1"] or row["y0"] > row["y1"]:
+            bad += 1
+    return bad
+
+
+def coverage(documents: pa.Table, listed_keys: Iterable[str]) -> CheckOutcome:
+    """Objects under the input prefix (`listed_keys`) versus the version's documents."""
+    listed = set(listed_keys)
+    in_table = documents.column("document_key").to_pylist()
+    present = set(in_table)
+    missing = len(listed - present)
+    extra = len(present - listed)
+    return _outcome(
+        COVERAGE_CHECK,
+        missing + extra,
+        objects_listed=len(listed),
+        missing_from_dataset=missing,
+        no_longer_in_bucket=extra,
+    )

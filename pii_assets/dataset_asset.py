@@ -5,8 +5,6 @@ materialization records the version and the event-log position it covered); othe
 request, from a full listing of the input prefix.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from dataclasses import dataclass
 

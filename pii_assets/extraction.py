@@ -1,0 +1,174 @@
+"""One document through opening and a page extractor, as a `DocumentResult` that never raises.
+
+Failure messages name the document and the cause: for unexpected exceptions only the exception
+type, because exception text can quote document content.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pii_assets.documents import DocumentLimits, OcrError, PageContent, open_document
+from pii_assets.models import (
+    DocumentError,
+    DocumentResult,
+    Entity,
+    ErrorClass,
+    ExtractorError,
+    Status,
+)
+from pii_assets.recognizers import classify, find_entities
+
+# Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
+# the asset's code version, so a bump marks every document as stale and due for re-extraction.
+EXTRACTION_CODE_VERSION: str = "local-1"
+
+# Classification reads the start of a document; a bounded sample keeps memory flat for long ones.
+CLASSIFICATION_TEXT_CHARS = 20_000
+
+
+@dataclass
+class PageExtraction:
+    entities: list[Entity] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    # An extractor that also classifies (the LLM one) answers here; None leaves it to `classify`.
+    classification: str | None = None
+
+
+class PageExtractor(Protocol):
+    """Finds the PII entities on one page."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    def extract_page(self, page: PageContent) -> PageExtraction: ...
+
+
+@dataclass(frozen=True)
+class OfflineExtractor:
+    """The offline recognizers over the text layer or OCR words: no network, no cost."""
+
+    default_region: str = "US"
+    min_confidence: float = 0.5
+
+    @property
+    def name(self) -> str:
+        return "local"
+
+    @property
+    def model(self) -> str | None:
+        return None
+
+    def extract_page(self, page: PageContent) -> PageExtraction:
+        entities = find_entities(
+            page.words,
+            page=page.number,
+            source=page.source,
+            default_region=self.default_region,
+            min_confidence=self.min_confidence,
+        )
+        return PageExtraction(entities=entities)
+
+
+class _ExtractorFailure(Exception):
+    """Marks an exception raised by the extractor rather than by reading the document."""
+
+
+def extract_document(
+    data: bytes,
+    *,
+    document_key: str,
+    etag: str,
+    extractor: PageExtractor,
+    passwords: Sequence[str] = (),
+    limits: DocumentLimits = DocumentLimits(),  # noqa: B008 - frozen, so sharing it is safe
+    code_version: str = "",
+) -> DocumentResult:
+    """The result of extracting one document; document problems become `failed` results."""
+    started = time.perf_counter()
+    result = DocumentResult(
+        document_key=document_key,
+        etag=etag,
+        status=Status.OK,
+        extractor=extractor.name,
+        model=extractor.model,
+        code_version=code_version,
+    )
+    try:
+        _extract_into(result, data, extractor=extractor, passwords=passwords, limits=limits)
+    except DocumentError as exc:
+        _fail(result, exc.error_class, str(exc))
+    except _ExtractorFailure as exc:
+        cause = type(exc.__cause__).__name__
+        _fail(result, ErrorClass.EXTRACTOR_ERROR, f"{document_key}: extractor raised {cause}")
+    except OcrError as exc:
+        # Our own message: it names the page, the language and the exception type only.
+        _fail(result, ErrorClass.INTERNAL_ERROR, str(exc))
+    except Exception as exc:
+        message = f"{document_key}: unexpected {type(exc).__name__} while reading the document"
+        _fail(result, ErrorClass.INTERNAL_ERROR, message)
+    result.processed_at = datetime.now(UTC).isoformat()
+    result.duration_s = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _extract_into(
+    result: DocumentResult,
+    data: bytes,
+    *,
+    extractor: PageExtractor,
+    passwords: Sequence[str],
+    limits: DocumentLimits,
+) -> None:
+    sample: list[str] = []
+    sample_chars = 0
+    page_classes: list[str] = []
+    with open_document(data, name=result.document_key, passwords=passwords, limits=limits) as doc:
+        result.pages = doc.page_count
+        result.truncated = doc.truncated
+        for page in doc.pages():
+            try:
+                extraction = extractor.extract_page(page)
+            except ExtractorError as exc:
+                # A classified extractor failure (e.g. the LLM endpoint gave up): keep its class,
+                # and record what it spent. Its message names the page and cause only.
+                result.input_tokens += exc.input_tokens
+                result.output_tokens += exc.output_tokens
+                result.cost_usd += exc.cost_usd
+                raise DocumentError(exc.error_class, f"{result.document_key}: {exc}") from None
+            except Exception as exc:
+                raise _ExtractorFailure from exc
+            if extraction.classification:
+                page_classes.append(extraction.classification)
+            result.entities.extend(extraction.entities)
+            # Usage is recorded as it accrues: tokens spent before a failure were still spent.
+            result.input_tokens += extraction.input_tokens
+            result.output_tokens += extraction.output_tokens
+            result.cost_usd += extraction.cost_usd
+            if sample_chars < CLASSIFICATION_TEXT_CHARS:
+                text = page.text[: CLASSIFICATION_TEXT_CHARS - sample_chars]
+                sample.append(text)
+                sample_chars += len(text)
+    if page_classes:
+        # The most common page answer; ties go to the earliest page (a cover letter's first page).
+        result.classification = max(page_classes, key=page_classes.count)
+    else:
+        result.classification, _ = classify("\n".join(sample))
+
+
+def _fail(result: DocumentResult, error_class: ErrorClass, message: str) -> None:
+    result.status = Status.FAILED
+    result.error_class = str(error_class)
+    result.error_message = message
+    # Entities from the pages read before the failure would be a partial answer shown as whole.
+    result.entities = []
+    result.classification = None

@@ -1,0 +1,258 @@
+"""Opening documents with real PyMuPDF and OCR'ing them with the real Tesseract."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import time
+import tracemalloc
+
+import pymupdf
+import pytest
+from PIL import Image
+
+from pii_assets.documents import (
+    DocumentLimits,
+    OpenedDocument,
+    open_document,
+    sniff_format,
+    tessdata_dir,
+)
+from pii_assets.models import DocumentError, ErrorClass
+from pii_pipeline.corpus import oversized_png, page_image, scanned_pdf, single_page_pdf
+
+LINES = ["Customer record", "Name: Maria Gonzalez", "Email: maria.gonzalez@example.com"]
+
+
+def multi_page_pdf(pages: int) -> bytes:
+    doc = pymupdf.open()
+    for number in range(1, pages + 1):
+        page = doc.new_page()
+        page.insert_text((72, 72), f"This is page {number} of the quarterly report.")
+    return doc.tobytes()
+
+
+def opened(data: bytes, **kwargs: object) -> OpenedDocument:
+    return open_document(data, name="doc", **kwargs)
+
+
+def error_of(data: bytes, **kwargs: object) -> DocumentError:
+    with pytest.raises(DocumentError) as info:
+        open_document(data, name="sample.bin", **kwargs)
+    assert str(info.value).startswith("sample.bin: ")
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"%PDF-1.7\n...", "pdf"),
+        (b"garbage before %PDF-1.4\n", "pdf"),
+        (b"\x89PNG\r\n\x1a\n....", "png"),
+        (b"\xff\xd8\xff\xe0....", "jpeg"),
+        (b"II*\x00....", "tiff"),
+        (b"MM\x00*....", "tiff"),
+        (b"GIF89a....", "gif"),
+        (b"BM......", "bmp"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"),
+        (b"PK\x03\x04 a zip file", None),
+        (b"plain text", None),
+    ],
+)
+def test_sniff_format(data: bytes, expected: str | None) -> None:
+    assert sniff_format(data) == expected
+
+
+def test_text_pdf_words_are_normalised_with_lines_and_blocks() -> None:
+    with opened(single_page_pdf(LINES)) as doc:
+        assert (doc.page_count, doc.truncated) == (1, False)
+        (page,) = list(doc.pages())
+    assert (page.number, page.source) == (1, "text")
+    assert (page.width, page.height) == (612, 792)
+    assert [w.text for w in page.words[:4]] == ["Customer", "record", "Name:", "Maria"]
+    assert page.text.splitlines() == LINES
+    for word in page.words:
+        assert 0.0 <= word.x0 < word.x1 <= 1.0 and 0.0 <= word.y0 < word.y1 <= 1.0
+    # Reading order: each line lies below the previous one.
+    tops: dict[tuple[int, int], float] = {}
+    for word in page.words:
+        tops.setdefault((word.block, word.line), word.y0)
+    assert list(tops.values()) == sorted(tops.values())
+
+
+def test_render_png_is_lazy_and_bounded() -> None:
+    with opened(single_page_pdf(LINES)) as doc:
+        page = next(doc.pages())
+        png = page.render_png(max_side=800)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG"
+        assert max(image.size) <= 800 and max(image.size) >= 790
+
+
+def test_render_needs_the_document_open() -> None:
+    with opened(single_page_pdf(LINES)) as doc:
+        page = next(doc.pages())
+    with pytest.raises(ValueError, match="closed"):
+        page.render_png(max_side=100)
+
+
+def test_max_pages_truncates_but_reports_the_real_count() -> None:
+    with opened(multi_page_pdf(3), limits=DocumentLimits(max_pages=2)) as doc:
+        assert (doc.page_count, doc.truncated) == (3, True)
+        assert [p.number for p in doc.pages()] == [1, 2]
+
+
+def test_scanned_pdf_is_ocrd_with_boxes_where_the_text_is() -> None:
+    scan = scanned_pdf(single_page_pdf(LINES), dpi=200, noise=4.0, rotate=0.5, seed=1)
+    with opened(scan) as doc:
+        (page,) = list(doc.pages())
+    with opened(single_page_pdf(LINES)) as doc:
+        text_words = {w.text: w for w in next(doc.pages()).words}
+    assert page.source == "ocr"
+    assert "Maria Gonzalez" in page.text
+    ocr = next(w for w in page.words if w.text.endswith("gonzalez@example.com"))
+    truth = text_words["maria.gonzalez@example.com"]
+    assert abs(ocr.x0 - truth.x0) < 0.02 and abs(ocr.y0 - truth.y0) < 0.02
+
+
+def test_page_with_too_little_text_is_ocrd() -> None:
+    picture = page_image(single_page_pdf(LINES), dpi=150)
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 40), "p. 1")  # a page number: a text layer, but not the content
+    page.insert_image(pymupdf.Rect(0, 60, 612, 852), stream=picture)
+    with opened(doc.tobytes()) as opened_doc:
+        (content,) = list(opened_doc.pages())
+    assert content.source == "ocr"
+    assert "Gonzalez" in content.text
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_image_documents_are_ocrd(fmt: str) -> None:
+    data = page_image(single_page_pdf(LINES), dpi=150, fmt=fmt)
+    with opened(data) as doc:
+        (page,) = list(doc.pages())
+    assert page.source == "ocr"
+    assert "Name: Maria Gonzalez" in page.text
+    assert (page.width, page.height) == pytest.approx((612, 792), abs=1)
+
+
+def test_multi_page_tiff_yields_every_frame() -> None:
+    frames = [
+        Image.open(io.BytesIO(page_image(single_page_pdf([f"Page {n} of the scan"]), dpi=100)))
+        for n in (1, 2)
+    ]
+    out = io.BytesIO()
+    frames[0].save(out, "TIFF", save_all=True, append_images=frames[1:], dpi=(100, 100))
+    with opened(out.getvalue()) as doc:
+        pages = list(doc.pages())
+    assert doc.page_count == 2
+    assert [p.number for p in pages] == [1, 2]
+    assert "Page 2 of the scan" in pages[1].text
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP"])
+def test_other_image_formats_open(fmt: str) -> None:
+    out = io.BytesIO()
+    Image.new("L", (120, 80), 255).save(out, fmt)
+    with opened(out.getvalue()) as doc:
+        assert doc.page_count == 1
+
+
+def test_huge_page_is_ocrd_within_the_pixel_budget() -> None:
+    doc = pymupdf.open()
+    doc.new_page(width=14_400, height=14_400)  # 200 x 200 inches: 3.6 G pixels at 300 dpi
+    limits = DocumentLimits(max_image_pixels=2_000_000)
+    with opened(doc.tobytes(), limits=limits) as huge:
+        (page,) = list(huge.pages())
+    assert page.source == "ocr" and page.words == []
+
+
+def test_empty() -> None:
+    assert error_of(b"").error_class == ErrorClass.EMPTY
+
+
+@pytest.mark.parametrize(
+    "data",
+    [random.Random(0).randbytes(4096), b"hello, world", b"PK\x03\x04zipzipzip"],
+)
+def test_unknown_bytes_are_unsupported(data: bytes) -> None:
+    assert error_of(data).error_class == ErrorClass.UNSUPPORTED_FORMAT
+
+
+def test_webp_is_unsupported() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(out, "WEBP")
+    error = error_of(out.getvalue())
+    assert error.error_class == ErrorClass.UNSUPPORTED_FORMAT
+    assert "WEBP" in str(error)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"%PDF-1.7\n1 0 obj << /Type /Catalog",
+        multi_page_pdf(3)[:300],
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 40,
+        b"\xff\xd8\xff\xe0" + b"\x13" * 64,
+    ],
+)
+def test_corrupt(data: bytes) -> None:
+    assert error_of(data).error_class == ErrorClass.CORRUPT
+
+
+# 12000 x 10000 is over our limit but under Pillow's own bomb threshold; 40000 x 40000 is over both.
+@pytest.mark.parametrize(("width", "height"), [(12_000, 10_000), (40_000, 40_000)])
+def test_image_too_large_is_rejected_from_the_header(width: int, height: int) -> None:
+    tracemalloc.start()
+    started = time.perf_counter()
+    error = error_of(oversized_png(width, height))
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert elapsed < 1.0 and peak < 5_000_000  # decoded, 40000 x 40000 RGB would be 4.8 GB
+    assert error.error_class == ErrorClass.IMAGE_TOO_LARGE
+    assert "100,000,000 pixels" in str(error)
+
+
+def test_image_limit_is_configurable() -> None:
+    data = page_image(single_page_pdf(LINES), dpi=72)  # 612 x 792 pixels
+    assert error_of(data, limits=DocumentLimits(max_image_pixels=400_000)).error_class == (
+        ErrorClass.IMAGE_TOO_LARGE
+    )
+
+
+def test_tessdata_is_found() -> None:
+    folder = tessdata_dir()
+    assert folder and os.path.isfile(os.path.join(folder, "eng.traineddata"))
+
+
+PASSWORD = "s3cret-Open-Sesame"
+
+
+@pytest.fixture(scope="module")
+def encrypted() -> bytes:
+    with pymupdf.open(stream=single_page_pdf(LINES), filetype="pdf") as doc:
+        return doc.tobytes(
+            encryption=pymupdf.PDF_ENCRYPT_AES_256, user_pw=PASSWORD, owner_pw=PASSWORD + "-owner"
+        )
+
+
+def test_encrypted_opens_with_a_configured_password(encrypted: bytes) -> None:
+    with opened(encrypted, passwords=["wrong", PASSWORD]) as doc:
+        assert "Maria Gonzalez" in next(doc.pages()).text
+
+
+def test_encrypted_without_the_password(encrypted: bytes) -> None:
+    error = error_of(encrypted, passwords=["wrong-one", "s3cret"])
+    assert error.error_class == ErrorClass.ENCRYPTED_NO_PASSWORD
+    assert (
+        str(error) == "sample.bin: PDF is encrypted and none of the 2 configured passwords opens it"
+    )
+
+
+def test_encrypted_without_any_password(encrypted: bytes) -> None:
+    error = error_of(encrypted)
+    assert error.error_class == ErrorClass.ENCRYPTED_NO_PASSWORD
+    assert "no password is configured" in str(error)

@@ -35,7 +35,7 @@ def run(console: Any) -> dict[str, Any]:
                 for item in page.get("Contents", ()):
                     item["Key"]
 
-        sensor = build_definitions(PipelineSettings()).get_sensor_def(DISCOVERY_SENSOR)
+        sensor = build_definitions(PipelineSettings()).resolve_sensor_def(DISCOVERY_SENSOR)
         # The first tick registers the partitions; steady-state ticks are what the daemon runs.
         first = sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
         for request in first.dynamic_partitions_requests:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import dagster as dg
 
 from pii_assets.dataset_asset import covers_input_prefix, pii_labeled_dataset
@@ -19,7 +22,10 @@ from sensors.discovery import build_discovery_sensor
 from sensors.publish import build_publish_sensor
 
 
-def build_definitions(settings: PipelineSettings | None = None) -> dg.Definitions:
+def build_definitions(
+    settings: PipelineSettings | None = None, resources: Mapping[str, Any] | None = None
+) -> dg.Definitions:
+    """The definitions; `resources` replaces the environment-built ones by key (tests, tools)."""
     settings = settings or PipelineSettings.from_env()
     extractor = build_extractor(settings.extractor)
     document_asset = build_document_asset(
@@ -48,6 +54,7 @@ def build_definitions(settings: PipelineSettings | None = None) -> dg.Definition
             "store": build_store(),
             "extractor": extractor,
             "documents": build_document_options(),
+            **(resources or {}),
         },
     )
 

@@ -1,7 +1,5 @@
 """The per-document extraction asset, dynamically partitioned: one partition per S3 object."""
 
-from __future__ import annotations
-
 import time
 from collections import Counter
 

@@ -15,9 +15,11 @@ class DocumentOptions(ConfigurableResource):
         default="",
         description="Comma-separated passwords tried in order on protected files (secret).",
     )
-    max_file_mb: int = Field(default=50, ge=1, description="Larger objects are skipped.")
-    max_pages: int = Field(default=500, ge=1, description="Pages past this are not processed.")
-    ocr_dpi: int = Field(default=300, ge=72, le=600, description="Resolution for OCR.")
+    # No pydantic bounds here: fields may hold an EnvVar until Dagster resolves it, so the
+    # values are checked where they are used, with messages naming the variable.
+    max_file_mb: int = Field(default=50, description="Larger objects are skipped.")
+    max_pages: int = Field(default=500, description="Pages past this are not processed.")
+    ocr_dpi: int = Field(default=300, description="Resolution for OCR (72..600).")
     ocr_language: str = Field(default="eng", description="Tesseract language(s), e.g. eng+deu.")
 
     def password_list(self) -> list[str]:
@@ -26,9 +28,15 @@ class DocumentOptions(ConfigurableResource):
 
     @property
     def max_file_bytes(self) -> int:
+        if self.max_file_mb < 1:
+            raise ValueError(f"PII_MAX_FILE_MB must be at least 1, got {self.max_file_mb}")
         return int(self.max_file_mb * 1024 * 1024)
 
     def limits(self) -> DocumentLimits:
+        if self.max_pages < 1:
+            raise ValueError(f"PII_MAX_PAGES must be at least 1, got {self.max_pages}")
+        if not 72 <= self.ocr_dpi <= 600:
+            raise ValueError(f"ocr_dpi must be within 72..600, got {self.ocr_dpi}")
         return DocumentLimits(
             max_pages=self.max_pages, ocr_dpi=self.ocr_dpi, ocr_language=self.ocr_language
         )

@@ -1,7 +1,5 @@
 """Discovery sensor: new and changed S3 objects become partitions and batched extraction runs."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pii_assets.bucket import list_objects

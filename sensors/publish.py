@@ -1,7 +1,5 @@
 """Publishes a dataset version after extraction runs succeed, once per burst of batches."""
 
-from __future__ import annotations
-
 import json
 import time
 from datetime import UTC, datetime

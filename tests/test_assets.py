@@ -15,8 +15,7 @@ from sensors.discovery import RANGE_END_TAG, RANGE_START_TAG
 
 
 def definitions_on(store) -> dg.Definitions:
-    defs = build_definitions(PipelineSettings())
-    return dg.Definitions.merge(defs, dg.Definitions(resources={"store": store}))
+    return build_definitions(PipelineSettings(), resources={"store": store})
 
 
 def latest_partition_metadata(instance: dg.DagsterInstance, key: str) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import pytest
@@ -18,7 +19,7 @@ def tick(
     instance: dg.DagsterInstance, store: DocumentStore, cursor: str | None, batch_size: int = 100
 ) -> dg.SensorResult:
     defs = build_definitions(PipelineSettings(batch_size=batch_size))
-    sensor = defs.get_sensor_def(DISCOVERY_SENSOR)
+    sensor = defs.resolve_sensor_def(DISCOVERY_SENSOR)
     context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"store": store})
     result = sensor(context)
     assert isinstance(result, dg.SensorResult)
@@ -73,11 +74,11 @@ def test_new_changed_and_unchanged_objects(instance, store) -> None:
 
 
 def test_more_than_one_listing_page_and_batches(instance, store) -> None:
-    for i in range(2_345):
-        put(store, f"bulk/{i:05d}.txt", b"x")
-    result = tick(instance, store, None, batch_size=1000)
-    assert len(instance.get_dynamic_partitions("documents")) == 2_345
-    assert [int(r.tags["pii/documents"]) for r in result.run_requests] == [1000, 1000, 345]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: put(store, f"bulk/{i:05d}.txt", b"x"), range(1_100)))
+    result = tick(instance, store, None, batch_size=500)
+    assert len(instance.get_dynamic_partitions("documents")) == 1_100
+    assert [int(r.tags["pii/documents"]) for r in result.run_requests] == [500, 500, 100]
     assert sorted(requested_keys(result, instance)) == sorted(
         instance.get_dynamic_partitions("documents")
     )

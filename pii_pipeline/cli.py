@@ -32,6 +32,24 @@ def _store() -> DocumentStore:
     return build_store().process_config_and_initialize()
 
 
+INSTANCE_YAML = """\
+# Written by pii-pipeline for a new instance. Two concurrent runs suit a 2-core machine.
+run_queue:
+  max_concurrent_runs: 2
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_instance_home(home: Path) -> Path:
+    """A DAGSTER_HOME folder with a dagster.yaml (written only if missing)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    return home
+
+
 def _instance() -> Any:
     import dagster as dg
 
@@ -40,7 +58,7 @@ def _instance() -> Any:
         home = str(Path(".dagster_home").resolve())
         os.environ["DAGSTER_HOME"] = home
         console.print(f"DAGSTER_HOME is not set; using {home}")
-    Path(home).mkdir(parents=True, exist_ok=True)
+    ensure_instance_home(Path(home))
     return dg.DagsterInstance.get()
 
 
@@ -108,7 +126,6 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
     table.add_row("runs (failed)", f"{report.runs} ({len(report.failed_runs)})")
     if summary:
         table.add_row("dataset version", str(report.dataset_version))
-        table.add_row("dataset path", str(report.dataset_path))
         table.add_row("documents in dataset", str(summary["documents"]))
         for name in ("documents_by_status", "error_classes", "classifications"):
             if summary[name]:
@@ -122,6 +139,8 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
     elif report.publish_failed:
         table.add_row("dataset", "[red]publishing failed: see the run in the Dagster UI")
     out.print(table)
+    if report.dataset_path:
+        out.print(f"dataset: {report.dataset_path}", soft_wrap=True)
     for run_id in report.failed_runs:
         out.print(f"[red]run {run_id} failed; its documents are retried on the next process")
 
@@ -231,7 +250,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     home = workdir / "dagster_home"
     # A fresh instance each time: the embedded S3 starts empty, so old cursors would mislead.
     shutil.rmtree(home, ignore_errors=True)
-    home.mkdir(parents=True)
+    ensure_instance_home(home)
     os.environ["DAGSTER_HOME"] = str(home)
     use_local_credentials()
     server = LocalS3Server().start()
@@ -247,32 +266,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 store.client(), store.layout(), report.dataset_version, workdir / "dataset"
             )
             out = Console()
-            out.print(f"\nDataset {report.dataset_version} copied to [bold]{local}[/bold]:")
             out.print(
-                f"  python -c \"import pandas as pd; print(pd.read_parquet('{local}/entities'))\""
+                f"\nDataset {report.dataset_version} copied to [bold]{local}[/bold]; open it:"
             )
+            snippet = f"import pandas as pd; print(pd.read_parquet('{local}/entities'))"
+            out.print(f'  .venv/bin/python -c "{snippet}"', soft_wrap=True, highlight=False)
             out.print("Browse the assets, runs and per-document metadata in the UI: [bold]make dev")
         return 0 if report.ok else 1
     finally:
         server.stop()
 
 
-DEV_INSTANCE_YAML = """\
-# Written by `pii-pipeline dev`. Two concurrent runs suit a 2-core machine.
-run_queue:
-  max_concurrent_runs: 2
-telemetry:
-  enabled: false
-"""
-
-
 def cmd_dev(args: argparse.Namespace) -> int:
     """Embedded S3 with the demo corpus, then `dagster dev` with the sensors on."""
-    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DEV_INSTANCE_YAML)
+    home = ensure_instance_home(Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve())
     use_local_credentials()
     server = LocalS3Server(port=args.s3_port).start()
     env = {**os.environ, "DAGSTER_HOME": str(home), "AWS_ENDPOINT_URL_S3": server.endpoint_url}

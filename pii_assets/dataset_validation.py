@@ -72,36 +72,47 @@ def validate(documents: pa.Table, entities: pa.Table) -> list[CheckOutcome]:
             ),
         ),
     ]
-    ok = documents.filter(pc.equal(documents.column("status"), "ok"))
-    pages = dict(
-        zip(ok.column("document_key").to_pylist(), ok.column("pages").to_pylist(), strict=True)
-    )
-    orphans = out_of_range = 0
-    for key, page in zip(
-        entities.column("document_key").to_pylist(),
-        entities.column("page").to_pylist(),
-        strict=True,
-    ):
-        if key not in pages:
-            orphans += 1
-        elif not 1 <= page <= pages[key]:
-            out_of_range += 1
+    orphans, out_of_range = _page_problems(documents, entities)
     outcomes.append(_outcome("entities_reference_ok_documents", orphans))
     outcomes.append(_outcome("pages_within_document", out_of_range))
     outcomes.append(_outcome("boxes_normalised", _bad_boxes(entities)))
     return outcomes
 
 
+def _count(mask: pa.ChunkedArray | pa.Array) -> int:
+    return int(pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0)
+
+
+def _page_problems(documents: pa.Table, entities: pa.Table) -> tuple[int, int]:
+    """(entities without an `ok` document, entities whose page is outside the document)."""
+    ok = documents.filter(pc.equal(documents.column("status"), "ok"))
+    pages = ok.select(["document_key", "pages"]).rename_columns(["document_key", "doc_pages"])
+    joined = entities.select(["document_key", "page"]).join(
+        pages, keys="document_key", join_type="left outer", use_threads=False
+    )
+    doc_pages = joined.column("doc_pages")
+    orphans = doc_pages.null_count
+    page = joined.column("page")
+    outside = pc.or_(pc.less(page, 1), pc.greater(page, doc_pages))
+    return orphans, _count(outside)
+
+
 def _bad_boxes(entities: pa.Table) -> int:
-    bad = 0
-    for row in entities.select(["x0", "y0", "x1", "y1"]).to_pylist():
-        values = list(row.values())
-        if all(v is None for v in values):
-            continue  # an entity that could not be located has no box, by design
-        outside = any(v is None or not 0.0 <= v <= 1.0 for v in values)
-        if outside or row["x0"] > row["x1"] or row["y0"] > row["y1"]:
-            bad += 1
-    return bad
+    """Boxes outside [0, 1] or inverted; an entity that could not be located has no box at all,
+    by design, and is not counted."""
+    x0, y0, x1, y1 = (entities.column(c) for c in ("x0", "y0", "x1", "y1"))
+    nulls = [pc.is_null(c) for c in (x0, y0, x1, y1)]
+    any_null = pc.or_(pc.or_(nulls[0], nulls[1]), pc.or_(nulls[2], nulls[3]))
+    all_null = pc.and_(pc.and_(nulls[0], nulls[1]), pc.and_(nulls[2], nulls[3]))
+    lowest = pc.min_element_wise(x0, y0, x1, y1)
+    highest = pc.max_element_wise(x0, y0, x1, y1)
+    outside = pc.or_(
+        pc.or_(pc.less(lowest, 0.0), pc.greater(highest, 1.0)),
+        pc.or_(pc.greater(x0, x1), pc.greater(y0, y1)),
+    )
+    partly_null = pc.and_(any_null, pc.invert(all_null))
+    located = pc.invert(any_null)
+    return _count(pc.or_(partly_null, pc.and_(located, pc.fill_null(outside, False))))
 
 
 def coverage(documents: pa.Table, listed_keys: Iterable[str]) -> CheckOutcome:

@@ -10,11 +10,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import run_overhead, sensor_tick
+from bench import publish_scaling, run_overhead, sensor_tick
 
 BENCHMARKS = {
     "sensor_tick": sensor_tick.run,
     "run_overhead": run_overhead.run,
+    "publish_scaling": publish_scaling.run,
 }
 
 

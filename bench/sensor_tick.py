@@ -36,13 +36,22 @@ def run(console: Any) -> dict[str, Any]:
                     item["Key"]
 
         sensor = build_definitions(PipelineSettings()).resolve_sensor_def(DISCOVERY_SENSOR)
-        # The first tick registers the partitions; steady-state ticks are what the daemon runs.
-        first = sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
-        for request in first.dynamic_partitions_requests:
-            instance.add_dynamic_partitions(
-                request.partitions_def_name, list(request.partition_keys)
+        # Tick until everything has been requested once; steady-state ticks (nothing new) are
+        # what the daemon runs most of the time.
+        cursor = None
+        for _ in range(100):
+            result = sensor(
+                dg.build_sensor_context(
+                    instance=instance, cursor=cursor, resources={"store": store}
+                )
             )
-        cursor = first.cursor
+            for request in result.dynamic_partitions_requests or []:
+                instance.add_dynamic_partitions(
+                    request.partitions_def_name, list(request.partition_keys)
+                )
+            cursor = result.cursor
+            if not result.run_requests:
+                break
 
         def steady_tick() -> None:
             sensor(

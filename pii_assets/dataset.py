@@ -281,3 +281,29 @@ def publish_version(
         entities=entities.num_rows,
         manifest=manifest,
     )
+
+
+def prune_versions(client: Any, layout: BucketLayout, keep: int) -> list[str]:
+    """Delete all but the newest `keep` version folders (0 keeps all); returns those deleted.
+
+    The version `_latest.json` points to is never deleted, nor anything newer than it (a
+    concurrent publisher may be writing it).
+    """
+    if keep <= 0:
+        return []
+    versions = existing_versions(client, layout)
+    latest = latest_version(client, layout)
+    protected = set(versions[-keep:])
+    if latest:
+        protected |= {v for v in versions if int(v[1:]) >= int(latest[1:])}
+    doomed = [v for v in versions if v not in protected]
+    for version in doomed:
+        keys = [
+            {"Key": info.key}
+            for info in list_objects(client, layout.bucket, f"{layout.dataset_prefix}{version}/")
+        ]
+        for start in range(0, len(keys), 1000):
+            client.delete_objects(
+                Bucket=layout.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
+            )
+    return doomed

@@ -17,6 +17,7 @@ from pii_assets.dataset import (
     DATASET_FORMAT,
     build_tables,
     latest_version,
+    prune_versions,
     publish_version,
     read_manifest,
     read_version,
@@ -148,6 +149,9 @@ def pii_labeled_dataset(
         },
         promote=not rejected,
     )
+    pruned = prune_versions(client, layout, store.keep_versions) if not rejected else []
+    if pruned:
+        context.log.info(f"pruned {len(pruned)} old versions (PII_KEEP_VERSIONS)")
     outcome = "rejected" if rejected else "published"
     context.log.info(
         f"{outcome} {published.version} ({build}): {published.documents} documents, "
@@ -162,6 +166,7 @@ def pii_labeled_dataset(
             "documents_removed": changes["documents_removed"],
             "documents_changed": changes["documents_changed"],
             "published": not rejected,
+            "pruned_versions": len(pruned),
         }
     )
     yield dg.MaterializeResult(

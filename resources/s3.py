@@ -29,6 +29,10 @@ class DocumentStore(S3Resource):
         default="extracted/", description="Per-document extraction results (entities included)."
     )
 
+    keep_versions: int = Field(
+        default=0, description="Dataset versions to keep; older ones are pruned (0 keeps all)."
+    )
+
     _client: Any = PrivateAttr(default=None)
 
     def client(self) -> Any:

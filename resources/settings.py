@@ -78,6 +78,7 @@ def build_store(environ: Mapping[str, str] | None = None) -> DocumentStore:
         output_prefix=env_or("PII_OUTPUT_PREFIX", "labeled-datasets/", environ),
         processed_prefix=env_or("PII_PROCESSED_PREFIX", "processed/", environ),
         results_prefix=env_or("PII_RESULTS_PREFIX", "extracted/", environ),
+        keep_versions=env_or("PII_KEEP_VERSIONS", 0, environ),
     )
 
 
@@ -89,9 +90,64 @@ def build_document_options(environ: Mapping[str, str] | None = None) -> Document
     )
 
 
-def build_extractor(kind: str) -> ExtractorResource:
-    if kind == "local":
-        return LocalExtractor(default_region=env_or("PII_PHONE_REGION", "US"))
-    raise ValueError(
-        f"PII_EXTRACTOR={kind!r} is not available in this version; use PII_EXTRACTOR=local"
+def _float(environ: Mapping[str, str], name: str) -> float | None:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = environ.get(name) or default
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def daily_budget_usd(environ: Mapping[str, str] | None = None) -> float | None:
+    """PII_MAX_DAILY_BUDGET_USD: what all runs may spend per UTC day; unset or 0 means no limit."""
+    return _float(os.environ if environ is None else environ, "PII_MAX_DAILY_BUDGET_USD") or None
+
+
+def build_openai_extractor(environ: Mapping[str, str] | None = None) -> ExtractorResource:
+    """The vision-LLM extractor. Model and input mode are plain values (they are part of the code
+    version); the API key and endpoint are `EnvVar`s, shown by name only."""
+    from resources.openai_extractor import OpenAIExtractor  # imports the openai client
+
+    env = os.environ if environ is None else environ
+    prices = {
+        field: _float(env, name)
+        for field, name in (
+            ("input_usd_per_m", "PII_LLM_PRICE_INPUT"),
+            ("cached_input_usd_per_m", "PII_LLM_PRICE_CACHED_INPUT"),
+            ("output_usd_per_m", "PII_LLM_PRICE_OUTPUT"),
+        )
+    }
+    timeout = _float(env, "PII_LLM_TIMEOUT_S")
+    return OpenAIExtractor(
+        api_key=EnvVar("OPENAI_API_KEY"),
+        base_url=env_or("OPENAI_BASE_URL", "", env),
+        model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
+        input_mode=_choice(env, "PII_LLM_INPUT", "auto", ("auto", "image", "text")),
+        image_detail=_choice(env, "PII_LLM_IMAGE_DETAIL", "auto", ("low", "high", "auto")),
+        max_image_side=_int(env, "PII_LLM_MAX_IMAGE_SIDE", 1536, minimum=256),
+        concurrency=_int(env, "PII_LLM_CONCURRENCY", 8),
+        max_retries=_int(env, "PII_LLM_MAX_RETRIES", 4, minimum=0),
+        timeout_s=timeout or 60.0,
+        max_budget_usd=_float(env, "PII_MAX_BUDGET_USD") or 0.0,
+        **{field: value for field, value in prices.items() if value is not None},
     )
+
+
+def build_extractor(kind: str, environ: Mapping[str, str] | None = None) -> ExtractorResource:
+    if kind == "local":
+        return LocalExtractor(default_region=env_or("PII_PHONE_REGION", "US", environ))
+    if kind == "openai":
+        return build_openai_extractor(environ)
+    raise ValueError(f"PII_EXTRACTOR must be one of {', '.join(EXTRACTORS)}, got {kind!r}")

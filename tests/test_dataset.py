@@ -112,3 +112,16 @@ def test_concurrent_publishers_never_share_a_version(store, publishers: int) -> 
     versions = sorted(p.version for p in published)
     assert versions == [f"v{i:06d}" for i in range(1, publishers + 1)]
     assert existing_versions(client, layout) == versions
+
+
+def test_pruning_keeps_the_newest_versions_and_the_latest(store) -> None:
+    from pii_assets.dataset import prune_versions
+
+    client, layout = store.client(), store.layout()
+    tables = build_tables([("a", result("a", 1))])
+    for _ in range(4):
+        publish_version(client, layout, *tables, code_version="t")
+    assert prune_versions(client, layout, keep=0) == []
+    assert prune_versions(client, layout, keep=2) == ["v000001", "v000002"]
+    assert existing_versions(client, layout) == ["v000003", "v000004"]
+    assert latest_version(client, layout) == "v000004"

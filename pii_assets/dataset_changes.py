@@ -13,7 +13,7 @@ import pyarrow as pa
 class DatasetDiff:
     added: list[str] = field(default_factory=list)  # document keys
     removed: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # new ETag, status or code version
+    changed: list[str] = field(default_factory=list)  # re-extracted, or new ETag/status/version
     entities_before: dict[str, int] = field(default_factory=dict)
     entities_after: dict[str, int] = field(default_factory=dict)
 
@@ -37,7 +37,8 @@ class DatasetDiff:
 
 
 def _fingerprints(documents: pa.Table) -> dict[str, tuple[Any, ...]]:
-    columns = ["document_key", "etag", "status", "code_version", "entity_count"]
+    # processed_at: a re-extracted document counts as changed even when its output is the same.
+    columns = ["document_key", "etag", "status", "code_version", "entity_count", "processed_at"]
     rows = documents.select(columns).to_pylist()
     return {row["document_key"]: tuple(row[c] for c in columns[1:]) for row in rows}
 

@@ -11,6 +11,7 @@ from pii_assets.dataset_asset import covers_input_prefix, pii_labeled_dataset
 from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
+from resources.extractors import ExtractorResource
 from resources.settings import (
     PipelineSettings,
     build_document_options,
@@ -22,14 +23,20 @@ from sensors.discovery import build_discovery_sensor
 from sensors.publish import build_publish_sensor
 
 
+def extraction_code_version(extractor: ExtractorResource) -> str:
+    """The document asset's code version: extraction logic plus the extractor's identity, with
+    its environment-provided settings resolved (an EnvVar alone names only the variable)."""
+    return f"{EXTRACTION_CODE_VERSION}+{extractor.process_config_and_initialize().identity}"
+
+
 def build_definitions(
     settings: PipelineSettings | None = None, resources: Mapping[str, Any] | None = None
 ) -> dg.Definitions:
     """The definitions; `resources` replaces the environment-built ones by key (tests, tools)."""
     settings = settings or PipelineSettings.from_env()
-    extractor = build_extractor(settings.extractor)
+    extractor = (resources or {}).get("extractor") or build_extractor(settings.extractor)
     document_asset = build_document_asset(
-        code_version=f"{EXTRACTION_CODE_VERSION}+{extractor.identity}",
+        code_version=extraction_code_version(extractor),
         batch_size=settings.batch_size,
     )
     return dg.Definitions(

@@ -22,6 +22,14 @@ class ExtractorResource(ConfigurableResource, ABC):
     def identity(self) -> str:
         """Extractor and model, part of the asset's code version so a switch marks it stale."""
 
+    def document_concurrency(self) -> int:
+        """Documents of a run extracted at once (threads); 1 keeps extraction sequential."""
+        return 1
+
+    def run_budget_usd(self) -> float | None:
+        """USD one run may spend; the asset starts no document that could exceed it."""
+        return None
+
 
 class LocalExtractor(ExtractorResource):
     """Offline recognizers over the text layer or Tesseract OCR; no network, no cost."""
@@ -40,4 +48,6 @@ class LocalExtractor(ExtractorResource):
 
     @property
     def identity(self) -> str:
-        return "local"
+        # Settings that change what is extracted are part of the identity, hence of the code
+        # version: changing them marks every partition stale.
+        return f"local(region={self.default_region},min_confidence={self.min_confidence})"

@@ -15,18 +15,16 @@ from pii_assets.asset_names import DATASET_ASSET, DATASET_ASSET_KEY, DOCUMENT_AS
 from pii_assets.bucket import list_objects
 from pii_assets.dataset import (
     DATASET_FORMAT,
-    build_tables,
     latest_version,
     prune_versions,
     publish_version,
     read_manifest,
     read_version,
 )
-from pii_assets.dataset_changes import diff_versions
 from pii_assets.dataset_validation import CHECKS, COVERAGE_CHECK, CheckOutcome, coverage, validate
 from pii_assets.metadata import dataset_metadata
 from pii_assets.partitions import documents_partitions
-from pii_assets.rollup import full_rows, incremental_tables, partition_rows
+from pii_assets.rollup import full_rollup, incremental_rollup, partition_rows
 from resources.s3 import DocumentStore
 
 DATASET_CODE_VERSION = "dataset-2"
@@ -120,21 +118,20 @@ def pii_labeled_dataset(
         partitions = set(instance.get_dynamic_partitions(documents_partitions.name))
         in_version = set(previous[0].column("partition_key").to_pylist())
         refresh = (changed | (partitions - in_version)) & partitions
-        refreshed = partition_rows(client, layout, refresh)
-        documents, entities = incremental_tables(*previous, refreshed, in_version - partitions)
-        build = "incremental"
+        rollup = incremental_rollup(
+            *previous, partition_rows(client, layout, refresh), in_version - partitions
+        )
         context.log.info(
             f"building on {latest}: {len(refresh)} documents refreshed, "
             f"{len(in_version - partitions)} removed"
         )
     else:
         cursor = _newest_document_event(instance)
-        documents, entities = build_tables(full_rows(client, layout))
-        build = "full"
-        context.log.info(f"full rebuild from the input listing: {documents.num_rows} documents")
-
-    changes = diff_versions(*(previous or (None, None)), documents, entities).summary()
-    outcomes = validate(documents, entities)
+        rollup = full_rollup(client, layout, previous)
+        context.log.info(f"full rebuild from the input listing: {rollup.documents.num_rows} rows")
+    documents, entities, build = rollup.documents, rollup.entities, rollup.build
+    changes = rollup.diff.summary()
+    outcomes = validate(documents, entities, rollup.new_documents)
     rejected = [o.name for o in outcomes if o.blocking and not o.passed]
     published = publish_version(
         client,

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def _counts(table: pa.Table, column: str) -> dict[str, int]:
-    values = Counter(v for v in table.column(column).to_pylist() if v is not None)
-    return dict(sorted(values.items()))
+    counts = pc.value_counts(table.column(column)).to_pylist()
+    return dict(sorted((c["values"], c["counts"]) for c in counts if c["values"] is not None))
 
 
 def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
@@ -21,13 +21,13 @@ def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
         "documents_by_classification": _counts(documents, "classification"),
         "entities_by_type": _counts(entities, "entity_type"),
         "entities_by_source": _counts(entities, "source"),
-        "pages": int(sum(documents.column("pages").to_pylist())),
+        "pages": int(pc.sum(documents.column("pages")).as_py() or 0),
         "extractors": sorted(_counts(documents, "extractor")),
         "models": sorted(_counts(documents, "model")),
         "code_versions": sorted(_counts(documents, "code_version")),
-        "total_cost_usd": round(float(sum(documents.column("cost_usd").to_pylist())), 6),
-        "input_tokens": int(sum(documents.column("input_tokens").to_pylist())),
-        "output_tokens": int(sum(documents.column("output_tokens").to_pylist())),
+        "total_cost_usd": round(float(pc.sum(documents.column("cost_usd")).as_py() or 0.0), 6),
+        "input_tokens": int(pc.sum(documents.column("input_tokens")).as_py() or 0),
+        "output_tokens": int(pc.sum(documents.column("output_tokens")).as_py() or 0),
     }
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ def _fingerprints(documents: pa.Table) -> dict[str, tuple[Any, ...]]:
 
 
 def entity_type_counts(entities: pa.Table) -> dict[str, int]:
-    return dict(sorted(Counter(entities.column("entity_type").to_pylist()).items()))
+    counts = pc.value_counts(entities.column("entity_type")).to_pylist()
+    return dict(sorted((c["values"], c["counts"]) for c in counts))
 
 
 def diff_versions(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -17,6 +18,7 @@ import pyarrow.compute as pc
 
 from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, resolve_object_key
 from pii_assets.dataset import build_tables, placeholder_result
+from pii_assets.dataset_changes import DatasetDiff, diff_versions, entity_type_counts
 from pii_assets.models import DocumentResult, ErrorClass
 
 # botocore keeps 10 pooled connections per client; more threads would only queue for them.
@@ -70,29 +72,71 @@ def partition_rows(client: Any, layout: BucketLayout, partition_keys: Iterable[s
         return [row for row in rows if row is not None]
 
 
+@dataclass(frozen=True)
+class Rollup:
+    """A new version's tables, how they were built, and what changed since the previous one."""
+
+    documents: pa.Table
+    entities: pa.Table
+    build: str  # "full" or "incremental"
+    diff: DatasetDiff
+    # Documents whose rows are new in this version: the only ones entity checks must look at
+    # (None: all of them, as in a full build).
+    new_documents: set[str] | None = None
+
+
+def full_rollup(
+    client: Any, layout: BucketLayout, previous: tuple[pa.Table, pa.Table] | None
+) -> Rollup:
+    documents, entities = build_tables(full_rows(client, layout))
+    diff = diff_versions(*(previous or (None, None)), documents, entities)
+    return Rollup(documents, entities, "full", diff)
+
+
+def _in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
+    return pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string()))
+
+
 def _not_in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
-    return pc.invert(pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string())))
+    return pc.invert(_in(column, values))
 
 
-def incremental_tables(
+def incremental_rollup(
     previous_documents: pa.Table,
     previous_entities: pa.Table,
     refreshed: list[Row],
     removed_partitions: Iterable[str],
-) -> tuple[pa.Table, pa.Table]:
+) -> Rollup:
     """The previous version with refreshed partitions' rows replaced and removed ones dropped.
 
-    A reprocessed document's rows replace its old rows, never duplicate them.
+    A reprocessed document's rows replace its old rows, never duplicate them. The work is
+    proportional to the changes, apart from vectorised filters over the previous tables.
     """
-    drop_partitions = set(removed_partitions) | {key for key, _ in refreshed}
+    removed_partitions = set(removed_partitions)
+    drop_partitions = removed_partitions | {key for key, _ in refreshed}
     keep_docs = _not_in(previous_documents.column("partition_key"), drop_partitions)
-    documents = previous_documents.filter(keep_docs)
-    dropped = previous_documents.filter(pc.invert(keep_docs)).column("document_key")
-    dropped_keys = set(dropped.to_pylist()) | {result.document_key for _, result in refreshed}
-    keep_ents = _not_in(previous_entities.column("document_key"), dropped_keys)
+    dropped = previous_documents.filter(pc.invert(keep_docs))
+    dropped_keys = set(dropped.column("document_key").to_pylist())
+    new_keys = {result.document_key for _, result in refreshed}
+    keep_ents = _not_in(previous_entities.column("document_key"), dropped_keys | new_keys)
     new_documents, new_entities = build_tables(refreshed)
-    documents = pa.concat_tables([documents, new_documents]).sort_by("document_key")
-    entities = pa.concat_tables([previous_entities.filter(keep_ents), new_entities]).sort_by(
-        [("document_key", "ascending"), ("page", "ascending")]
+    documents = pa.concat_tables([previous_documents.filter(keep_docs), new_documents])
+    entities = pa.concat_tables([previous_entities.filter(keep_ents), new_entities])
+
+    is_removed = _in(dropped.column("partition_key"), removed_partitions)
+    removed = dropped.filter(is_removed).column("document_key").to_pylist()
+    replaced = set(dropped.filter(pc.invert(is_removed)).column("document_key").to_pylist())
+    diff = DatasetDiff(
+        added=sorted(new_keys - replaced),
+        removed=sorted(removed),
+        changed=sorted(new_keys & replaced),
+        entities_before=entity_type_counts(previous_entities),
+        entities_after=entity_type_counts(entities),
     )
-    return documents, entities
+    return Rollup(
+        documents.sort_by("document_key"),
+        entities.sort_by([("document_key", "ascending"), ("page", "ascending")]),
+        "incremental",
+        diff,
+        new_documents=new_keys,
+    )

@@ -40,7 +40,7 @@ def _result(index: int, generation: int) -> DocumentResult:
         code_version="bench",
         processed_at="2026-01-01T00:00:00+00:00",
         entities=[
-            Entity("EMAIL_ADDRESS", f"user{index}.{j}@example.com", 1, 0.1, 0.1, 0.3, 0.12, 0.9, "text")
+            Entity("EMAIL_ADDRESS", f"u{index}.{j}@example.com", 1, 0.1, 0.1, 0.3, 0.2, 0.9, "text")
             for j in range(ENTITIES_PER_DOCUMENT)
         ],
     )

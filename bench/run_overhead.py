@@ -36,7 +36,7 @@ def run(console: Any) -> dict[str, Any]:
             client.put_object(Bucket=store.bucket, Key=f"documents/{key}", Body=body)
             keys.append(key)
         instance.add_dynamic_partitions("documents", keys)
-        defs = build_definitions(PipelineSettings())
+        defs = build_definitions(PipelineSettings(), resources={"store": store})
         job = defs.resolve_job_def(EXTRACT_JOB)
         extractor = defs.resources["extractor"].page_extractor()
 

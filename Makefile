@@ -1,26 +1,30 @@
 # Every target installs what it needs: a Python 3.11+ virtualenv in .venv and, when missing and
-# we are root, the system packages (Tesseract OCR). Without root, the message says what to install.
+# we are root, the system packages (Tesseract OCR, LibreOffice headless for docx/xlsx). Without
+# root, the message says what to install.
 SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng python3-venv
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui python3-venv
 
 .PHONY: demo test dev bench lint format system-deps clean
 
 system-deps:
 	@missing=""; \
 	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr tesseract-ocr-eng"; \
+	command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 \
+	  || [ -x /Applications/LibreOffice.app/Contents/MacOS/soffice ] \
+	  || missing="$$missing libreoffice-writer-nogui libreoffice-calc-nogui"; \
 	[ -n "$(PYTHON)" ] || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
 	    echo "missing system packages:$$missing"; \
-	    echo "install them (Debian/Ubuntu: sudo apt-get install$$missing; macOS: brew install tesseract)"; \
+	    echo "install them (Debian/Ubuntu: sudo apt-get install$$missing; macOS: brew install tesseract; brew install --cask libreoffice)"; \
 	    exit 1; \
 	  fi; \
 	fi

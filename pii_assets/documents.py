@@ -1,4 +1,11 @@
-"""Opening documents (PDF and images) with PyMuPDF and reading them one page at a time.
+"""Opening documents with PyMuPDF and reading them one page at a time.
+
+PDFs and images (PNG, JPEG, multi-page TIFF, GIF, BMP) are opened directly; Word and Excel files
+(docx/xlsx) are rendered to PDF with LibreOffice first (`office.py`), after decrypting protected
+ones. The type comes from the content (`sniff.py`), never from the name.
+
+Memory stays bounded by a page: pages are loaded, OCR'd and released one at a time, and OCR runs
+in a forked child that holds the page's pixmap and Tesseract's state and is killed at its timeout.
 
 Every problem with the input becomes a `DocumentError` whose message names the document and the
 cause only: never passwords, never document text.
@@ -10,6 +17,10 @@ import glob
 import io
 import math
 import os
+import pickle
+import select
+import signal
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +30,21 @@ from types import TracebackType
 import pymupdf
 from PIL import Image, UnidentifiedImageError
 
+from pii_assets import sniff
 from pii_assets.models import DocumentError, ErrorClass, Word
+from pii_assets.office import ToolError, convert_to_pdf, decrypt_office
+from pii_assets.sniff import sniff_format
+
+__all__ = [
+    "DocumentLimits",
+    "OcrError",
+    "OpenedDocument",
+    "PageContent",
+    "ToolError",
+    "open_document",
+    "sniff_format",
+    "tessdata_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -30,35 +55,14 @@ class DocumentLimits:
     ocr_language: str = "eng"
     # A page with fewer text-layer characters than this is treated as scanned and OCR'd.
     min_text_chars: int = 20
+    # Seconds LibreOffice may take to render one docx/xlsx to PDF.
+    conversion_timeout_s: float = 120.0
+    # Seconds Tesseract may take on one page; 0 runs OCR in-process without a timeout.
+    ocr_timeout_s: float = 120.0
 
 
-class OcrError(RuntimeError):
+class OcrError(ToolError):
     """Tesseract could not run (missing language data, broken install); not the document's fault."""
-
-
-# Image formats PyMuPDF decodes, by the name `pymupdf.open(filetype=...)` expects. WEBP is sniffed
-# so that it is reported as unsupported rather than as unknown bytes.
-_IMAGE_FORMATS = ("png", "jpeg", "tiff", "gif", "bmp")
-
-
-def sniff_format(data: bytes) -> str | None:
-    """The format named by the content's magic bytes: "pdf", an image format, or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data.startswith((b"II*\x00", b"MM\x00*")):
-        return "tiff"
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if data.startswith(b"BM"):
-        return "bmp"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    # The PDF spec tolerates junk before the header and readers accept it within the first 1 KiB.
-    if b"%PDF-" in data[:1024]:
-        return "pdf"
-    return None
 
 
 @lru_cache(maxsize=1)
@@ -159,10 +163,10 @@ class OpenedDocument:
                 ErrorClass.CORRUPT, f"{self._name}: page {number} cannot be read"
             ) from exc
         source = "text"
-        if self._is_image or sum(len(w[4]) for w in words) < self._limits.min_text_chars:
+        if self._is_image or not _has_text(words, self._limits.min_text_chars):
             words = self._ocr_words(page, index)
             source = "ocr"
-        normalised = _normalise(words, page)
+        normalised = _normalise(words, page, rect)
         return PageContent(
             number=number,
             words=normalised,
@@ -176,7 +180,8 @@ class OpenedDocument:
         limits = self._limits
         rect = page.rect
         dpi = limits.ocr_dpi
-        native = self._native_dpi(page, index)
+        images = self._page_images(page, index)
+        native = self._native_dpi(page, index, images)
         if native:
             # Rendering a scan finer than it was scanned adds no information, only time, and
             # smears its grain into blobs that Tesseract reads as characters.
@@ -186,21 +191,90 @@ class OpenedDocument:
         pixels = (rect.width * dpi / 72) * (rect.height * dpi / 72)
         if pixels > limits.max_image_pixels:
             dpi = max(1, int(dpi * math.sqrt(limits.max_image_pixels / pixels)))
-        try:
-            textpage = page.get_textpage_ocr(
-                dpi=dpi, language=limits.ocr_language, full=True, tessdata=tessdata_dir()
-            )
-        except Exception as exc:
+        if limits.ocr_timeout_s > 0 and hasattr(os, "fork"):
+            outcome = self._ocr_in_child(page, index, dpi)
+        else:
+            outcome = _ocr_outcome(page, dpi, limits.ocr_language)
+        ok, value = outcome
+        if not ok:
             raise OcrError(
                 f"{self._name}: OCR of page {index + 1} failed "
-                f"(language {limits.ocr_language!r}, {type(exc).__name__})"
-            ) from exc
-        try:
-            return page.get_text("words", textpage=textpage)
-        finally:
-            del textpage
+                f"(language {limits.ocr_language!r}, {value})"
+            )
+        return value
 
-    def _native_dpi(self, page: pymupdf.Page, index: int) -> float | None:
+    def _ocr_in_child(self, page: pymupdf.Page, index: int, dpi: int) -> tuple[bool, object]:
+        """OCR in a forked child, so that a page Tesseract is stuck on can be killed and the
+        page's pixmap and Tesseract's memory never grow this process. Fork copies nothing up
+        front (copy-on-write) and costs milliseconds against OCR's seconds."""
+        timeout_s = self._limits.ocr_timeout_s
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: OCR, send the words, exit without running any cleanup
+            status = 0
+            try:
+                os.close(read_fd)
+                payload = pickle.dumps(
+                    _ocr_outcome(page, dpi, self._limits.ocr_language), pickle.HIGHEST_PROTOCOL
+                )
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(write_fd, view) :]
+            except BaseException:
+                status = 1
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        timed_out = False
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select([read_fd], [], [], remaining)
+                if ready:
+                    chunk = os.read(read_fd, 1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        finally:
+            os.close(read_fd)
+            if timed_out:
+                os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+        if timed_out:
+            raise DocumentError(
+                ErrorClass.TIMEOUT,
+                f"{self._name}: OCR of page {index + 1} took longer than {timeout_s:g} s",
+            )
+        if not chunks:
+            raise OcrError(
+                f"{self._name}: OCR of page {index + 1} ended abnormally "
+                f"(child status {os.waitstatus_to_exitcode(status)})"
+            )
+        return pickle.loads(b"".join(chunks))
+
+    def _page_images(self, page: pymupdf.Page, index: int) -> list[dict]:
+        """The page's images (sizes from their headers); rejects one over the pixel limit before
+        anything decodes it (a PDF can carry a decompression bomb as well as a PNG can)."""
+        if self._is_image:
+            return []  # checked from the file's headers when it was opened
+        images = [info for info in page.get_image_info() if info.get("width")]
+        limit = self._limits.max_image_pixels
+        for info in images:
+            width, height = info["width"], info.get("height", 0)
+            if width * height > limit:
+                raise DocumentError(
+                    ErrorClass.IMAGE_TOO_LARGE,
+                    f"{self._name}: page {index + 1} holds a {width:,} x {height:,} pixel image, "
+                    f"over the limit of {limit:,} pixels",
+                )
+        return images
+
+    def _native_dpi(self, page: pymupdf.Page, index: int, images: list[dict]) -> float | None:
         """The resolution of the picture that is the page: an image document or a scanned page."""
         rect = page.rect
         if rect.width <= 0:
@@ -209,7 +283,6 @@ class OpenedDocument:
             if index < len(self._image_sizes):
                 return 72 * self._image_sizes[index][0] / rect.width
             return None
-        images = [info for info in page.get_image_info() if info.get("width")]
         if not images:
             return None
         largest = max(images, key=lambda info: pymupdf.Rect(info["bbox"]).get_area())
@@ -221,6 +294,7 @@ class OpenedDocument:
 
     def _render_png(self, index: int, max_side: int) -> bytes:
         page = self._doc.load_page(index)
+        self._page_images(page, index)
         zoom = max_side / max(page.rect.width, page.rect.height, 1.0)
         pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
         try:
@@ -229,16 +303,43 @@ class OpenedDocument:
             del pixmap
 
 
-def _normalise(raw_words: list[tuple], page: pymupdf.Page) -> list[Word]:
-    rect = page.rect
+def _ocr_outcome(page: pymupdf.Page, dpi: int, language: str) -> tuple[bool, object]:
+    """`(True, words)` from Tesseract through MuPDF, or `(False, exception type name)`.
+
+    Tesseract's own layout analysis straightens the slight skew of a scanned page.
+    """
+    try:
+        textpage = page.get_textpage_ocr(
+            dpi=dpi, language=language, full=True, tessdata=tessdata_dir()
+        )
+        try:
+            return True, page.get_text("words", textpage=textpage)
+        finally:
+            del textpage
+    except Exception as exc:
+        return False, type(exc).__name__
+
+
+def _has_text(words: list[tuple], min_chars: int) -> bool:
+    chars = 0
+    for word in words:
+        chars += len(word[4])
+        if chars >= min_chars:
+            return True
+    return False
+
+
+def _normalise(raw_words: list[tuple], page: pymupdf.Page, rect: pymupdf.Rect) -> list[Word]:
     left, top = rect.x0, rect.y0
     sx = 1.0 / (rect.width or 1.0)
     sy = 1.0 / (rect.height or 1.0)
     # Extracted coordinates are in the unrotated page; the matrix maps them onto the page as shown.
+    # (`page.rotation` reads the page dictionary on every access: once per page is enough.)
     matrix = page.rotation_matrix if page.rotation else None
     words: list[Word] = []
+    append = words.append  # this loop runs once per word of every page: kept tight
     for x0, y0, x1, y1, text, block, line, _ in raw_words:
-        if not text.strip():
+        if not text or text.isspace():
             continue
         if matrix is not None:
             x0, y0, x1, y1 = pymupdf.Rect(x0, y0, x1, y1) * matrix
@@ -246,7 +347,7 @@ def _normalise(raw_words: list[tuple], page: pymupdf.Page) -> list[Word]:
         # Glyphs can stick out of the page box; clamping is rarely needed, so it is checked first.
         if nx0 < 0.0 or ny0 < 0.0 or nx1 > 1.0 or ny1 > 1.0:
             nx0, ny0, nx1, ny1 = (min(1.0, max(0.0, v)) for v in (nx0, ny0, nx1, ny1))
-        words.append(Word(text, nx0, ny0, nx1, ny1, block, line))
+        append(Word(text, nx0, ny0, nx1, ny1, block, line))
     return words
 
 
@@ -277,6 +378,30 @@ def _image_sizes(data: bytes, *, name: str, limits: DocumentLimits) -> list[tupl
         raise DocumentError(ErrorClass.CORRUPT, f"{name}: image header cannot be read") from exc
 
 
+def _check_complete(data: bytes, kind: str, *, name: str) -> None:
+    """A truncated JPEG or PNG (an interrupted upload) is corrupt, not a page with a grey band.
+
+    JPEG is decoded at 1/8 scale (DC coefficients only: fast, 1/64 of the pixels); PNG's chunks
+    and checksums are verified without decompressing the pixels.
+    """
+    if kind not in ("jpeg", "png"):
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if kind == "png":
+                    image.verify()
+                else:
+                    width, height = image.size
+                    image.draft("L", (max(1, width // 8), max(1, height // 8)))
+                    image.load()
+    except Exception as exc:
+        raise DocumentError(
+            ErrorClass.CORRUPT, f"{name}: {kind.upper()} is truncated or damaged"
+        ) from exc
+
+
 def open_document(
     data: bytes,
     *,
@@ -284,17 +409,28 @@ def open_document(
     passwords: Sequence[str] = (),
     limits: DocumentLimits = DocumentLimits(),  # noqa: B008 - frozen, so sharing it is safe
 ) -> OpenedDocument:
-    """Opens a PDF or image document; raises DocumentError for anything that cannot be read."""
+    """Opens a document of any supported format; raises DocumentError for anything that cannot be
+    read, ToolError when LibreOffice or Tesseract is missing."""
     if not data:
         raise DocumentError(ErrorClass.EMPTY, f"{name}: document is empty (0 bytes)")
     kind = sniff_format(data)
-    if kind is None:
-        raise DocumentError(ErrorClass.UNSUPPORTED_FORMAT, f"{name}: unrecognised file format")
-    if kind not in _IMAGE_FORMATS and kind != "pdf":
-        raise DocumentError(
-            ErrorClass.UNSUPPORTED_FORMAT, f"{name}: {kind.upper()} files are not supported"
-        )
-    image_sizes = _image_sizes(data, name=name, limits=limits) if kind != "pdf" else None
+    if kind == sniff.ENCRYPTED_OFFICE:
+        data = decrypt_office(data, name=name, passwords=passwords)
+        kind = sniff_format(data)
+        if kind not in sniff.OFFICE_FORMATS:
+            raise DocumentError(
+                ErrorClass.UNSUPPORTED_FORMAT,
+                f"{name}: the decrypted Office file is not a Word or Excel document",
+            )
+    if kind in sniff.OFFICE_FORMATS:
+        data = convert_to_pdf(data, kind=kind, name=name, timeout_s=limits.conversion_timeout_s)
+        kind = sniff.PDF
+    _check_supported(kind, name=name)
+    assert kind is not None
+    image_sizes = None
+    if kind != sniff.PDF:
+        image_sizes = _image_sizes(data, name=name, limits=limits)
+        _check_complete(data, kind, name=name)
     try:
         doc = pymupdf.open(stream=data, filetype=kind)
     except Exception as exc:
@@ -311,6 +447,19 @@ def open_document(
         doc.close()
         raise
     return OpenedDocument(doc, name=name, image_sizes=image_sizes, limits=limits)
+
+
+def _check_supported(kind: str | None, *, name: str) -> None:
+    if kind == sniff.PDF or kind in sniff.IMAGE_FORMATS:
+        return
+    if kind == sniff.DAMAGED_OFFICE:
+        raise DocumentError(
+            ErrorClass.CORRUPT, f"{name}: Office document (zip) is truncated or damaged"
+        )
+    if kind is None:
+        raise DocumentError(ErrorClass.UNSUPPORTED_FORMAT, f"{name}: unrecognised file format")
+    label = sniff.UNSUPPORTED_LABELS.get(kind, f"{kind.upper()} files")
+    raise DocumentError(ErrorClass.UNSUPPORTED_FORMAT, f"{name}: {label} are not supported")
 
 
 def _authenticate(doc: pymupdf.Document, *, name: str, passwords: Sequence[str]) -> None:

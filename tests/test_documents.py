@@ -7,6 +7,7 @@ import os
 import random
 import time
 import tracemalloc
+import zipfile
 
 import pymupdf
 import pytest
@@ -21,6 +22,7 @@ from pii_assets.documents import (
 )
 from pii_assets.models import DocumentError, ErrorClass
 from pii_pipeline.corpus import oversized_png, page_image, scanned_pdf, single_page_pdf
+from tests.bad_corpus import docx, encrypt_office, pdf_with_image_bomb, xlsx
 
 LINES = ["Customer record", "Name: Maria Gonzalez", "Email: maria.gonzalez@example.com"]
 
@@ -56,7 +58,7 @@ def error_of(data: bytes, **kwargs: object) -> DocumentError:
         (b"GIF89a....", "gif"),
         (b"BM......", "bmp"),
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"),
-        (b"PK\x03\x04 a zip file", None),
+        (b"PK\x03\x04 a zip file", "zip"),
         (b"plain text", None),
     ],
 )
@@ -256,3 +258,129 @@ def test_encrypted_without_any_password(encrypted: bytes) -> None:
     error = error_of(encrypted)
     assert error.error_class == ErrorClass.ENCRYPTED_NO_PASSWORD
     assert "no password is configured" in str(error)
+
+
+# --- Every format, sniffed from content --------------------------------------------------------
+
+
+def _office_samples() -> dict[str, bytes]:
+    word = docx(["Hello"])
+    return {
+        "docx": word,
+        "xlsx": xlsx([["Hello"]]),
+        "encrypted-office": encrypt_office(word, "pw"),
+        "damaged-office": word[: len(word) // 2],
+    }
+
+
+@pytest.mark.parametrize("kind", ["docx", "xlsx", "encrypted-office", "damaged-office"])
+def test_office_documents_are_sniffed_from_their_content(kind: str) -> None:
+    assert sniff_format(_office_samples()[kind]) == kind
+
+
+def test_other_zip_formats_are_named_as_unsupported() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+    error = error_of(out.getvalue())
+    assert error.error_class == ErrorClass.UNSUPPORTED_FORMAT
+    assert "OpenDocument" in str(error)
+
+
+def test_docx_is_rendered_with_libreoffice_and_read_as_pdf() -> None:
+
+    with opened(docx(LINES)) as doc:
+        (page,) = list(doc.pages())
+    assert page.source == "text"
+    assert page.text.splitlines() == LINES
+
+
+def test_conversion_timeout_kills_libreoffice() -> None:
+
+    started = time.perf_counter()
+    error = error_of(docx(LINES), limits=DocumentLimits(conversion_timeout_s=0.05))
+    assert error.error_class == ErrorClass.TIMEOUT
+    assert str(error) == "sample.bin: rendering the Word document to PDF took longer than 0.05 s"
+    assert time.perf_counter() - started < 5
+
+
+def test_damaged_office_content_fails_conversion() -> None:
+
+    source = zipfile.ZipFile(io.BytesIO(docx(LINES)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in source.namelist():
+            body = b"<w:document broken" if name == "word/document.xml" else source.read(name)
+            archive.writestr(name, body)
+    error = error_of(out.getvalue())
+    assert error.error_class == ErrorClass.CONVERSION_FAILED
+    assert "LibreOffice could not render the Word document" in str(error)
+
+
+def test_missing_libreoffice_is_a_tool_error_not_the_documents_fault(monkeypatch) -> None:
+    from pii_assets import office
+    from pii_assets.documents import ToolError
+
+    monkeypatch.setattr(office, "soffice_path", lambda: None)
+    with pytest.raises(ToolError, match="LibreOffice .* is not installed"):
+        open_document(docx(LINES), name="a.docx")
+
+
+def test_encrypted_office_without_the_password_names_no_password() -> None:
+
+    secret = "Sw0rdfish-Office"
+    data = encrypt_office(docx(LINES), secret)
+    tried = ["first-wrong-pw", secret[:-1]]
+    error = error_of(data, passwords=tried)
+    assert error.error_class == ErrorClass.ENCRYPTED_NO_PASSWORD
+    assert str(error) == (
+        "sample.bin: Office file is encrypted and none of the 2 configured passwords opens it"
+    )
+    # Nothing chained either: a traceback must not carry msoffcrypto's view of a password.
+    assert error.__cause__ is None and error.__context__ is None
+
+
+# --- Limits and timeouts -----------------------------------------------------------------------
+
+
+def test_ocr_timeout_kills_tesseract_and_fails_the_page() -> None:
+    data = page_image(single_page_pdf(LINES), dpi=150)
+    limits = DocumentLimits(ocr_timeout_s=0.001)
+    with opened(data, limits=limits) as doc, pytest.raises(DocumentError) as info:
+        list(doc.pages())
+    assert info.value.error_class == ErrorClass.TIMEOUT
+    assert str(info.value) == "doc: OCR of page 1 took longer than 0.001 s"
+
+
+def test_ocr_without_a_timeout_runs_in_process() -> None:
+    data = page_image(single_page_pdf(LINES), dpi=150)
+    with opened(data, limits=DocumentLimits(ocr_timeout_s=0)) as doc:
+        assert "Maria Gonzalez" in next(doc.pages()).text
+
+
+def test_image_bomb_inside_a_pdf_page_is_rejected_before_rendering() -> None:
+
+    tracemalloc.start()
+    with opened(pdf_with_image_bomb()) as doc, pytest.raises(DocumentError) as info:
+        list(doc.pages())
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert info.value.error_class == ErrorClass.IMAGE_TOO_LARGE
+    assert "page 1 holds a 40,000 x 40,000 pixel image" in str(info.value)
+    assert peak < 5_000_000
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_truncated_images_are_corrupt(fmt: str) -> None:
+    data = page_image(single_page_pdf(LINES), dpi=100, fmt=fmt)
+    error = error_of(data[: len(data) // 2])
+    assert error.error_class == ErrorClass.CORRUPT
+    assert "truncated" in str(error)
+
+
+def test_skewed_noisy_scan_is_read() -> None:
+    lines = [*LINES, "SSN: 536-22-1234"]
+    scan = scanned_pdf(single_page_pdf(lines), dpi=200, noise=8.0, rotate=2.5, seed=2)
+    with opened(scan) as doc:
+        text = next(doc.pages()).text
+    assert "maria.gonzalez@example.com" in text and "536-22-1234" in text

@@ -1,0 +1,157 @@
+"""Word and Excel documents: decrypting protected ones and rendering them to PDF.
+
+docx/xlsx are rendered with LibreOffice headless so that every format ends up with page images
+and text positions. Each conversion runs in a fresh temporary directory that also holds its own
+LibreOffice profile (so conversions never share or corrupt a user profile and can run side by
+side), in its own process group, and is killed with all its children when it exceeds its timeout.
+
+Messages name the document and the cause only: never passwords, never document content, never
+LibreOffice's own output (which can quote the document).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from pii_assets.models import DocumentError, ErrorClass
+
+
+class ToolError(RuntimeError):
+    """An external tool (Tesseract, LibreOffice) is missing or broken: not the document's fault."""
+
+
+# LibreOffice import filters: naming the filter stops LibreOffice from falling back to importing a
+# damaged file as plain text (which would "succeed" with garbage).
+_IMPORT_FILTERS = {"docx": "MS Word 2007 XML", "xlsx": "Calc MS Excel 2007 XML"}
+_LABELS = {"docx": "Word document", "xlsx": "Excel workbook"}
+_MAC_SOFFICE = "/Applications/LibreOffice.app/Contents/MacOS/soffice"
+
+
+@lru_cache(maxsize=1)
+def soffice_path() -> str | None:
+    """The LibreOffice binary, or None when it is not installed."""
+    for candidate in ("soffice", "libreoffice"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return _MAC_SOFFICE if os.path.isfile(_MAC_SOFFICE) else None
+
+
+def convert_to_pdf(data: bytes, *, kind: str, name: str, timeout_s: float) -> bytes:
+    """The document rendered to PDF by LibreOffice; raises DocumentError or ToolError."""
+    label = _LABELS[kind]
+    binary = soffice_path()
+    if binary is None:
+        raise ToolError(f"{name}: LibreOffice (soffice) is not installed; cannot render {kind}")
+    with tempfile.TemporaryDirectory(prefix="pii-office-") as tmp:
+        work = Path(tmp)
+        source = work / f"document.{kind}"
+        source.write_bytes(data)
+        outdir = work / "out"
+        command = [
+            binary,
+            f"-env:UserInstallation={(work / 'profile').as_uri()}",
+            "--headless",
+            "--invisible",
+            "--nodefault",
+            "--nofirststartwizard",
+            "--nolockcheck",
+            "--nologo",
+            "--norestore",
+            f"--infilter={_IMPORT_FILTERS[kind]}",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(outdir),
+            str(source),
+        ]
+        # HOME inside the temporary directory too: nothing is written to the user's home.
+        env = {**os.environ, "HOME": tmp, "SAL_USE_VCLPLUGIN": "svp"}
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=tmp,
+                env=env,
+                start_new_session=True,  # its own process group, killed as one
+            )
+        except OSError as exc:
+            raise ToolError(f"{name}: LibreOffice could not be started") from exc
+        try:
+            returncode = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise DocumentError(
+                ErrorClass.TIMEOUT,
+                f"{name}: rendering the {label} to PDF took longer than {timeout_s:g} s",
+            ) from None
+        finally:
+            _kill_group(process)
+        pdf = outdir / "document.pdf"
+        if returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
+            status = f" (exit status {returncode})" if returncode else ""
+            raise DocumentError(
+                ErrorClass.CONVERSION_FAILED,
+                f"{name}: LibreOffice could not render the {label} to PDF{status}; "
+                "it is probably damaged",
+            )
+        return pdf.read_bytes()
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill whatever is left of the conversion's process group (soffice forks soffice.bin)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def decrypt_office(data: bytes, *, name: str, passwords: Sequence[str]) -> bytes:
+    """The decrypted OOXML package of a password-protected docx/xlsx (an OLE compound file).
+
+    The passwords are tried in order; no exception raised here carries one, or chains to an
+    exception that could.
+    """
+    import msoffcrypto  # imported on use: most buckets hold no protected Office files
+    from msoffcrypto.exceptions import DecryptionError, InvalidKeyError
+
+    try:
+        office = msoffcrypto.OfficeFile(io.BytesIO(data))
+        encrypted = office.is_encrypted()
+    except Exception:
+        raise DocumentError(
+            ErrorClass.CORRUPT, f"{name}: encrypted Office file is damaged and cannot be read"
+        ) from None
+    if not encrypted:
+        raise DocumentError(
+            ErrorClass.UNSUPPORTED_FORMAT, f"{name}: OLE compound file without an Office package"
+        )
+    for password in passwords:
+        out = io.BytesIO()
+        try:
+            office.load_key(password=password, verify_password=True)
+            office.decrypt(out)
+        except (InvalidKeyError, DecryptionError):
+            continue
+        except Exception:
+            raise DocumentError(
+                ErrorClass.CORRUPT, f"{name}: encrypted Office file is damaged and cannot be read"
+            ) from None
+        return out.getvalue()
+    if not passwords:
+        reason = "no password is configured"
+    else:
+        count = len(passwords)
+        reason = f"none of the {count} configured password{'s' if count > 1 else ''} opens it"
+    raise DocumentError(
+        ErrorClass.ENCRYPTED_NO_PASSWORD, f"{name}: Office file is encrypted and {reason}"
+    )

@@ -1,0 +1,118 @@
+"""What a document is, read from its content: magic bytes, a zip's content types, an OLE file's
+streams. File names and extensions are never consulted (a PNG named `.pdf` is a PNG).
+
+Reading is bounded: only headers, the zip's central directory and its `[Content_Types].xml`
+(capped), or the OLE directory are looked at; nothing is decompressed beyond that.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import olefile
+
+# Formats `open_document` reads, by the names PyMuPDF's `open(filetype=...)` expects.
+PDF = "pdf"
+IMAGE_FORMATS = ("png", "jpeg", "tiff", "gif", "bmp")
+# Office Open XML documents, rendered to PDF by LibreOffice.
+OFFICE_FORMATS = ("docx", "xlsx")
+# An OLE compound file holding an encrypted OOXML package (how Word/Excel save a password-protected
+# .docx/.xlsx); it is decrypted, then sniffed again.
+ENCRYPTED_OFFICE = "encrypted-office"
+# A zip whose first entry is `[Content_Types].xml` but whose directory cannot be read.
+DAMAGED_OFFICE = "damaged-office"
+
+# Recognised but not supported: named in the `unsupported_format` message.
+UNSUPPORTED_LABELS = {
+    "webp": "WEBP images",
+    "pptx": "PowerPoint (.pptx) presentations",
+    "opendocument": "OpenDocument files",
+    "zip": "ZIP archives",
+    "doc": "legacy Word (.doc) documents",
+    "xls": "legacy Excel (.xls) workbooks",
+    "ole": "OLE compound files",
+}
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CONTENT_TYPES = "[Content_Types].xml"
+_MAX_CONTENT_TYPES_BYTES = 1 << 20  # real ones are a few KB; a bigger one is not trusted
+_OOXML_MAIN_TYPES = (
+    # Main part content types; macro-enabled and template variants render the same way.
+    (b"wordprocessingml.document.main+xml", "docx"),
+    (b"wordprocessingml.template.main+xml", "docx"),
+    (b"ms-word.document.macroenabled.main+xml", "docx"),
+    (b"ms-word.template.macroenabledtemplate.main+xml", "docx"),
+    (b"spreadsheetml.sheet.main+xml", "xlsx"),
+    (b"spreadsheetml.template.main+xml", "xlsx"),
+    (b"ms-excel.sheet.macroenabled.main+xml", "xlsx"),
+    (b"ms-excel.template.macroenabled.main+xml", "xlsx"),
+    (b"presentationml", "pptx"),
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format named by the content, or None for bytes that are no known format.
+
+    One of `PDF`, `IMAGE_FORMATS`, `OFFICE_FORMATS`, `ENCRYPTED_OFFICE`, `DAMAGED_OFFICE`, or a
+    key of `UNSUPPORTED_LABELS`.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if data.startswith((b"II*\x00", b"MM\x00*")):
+        return "tiff"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if data.startswith(b"BM"):
+        return "bmp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith(b"PK\x03\x04"):
+        return _sniff_zip(data)
+    if data.startswith(_OLE_MAGIC):
+        return _sniff_ole(data)
+    # The PDF spec tolerates junk before the header and readers accept it within the first 1 KiB.
+    if b"%PDF-" in data[:1024]:
+        return PDF
+    return None
+
+
+def _sniff_zip(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if _CONTENT_TYPES not in names:
+                return "opendocument" if "mimetype" in names else "zip"
+            info = archive.getinfo(_CONTENT_TYPES)
+            if info.file_size > _MAX_CONTENT_TYPES_BYTES:
+                return DAMAGED_OFFICE
+            with archive.open(info) as part:
+                types = part.read(_MAX_CONTENT_TYPES_BYTES).lower()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, RuntimeError):
+        # A truncated upload loses the central directory at the end; the first local header
+        # (name at offset 30) still says whether it was an Office document.
+        return (
+            DAMAGED_OFFICE
+            if data[30 : 30 + len(_CONTENT_TYPES)] == b"[Content_Types].xml"
+            else "zip"
+        )
+    for marker, kind in _OOXML_MAIN_TYPES:
+        if marker in types:
+            return kind
+    return "zip"
+
+
+def _sniff_ole(data: bytes) -> str:
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            if ole.exists("EncryptionInfo") and ole.exists("EncryptedPackage"):
+                return ENCRYPTED_OFFICE
+            if ole.exists("WordDocument"):
+                return "doc"
+            if ole.exists("Workbook") or ole.exists("Book"):
+                return "xls"
+    except Exception:  # olefile raises a variety of errors on damaged directories
+        return "ole"
+    return "ole"

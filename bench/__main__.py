@@ -10,12 +10,24 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import publish_scaling, run_overhead, sensor_tick
+from bench import (
+    document_memory,
+    llm_cost,
+    llm_throughput,
+    page_throughput,
+    publish_scaling,
+    run_overhead,
+    sensor_tick,
+)
 
 BENCHMARKS = {
     "sensor_tick": sensor_tick.run,
     "run_overhead": run_overhead.run,
     "publish_scaling": publish_scaling.run,
+    "document_memory": document_memory.run,
+    "page_throughput": page_throughput.run,
+    "llm_throughput": llm_throughput.run,
+    "llm_cost": llm_cost.run,
 }
 
 

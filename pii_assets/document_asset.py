@@ -2,18 +2,38 @@
 
 import time
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
 from pii_assets.asset_names import DOCUMENT_ASSET
 from pii_assets.metadata import partition_metadata
+from pii_assets.models import DocumentResult
 from pii_assets.partitions import documents_partitions
-from pii_assets.processing import ProcessingOptions, process_partition
+from pii_assets.processing import ProcessingOptions, process_partitions
 from resources.documents import DocumentOptions
 from resources.extractors import ExtractorResource
 from resources.s3 import DocumentStore
 
 _PROGRESS_EVERY = 10
+NOT_STARTED = "not_started"
+# Extraction steps of all runs share this Dagster concurrency pool, so parallel runs cannot exceed
+# an LLM provider's limits: `dagster instance concurrency set pii_extraction N` (see README).
+EXTRACTION_POOL = "pii_extraction"
+CODE_VERSION_TAG = "dagster/code_version"
+
+AssetEvent = dg.MaterializeResult | dg.AssetMaterialization | dg.AssetObservation
+
+
+def _run_totals(results: list[DocumentResult], not_started: int) -> dict[str, Any]:
+    return {
+        "run_documents": len(results),
+        "run_not_started": not_started,
+        "run_cost_usd": dg.MetadataValue.float(float(sum(r.cost_usd for r in results))),
+        "run_input_tokens": sum(r.input_tokens for r in results),
+        "run_output_tokens": sum(r.output_tokens for r in results),
+    }
 
 
 def build_document_asset(*, code_version: str, batch_size: int) -> dg.AssetsDefinition:
@@ -25,6 +45,9 @@ def build_document_asset(*, code_version: str, batch_size: int) -> dg.AssetsDefi
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=batch_size),
         code_version=code_version,
         group_name="pii",
+        pool=EXTRACTION_POOL,
+        # Documents the run budget leaves unstarted must stay unmaterialized: see below.
+        output_required=False,
         description="PII entities of one S3 document; results under PII_RESULTS_PREFIX.",
     )
     def document_pii(
@@ -32,7 +55,7 @@ def build_document_asset(*, code_version: str, batch_size: int) -> dg.AssetsDefi
         store: DocumentStore,
         extractor: ExtractorResource,
         documents: DocumentOptions,
-    ) -> None:
+    ) -> Iterator[AssetEvent]:
         client = store.client()
         layout = store.layout()
         opts = ProcessingOptions(
@@ -41,18 +64,57 @@ def build_document_asset(*, code_version: str, batch_size: int) -> dg.AssetsDefi
             limits=documents.limits(),
             max_file_bytes=documents.max_file_bytes,
             code_version=code_version,
+            workers=extractor.document_concurrency(),
+            budget_usd=extractor.run_budget_usd(),
         )
         keys = context.partition_keys
         statuses: Counter[str] = Counter()
+        results: dict[str, DocumentResult] = {}
+        metadata: dict[str, dict[str, Any]] = {}
+        not_started: list[str] = []
         started = time.monotonic()
-        for done, partition_key in enumerate(keys, start=1):
-            result = process_partition(client, layout, partition_key, opts, context.run_id)
+        # Documents run on worker threads; metadata is added here, in the step's own thread.
+        for partition_key, result in process_partitions(
+            client, layout, keys, opts, context.run.run_id
+        ):
+            if result is None:
+                not_started.append(partition_key)
+                continue
+            results[partition_key] = result
             statuses[str(result.status)] += 1
-            context.add_asset_metadata(partition_metadata(result), partition_key=partition_key)
-            if done % _PROGRESS_EVERY == 0 or done == len(keys):
+            unlocated = sum(1 for entity in result.entities if entity.x0 is None)
+            metadata[partition_key] = {**partition_metadata(result), "unlocated": unlocated}
+            context.add_asset_metadata(metadata[partition_key], partition_key=partition_key)
+            done = len(results)
+            if done % _PROGRESS_EVERY == 0 or done + len(not_started) == len(keys):
                 context.log.info(
                     f"{done}/{len(keys)} documents in {time.monotonic() - started:.1f}s "
                     f"({', '.join(f'{s}={n}' for s, n in sorted(statuses.items()))})"
                 )
+        totals = _run_totals(list(results.values()), len(not_started))
+        if not not_started:
+            yield dg.MaterializeResult(metadata=totals)
+            return
+        # An output would materialize every partition of the range, so the finished documents are
+        # reported one by one and the unstarted ones get an observation, not a materialization:
+        # they stay unmaterialized (not failed), and a later run picks them up.
+        spent = totals["run_cost_usd"].value
+        context.log.warning(
+            f"run budget of ${opts.budget_usd:.4f} reached after ${spent:.4f}: "
+            f"{len(not_started)} of {len(keys)} documents not started, left unmaterialized"
+        )
+        for partition_key, meta in metadata.items():
+            yield dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=partition_key,
+                metadata={**totals, **meta},
+                tags={CODE_VERSION_TAG: code_version},
+            )
+        for partition_key in not_started:
+            yield dg.AssetObservation(
+                asset_key=context.asset_key,
+                partition=partition_key,
+                metadata={"status": NOT_STARTED, "reason": "run budget"},
+            )
 
     return document_pii

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from pii_assets.documents import DocumentLimits, OcrError, PageContent, open_document
+from pii_assets.documents import DocumentLimits, PageContent, ToolError, open_document
 from pii_assets.models import (
     DocumentError,
     DocumentResult,
@@ -110,8 +110,9 @@ def extract_document(
     except _ExtractorFailure as exc:
         cause = type(exc.__cause__).__name__
         _fail(result, ErrorClass.EXTRACTOR_ERROR, f"{document_key}: extractor raised {cause}")
-    except OcrError as exc:
-        # Our own message: it names the page, the language and the exception type only.
+    except ToolError as exc:
+        # Tesseract or LibreOffice missing or broken: not the document's fault. Our own message:
+        # it names the document, the page or tool, and the exception type only.
         _fail(result, ErrorClass.INTERNAL_ERROR, str(exc))
     except Exception as exc:
         message = f"{document_key}: unexpected {type(exc).__name__} while reading the document"
@@ -145,6 +146,8 @@ def _extract_into(
                 result.output_tokens += exc.output_tokens
                 result.cost_usd += exc.cost_usd
                 raise DocumentError(exc.error_class, f"{result.document_key}: {exc}") from None
+            except DocumentError:
+                raise  # the page itself, read on the extractor's demand (e.g. an image too large)
             except Exception as exc:
                 raise _ExtractorFailure from exc
             if extraction.classification:

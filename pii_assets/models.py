@@ -50,12 +50,18 @@ class ErrorClass(StrEnum):
     EMPTY = "empty"
     CORRUPT = "corrupt"
     ENCRYPTED_NO_PASSWORD = "encrypted_no_password"
+    CONVERSION_FAILED = "conversion_failed"  # LibreOffice could not render a docx/xlsx to PDF
     IMAGE_TOO_LARGE = "image_too_large"
     TIMEOUT = "timeout"
     NOT_FOUND = "not_found"
     NOT_YET_PROCESSED = "not_yet_processed"
     EXTRACTOR_ERROR = "extractor_error"
     INTERNAL_ERROR = "internal_error"
+    # The vision-LLM extractor (pii_assets/llm): what the endpoint did, never what it said.
+    LLM_INVALID_OUTPUT = "llm_invalid_output"
+    LLM_RATE_LIMITED = "llm_rate_limited"
+    LLM_UNAVAILABLE = "llm_unavailable"
+    LLM_AUTH = "llm_auth"
 
 
 class DocumentError(Exception):
@@ -64,6 +70,25 @@ class DocumentError(Exception):
     def __init__(self, error_class: ErrorClass, message: str) -> None:
         super().__init__(message)
         self.error_class = error_class
+
+
+class ExtractorError(DocumentError):
+    """A page extractor's own failure with a known class (e.g. the LLM endpoint gave up), and the
+    usage it spent before failing: tokens paid for are recorded even when the document fails."""
+
+    def __init__(
+        self,
+        error_class: ErrorClass,
+        message: str,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cost_usd: float = 0.0,
+    ) -> None:
+        super().__init__(error_class, message)
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.cost_usd = cost_usd
 
 
 @dataclass(frozen=True, slots=True)

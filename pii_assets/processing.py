@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from botocore.exceptions import ClientError
 
 from pii_assets.bucket import BucketLayout, put_json, resolve_object_key, strip_etag
 from pii_assets.documents import DocumentLimits
 from pii_assets.extraction import PageExtractor, extract_document
+from pii_assets.llm.gate import MUPDF_GATE
 from pii_assets.models import DocumentResult, ErrorClass, Status
 
 
@@ -21,6 +26,24 @@ class ProcessingOptions:
     limits: DocumentLimits = DocumentLimits()
     max_file_bytes: int = 50 * 1024 * 1024
     code_version: str = ""
+    workers: int = 1  # documents extracted at once, on threads; 1 extracts in the caller's thread
+    budget_usd: float | None = None  # the run budget; None for no limit
+
+
+@runtime_checkable
+class CostEstimator(Protocol):
+    """An extractor that can say what a document will cost before it is started."""
+
+    def estimate_document_usd(
+        self, data: bytes, *, passwords: Sequence[str], limits: DocumentLimits
+    ) -> float: ...
+
+
+@dataclass(frozen=True)
+class FetchedObject:
+    object_key: str
+    etag: str
+    data: bytes
 
 
 def _skipped(key: str, etag: str, error_class: ErrorClass, message: str, opts: ProcessingOptions):
@@ -37,10 +60,10 @@ def _skipped(key: str, etag: str, error_class: ErrorClass, message: str, opts: P
     )
 
 
-def extract_object(
+def fetch_object(
     client: Any, layout: BucketLayout, partition_key: str, opts: ProcessingOptions
-) -> DocumentResult:
-    """The result for the object behind a partition; problems with the object are results too."""
+) -> FetchedObject | DocumentResult:
+    """The object behind a partition, or the `skipped` result when it is gone or too large."""
     object_key = resolve_object_key(client, layout, partition_key)
     if object_key is None:
         return _skipped(partition_key, "", ErrorClass.NOT_FOUND, "object no longer exists", opts)
@@ -60,15 +83,32 @@ def extract_object(
             message = f"{object_key}: {size / 1024 / 1024:.1f} MB exceeds the {limit_mb:g} MB limit"
             return _skipped(object_key, etag, ErrorClass.TOO_LARGE, message, opts)
         data = body.read()
-    return extract_document(
-        data,
-        document_key=object_key,
-        etag=etag,
-        extractor=opts.extractor,
-        passwords=opts.passwords,
-        limits=opts.limits,
-        code_version=opts.code_version,
-    )
+    return FetchedObject(object_key, etag, data)
+
+
+def extract_fetched(fetched: FetchedObject, opts: ProcessingOptions) -> DocumentResult:
+    # PyMuPDF is not thread-safe: one thread at a time inside it; the LLM extractor lets go of
+    # the gate while it waits on the network.
+    with MUPDF_GATE.held():
+        return extract_document(
+            fetched.data,
+            document_key=fetched.object_key,
+            etag=fetched.etag,
+            extractor=opts.extractor,
+            passwords=opts.passwords,
+            limits=opts.limits,
+            code_version=opts.code_version,
+        )
+
+
+def extract_object(
+    client: Any, layout: BucketLayout, partition_key: str, opts: ProcessingOptions
+) -> DocumentResult:
+    """The result for the object behind a partition; problems with the object are results too."""
+    fetched = fetch_object(client, layout, partition_key, opts)
+    if isinstance(fetched, DocumentResult):
+        return fetched
+    return extract_fetched(fetched, opts)
 
 
 def audit_marker(result: DocumentResult, partition_key: str, run_id: str) -> dict[str, Any]:
@@ -96,6 +136,13 @@ def process_partition(
 ) -> DocumentResult:
     """Extract one partition and record its result and marker in the bucket."""
     result = extract_object(client, layout, partition_key, opts)
+    record_result(client, layout, partition_key, result, run_id)
+    return result
+
+
+def record_result(
+    client: Any, layout: BucketLayout, partition_key: str, result: DocumentResult, run_id: str
+) -> None:
     put_json(client, layout.bucket, layout.result_key(partition_key), result.to_json_dict())
     put_json(
         client,
@@ -103,4 +150,201 @@ def process_partition(
         layout.marker_key(partition_key),
         audit_marker(result, partition_key, run_id),
     )
+
+
+class RunBudget:
+    """USD a run may spend, shared by the threads of a run. A document reserves its estimate
+    before it starts and settles on what it really spent when it ends; a document that could take
+    spending past the limit waits for the documents in flight to settle, and is not started if it
+    still does not fit once nothing is in flight."""
+
+    def __init__(self, limit_usd: float | None) -> None:
+        self.limit_usd = limit_usd
+        self.spent_usd = 0.0
+        self._reserved_usd = 0.0
+        self._in_flight = 0
+        self._changed = threading.Condition()
+
+    def reserve(self, estimate_usd: float) -> bool:
+        with self._changed:
+            while (
+                self.limit_usd is not None
+                and self.spent_usd + self._reserved_usd + estimate_usd > self.limit_usd
+            ):
+                if not self._in_flight:
+                    return False
+                self._changed.wait()
+            self._in_flight += 1
+            self._reserved_usd += estimate_usd
+            return True
+
+    def settle(self, estimate_usd: float, spent_usd: float) -> None:
+        with self._changed:
+            self._in_flight -= 1
+            self._reserved_usd -= estimate_usd
+            self.spent_usd += spent_usd
+            self._changed.notify_all()
+
+
+def _extract_and_record(
+    client: Any,
+    layout: BucketLayout,
+    partition_key: str,
+    fetched: FetchedObject,
+    opts: ProcessingOptions,
+    run_id: str,
+) -> DocumentResult:
+    result = extract_fetched(fetched, opts)
+    record_result(client, layout, partition_key, result, run_id)
     return result
+
+
+Outcome = tuple[str, DocumentResult | None]
+
+
+class _Run:
+    """The dispatcher and workers of one `process_partitions` call.
+
+    A dispatcher thread walks the keys in order: it fetches the next object, estimates it,
+    reserves its cost (waiting for in-flight documents to settle if needed) and hands it to a
+    worker once a slot is free. Outcomes go through a queue to the caller's thread, so slow
+    bookkeeping there (Dagster metadata) never delays the next start.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        layout: BucketLayout,
+        keys: Sequence[str],
+        opts: ProcessingOptions,
+        run_id: str,
+    ) -> None:
+        self.client, self.layout, self.keys, self.opts, self.run_id = (
+            client,
+            layout,
+            keys,
+            opts,
+            run_id,
+        )
+        self.budget = RunBudget(opts.budget_usd)
+        extractor = opts.extractor
+        self.estimator = (
+            extractor if opts.budget_usd and isinstance(extractor, CostEstimator) else None
+        )
+        self.workers = max(1, opts.workers)
+        self.slots = threading.Semaphore(self.workers)
+        self.outcomes: queue.Queue[Outcome | BaseException] = queue.Queue()
+        self.cancelled = threading.Event()
+
+    def estimate(self, fetched: FetchedObject) -> float:
+        if self.estimator is None:
+            return 0.0
+        return self.estimator.estimate_document_usd(
+            fetched.data, passwords=self.opts.passwords, limits=self.opts.limits
+        )
+
+    def work(self, key: str, fetched: FetchedObject, estimate: float) -> None:
+        spent = 0.0
+        try:
+            result = _extract_and_record(
+                self.client, self.layout, key, fetched, self.opts, self.run_id
+            )
+            spent = result.cost_usd
+            self.outcomes.put((key, result))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self.outcomes.put(exc)
+        finally:
+            self.budget.settle(estimate, spent)
+            self.slots.release()
+
+    def dispatch(self, pool: ThreadPoolExecutor) -> None:
+        try:
+            for index, key in enumerate(self.keys):
+                while not self.slots.acquire(timeout=0.1):
+                    if self.cancelled.is_set():
+                        return
+                if self.cancelled.is_set():
+                    return
+                fetched = fetch_object(self.client, self.layout, key, self.opts)
+                if isinstance(fetched, DocumentResult):  # gone or too large: costs nothing
+                    self.slots.release()
+                    record_result(self.client, self.layout, key, fetched, self.run_id)
+                    self.outcomes.put((key, fetched))
+                    continue
+                estimate = self.estimate(fetched)
+                if not self.budget.reserve(estimate):
+                    self.slots.release()
+                    for unstarted in self.keys[index:]:
+                        self.outcomes.put((unstarted, None))
+                    return
+                if self.cancelled.is_set():  # the caller stopped listening while we waited
+                    self.budget.settle(estimate, 0.0)
+                    self.slots.release()
+                    return
+                pool.submit(self.work, key, fetched, estimate)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            self.outcomes.put(exc)
+
+    def __iter__(self) -> Iterator[Outcome]:
+        with ThreadPoolExecutor(self.workers, "extract") as pool:
+            dispatcher = threading.Thread(target=self.dispatch, args=(pool,), name="dispatch")
+            dispatcher.start()
+            try:
+                for _ in self.keys:
+                    outcome = self.outcomes.get()
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    yield outcome
+            finally:
+                self.cancelled.set()
+                dispatcher.join()
+
+
+def _sequential(
+    client: Any,
+    layout: BucketLayout,
+    keys: Sequence[str],
+    opts: ProcessingOptions,
+    run_id: str,
+) -> Iterator[Outcome]:
+    budget = RunBudget(opts.budget_usd)
+    extractor = opts.extractor
+    estimator = extractor if opts.budget_usd and isinstance(extractor, CostEstimator) else None
+    for index, key in enumerate(keys):
+        fetched = fetch_object(client, layout, key, opts)
+        if isinstance(fetched, DocumentResult):
+            record_result(client, layout, key, fetched, run_id)
+            yield key, fetched
+            continue
+        estimate = 0.0
+        if estimator is not None:
+            estimate = estimator.estimate_document_usd(
+                fetched.data, passwords=opts.passwords, limits=opts.limits
+            )
+        if not budget.reserve(estimate):
+            yield from ((unstarted, None) for unstarted in keys[index:])
+            return
+        result = _extract_and_record(client, layout, key, fetched, opts, run_id)
+        budget.settle(estimate, result.cost_usd)
+        yield key, result
+
+
+def process_partitions(
+    client: Any,
+    layout: BucketLayout,
+    partition_keys: Sequence[str],
+    opts: ProcessingOptions,
+    run_id: str,
+) -> Iterator[Outcome]:
+    """Process partitions, up to `opts.workers` documents at once, yielding `(key, result)` in the
+    caller's thread as each finishes, and `(key, None)` for each one not started because the run
+    budget could not cover it.
+
+    Documents start in order. Before one starts, its estimated cost is reserved against the
+    budget; if it does not fit, the documents in flight are awaited (their real cost replaces
+    their estimate) and it is tried again; if it still does not fit with nothing in flight, it and
+    every later document are left unstarted: no result, no marker.
+    """
+    if max(1, opts.workers) == 1:
+        return _sequential(client, layout, partition_keys, opts, run_id)
+    return iter(_Run(client, layout, partition_keys, opts, run_id))

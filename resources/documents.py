@@ -21,6 +21,15 @@ class DocumentOptions(ConfigurableResource):
     max_pages: int = Field(default=500, description="Pages past this are not processed.")
     ocr_dpi: int = Field(default=300, description="Resolution for OCR (72..600).")
     ocr_language: str = Field(default="eng", description="Tesseract language(s), e.g. eng+deu.")
+    max_image_megapixels: int = Field(
+        default=100, description="Larger images (and PDF page images) fail as image_too_large."
+    )
+    conversion_timeout_s: int = Field(
+        default=120, description="Seconds LibreOffice may take to render one docx/xlsx to PDF."
+    )
+    ocr_timeout_s: int = Field(
+        default=120, description="Seconds Tesseract may take on one page; 0 means no timeout."
+    )
 
     def password_list(self) -> list[str]:
         # Not stripped: a space can be part of a password.
@@ -37,6 +46,21 @@ class DocumentOptions(ConfigurableResource):
             raise ValueError(f"PII_MAX_PAGES must be at least 1, got {self.max_pages}")
         if not 72 <= self.ocr_dpi <= 600:
             raise ValueError(f"ocr_dpi must be within 72..600, got {self.ocr_dpi}")
+        if self.max_image_megapixels < 1:
+            raise ValueError(
+                f"PII_MAX_IMAGE_MEGAPIXELS must be at least 1, got {self.max_image_megapixels}"
+            )
+        if self.conversion_timeout_s < 1:
+            raise ValueError(
+                f"PII_CONVERSION_TIMEOUT_S must be at least 1, got {self.conversion_timeout_s}"
+            )
+        if self.ocr_timeout_s < 0:
+            raise ValueError(f"PII_OCR_TIMEOUT_S must not be negative, got {self.ocr_timeout_s}")
         return DocumentLimits(
-            max_pages=self.max_pages, ocr_dpi=self.ocr_dpi, ocr_language=self.ocr_language
+            max_pages=self.max_pages,
+            max_image_pixels=self.max_image_megapixels * 1_000_000,
+            ocr_dpi=self.ocr_dpi,
+            ocr_language=self.ocr_language,
+            conversion_timeout_s=float(self.conversion_timeout_s),
+            ocr_timeout_s=float(self.ocr_timeout_s),
         )

@@ -87,6 +87,9 @@ def build_document_options(environ: Mapping[str, str] | None = None) -> Document
         passwords=env_or("PII_DOCUMENT_PASSWORDS", "", environ),
         max_file_mb=env_or("PII_MAX_FILE_MB", 50, environ),
         max_pages=env_or("PII_MAX_PAGES", 500, environ),
+        max_image_megapixels=env_or("PII_MAX_IMAGE_MEGAPIXELS", 100, environ),
+        conversion_timeout_s=env_or("PII_CONVERSION_TIMEOUT_S", 120, environ),
+        ocr_timeout_s=env_or("PII_OCR_TIMEOUT_S", 120, environ),
     )
 
 
@@ -136,7 +139,7 @@ def build_openai_extractor(environ: Mapping[str, str] | None = None) -> Extracto
         model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
         input_mode=_choice(env, "PII_LLM_INPUT", "auto", ("auto", "image", "text")),
         image_detail=_choice(env, "PII_LLM_IMAGE_DETAIL", "auto", ("low", "high", "auto")),
-        max_image_side=_int(env, "PII_LLM_MAX_IMAGE_SIDE", 1536, minimum=256),
+        max_image_side=_int(env, "PII_LLM_MAX_IMAGE_SIDE", 1024, minimum=256),
         concurrency=_int(env, "PII_LLM_CONCURRENCY", 8),
         max_retries=_int(env, "PII_LLM_MAX_RETRIES", 4, minimum=0),
         timeout_s=timeout or 60.0,

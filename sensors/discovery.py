@@ -1,11 +1,16 @@
 """Discovery sensor: new and changed S3 objects become partitions and batched extraction runs."""
 
+from datetime import UTC, datetime
+from typing import Literal
+
 import dagster as dg
 
+from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.bucket import list_objects
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
+from resources.settings import daily_budget_usd as daily_budget_from_env
 from sensors.discovery_plan import Batch, DiscoveryState, TickPlan, plan_tick
 
 DISCOVERY_SENSOR = "document_discovery"
@@ -42,6 +47,39 @@ def plan_for(
     )
 
 
+def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -> float:
+    """USD recorded today (UTC) on the document asset's materializations (their `cost_usd`)."""
+    now = now or datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    records_filter = dg.AssetRecordsFilter(asset_key=DOCUMENT_ASSET_KEY, after_timestamp=midnight)
+    total = 0.0
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            cost = materialization.metadata.get("cost_usd") if materialization else None
+            total += float(cost.value or 0.0) if cost is not None else 0.0
+        if not page.has_more:
+            return total
+        cursor = page.cursor
+
+
+def over_budget_result(plan: TickPlan, spent: float, budget: float) -> dg.SensorResult:
+    """Partitions are still registered, but nothing is launched nor marked as requested."""
+    result = sensor_result(plan)
+    waiting = plan.requested + plan.pending
+    return dg.SensorResult(
+        run_requests=[],
+        dynamic_partitions_requests=result.dynamic_partitions_requests,
+        cursor=plan.state_after([]).encode(),
+        skip_reason=(
+            f"daily LLM budget reached: ${spent:.4f} spent today (UTC) of "
+            f"${budget:.4f} (PII_MAX_DAILY_BUDGET_USD); {waiting} documents wait for tomorrow"
+        ),
+    )
+
+
 def sensor_result(plan: TickPlan) -> dg.SensorResult:
     partitions: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
     if plan.new_partitions:
@@ -61,8 +99,15 @@ def sensor_result(plan: TickPlan) -> dg.SensorResult:
 
 
 def build_discovery_sensor(
-    *, batch_size: int, max_runs: int, interval_s: int
+    *,
+    batch_size: int,
+    max_runs: int,
+    interval_s: int,
+    daily_budget_usd: float | None | Literal["env"] = "env",
 ) -> dg.SensorDefinition:
+    """`daily_budget_usd` defaults to PII_MAX_DAILY_BUDGET_USD (unset: no daily limit)."""
+    daily_budget = daily_budget_from_env() if daily_budget_usd == "env" else daily_budget_usd
+
     @dg.sensor(
         name=DISCOVERY_SENSOR,
         job_name=EXTRACT_JOB,
@@ -85,6 +130,10 @@ def build_discovery_sensor(
             f"{plan.requested} documents in {len(plan.batches)} runs, {plan.pending} left for "
             "the next tick"
         )
+        if daily_budget and plan.batches:
+            spent = spend_today_usd(context.instance)
+            if spent >= daily_budget:
+                return over_budget_result(plan, spent, daily_budget)
         return sensor_result(plan)
 
     return document_discovery

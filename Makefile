@@ -6,9 +6,10 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command 
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+EVAL_STAMP := $(VENV)/.installed-eval
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui python3-venv
 
-.PHONY: demo test dev bench lint format system-deps clean
+.PHONY: demo test dev bench eval lint format system-deps clean
 
 system-deps:
 	@missing=""; \
@@ -48,6 +49,16 @@ dev: system-deps $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
+
+$(EVAL_STAMP): pyproject.toml
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,eval]'
+	@touch $(EVAL_STAMP)
+
+# Offline extractor quality next to Presidio's pattern recognizers (held-out seed); see README.
+eval: system-deps $(EVAL_STAMP)
+	TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS= $(BIN)/python -m bench.eval $(EVAL_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

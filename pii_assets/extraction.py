@@ -25,7 +25,7 @@ from pii_assets.recognizers import classify, find_entities
 
 # Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
 # the asset's code version, so a bump marks every document as stale and due for re-extraction.
-EXTRACTION_CODE_VERSION: str = "local-1"
+EXTRACTION_CODE_VERSION: str = "local-2"
 
 # Classification reads the start of a document; a bounded sample keeps memory flat for long ones.
 CLASSIFICATION_TEXT_CHARS = 20_000

@@ -144,9 +144,11 @@ def test_column_gap_ends_a_name() -> None:
 
 def test_context_raises_confidence_and_min_confidence_filters() -> None:
     (with_context,) = entities("SSN: 536-22-1234")
-    (without,) = entities("Reference 536-22-1234")
+    (without,) = entities("Number 536-22-1234")
     assert with_context.confidence > without.confidence >= 0.5
-    assert entities("Reference 536-22-1234", min_confidence=0.9) == []
+    assert entities("Number 536-22-1234", min_confidence=0.9) == []
+    # A look-alike's label lowers it below the default minimum.
+    assert entities("Order reference 536-22-1234") == []
 
 
 def test_default_region_applies_to_national_numbers() -> None:
@@ -225,3 +227,90 @@ def test_classify(text: str, expected: str) -> None:
     assert label in CLASSIFICATIONS
     assert 0.0 <= score <= 1.0
     assert (score == 0.0) == (expected == "other")
+
+
+def _place(words: list[Word], dx: float = 0.0, block: int = 0) -> list[Word]:
+    return [Word(w.text, w.x0 + dx, w.y0, w.x1 + dx, w.y1, block, w.line) for w in words]
+
+
+def test_label_and_value_drawn_apart_read_as_one_row() -> None:
+    # Labels in one block, values in another (a two-column form): rows are rebuilt by position.
+    labels = _place(words_of("Full name:", "Date of birth:", "Phone:"), block=0)
+    values_ = _place(words_of("Maria Gonzalez", "1990-04-12", "(415) 555-0132"), 0.3, block=1)
+    found = find_entities([*labels, *values_], page=1, source="text")
+    assert [(e.entity_type, e.text) for e in found] == [
+        ("PERSON", "Maria Gonzalez"),
+        ("DATE_OF_BIRTH", "1990-04-12"),
+        ("PHONE_NUMBER", "(415) 555-0132"),
+    ]
+
+
+def test_table_columns_headed_name_and_date_of_birth() -> None:
+    rows = [
+        ("ID", "Employee Name", "Date of Birth", "Start date"),
+        ("E1001", "Maria Gonzalez", "1990-04-12", "2024-01-15"),
+        ("E1002", "Carter, James", "12 April 1985", "2023-06-01"),
+        ("E1003", "Priya R. Patel", "07/30/1979", "2022-02-01"),
+    ]
+    columns = (0.0, 0.1, 0.35, 0.55)
+    words = []
+    for line, row in enumerate(rows):
+        for x, cell in zip(columns, row, strict=True):
+            words += _place(words_of(cell), x, block=line * 10 + int(x * 100))
+            words[-len(cell.split()) :] = [
+                Word(w.text, w.x0, line * LINE, w.x1, line * LINE + 0.03, w.block, 0)
+                for w in words[-len(cell.split()) :]
+            ]
+    found = find_entities(words, page=1, source="ocr")
+    assert values(found, "PERSON") == ["Maria Gonzalez", "Carter, James", "Priya R. Patel"]
+    assert values(found, "DATE_OF_BIRTH") == ["1990-04-12", "12 April 1985", "07/30/1979"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "entity_type", "expected"),
+    [
+        (["Maria Gonzalez", "12 Oak Street", "Austin, TX 78701"], "PERSON", "Maria Gonzalez"),
+        (["Applicant: MARIA GONZALEZ"], "PERSON", "MARIA GONZALEZ"),
+        (["Cardholder: Gonzalez, Maria"], "PERSON", "Gonzalez, Maria"),
+        (["Your adviser, Dr. Okafor, will call."], "PERSON", "Okafor"),
+        (["Dear Maria,"], "PERSON", "Maria"),
+        (
+            ["Pay to DE89 3704 0044", "0532 0130 00 by Friday"],
+            "IBAN_CODE",
+            "DE89 3704 0044 0532 0130 00",
+        ),
+        (["SSN: 536221234"], "US_SSN", "536221234"),
+        (["Visa 4111.1111 1111 1111"], "CREDIT_CARD", "4111.1111 1111 1111"),
+        (["Born: 16-Mar-1968"], "DATE_OF_BIRTH", "16-Mar-1968"),
+        (["DOB: 1968/03/16"], "DATE_OF_BIRTH", "1968/03/16"),
+        (["Order placed from IP address 203.0.113.7"], "IP_ADDRESS", "203.0.113.7"),
+    ],
+)
+def test_recognizes_more_layouts_and_formats(
+    lines: list[str], entity_type: str, expected: str
+) -> None:
+    assert values(entities(*lines), entity_type) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("lines", "entity_type"),
+    [
+        (["Firmware build 4.2.1.0"], "IP_ADDRESS"),
+        (["Version 10.0.0.1"], "IP_ADDRESS"),
+        (["Order #4155550132"], "PHONE_NUMBER"),
+        (["Customer ID 4155550132"], "PHONE_NUMBER"),
+        (["Routing number: 536221234"], "US_SSN"),
+        (["ISBN 978-0-306-40615-7"], "CREDIT_CARD"),
+        (["Bill to: Acme Logistics Inc."], "PERSON"),
+        (["Product name: Smart Hub Pro"], "PERSON"),
+        (["Fabrikam Bank", "100 Market Street"], "PERSON"),
+        (["Valid from: January 2024"], "PERSON"),
+    ],
+)
+def test_rejects_look_alikes(lines: list[str], entity_type: str) -> None:
+    assert values(entities(*lines), entity_type) == []
+
+
+def test_ocr_stray_marks_around_names_are_ignored() -> None:
+    found = find_entities(words_of("Dear Siobhan\u2019 Hernandez;"), page=1, source="ocr")
+    assert values(found, "PERSON") == ["Siobhan\u2019 Hernandez"]

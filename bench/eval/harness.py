@@ -1,0 +1,120 @@
+"""Runs recognizers over the evaluation corpus and scores them, split by text-layer and OCR pages.
+
+Opening documents (and OCR) runs in worker processes; the recognizers then run in this process
+over the words each page yielded, so every system sees exactly the same page text.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from bench.eval.corpus import EvalDocument
+from bench.eval.metrics import Counts, Outcome, Prediction, match_page, tally
+from pii_assets.documents import open_document
+from pii_assets.models import Word
+from pii_assets.recognizers import find_entities
+from pii_pipeline.corpus import TruthEntity
+
+# A system: page words, page number, page source -> predictions.
+System = Callable[[Sequence[Word], int, str], list[Prediction]]
+
+
+@dataclass
+class EvalPage:
+    document: str
+    family: str
+    kind: str
+    number: int
+    source: str  # "text" or "ocr"
+    words: list[Word]
+
+
+def _read(document: EvalDocument) -> list[EvalPage]:
+    with open_document(document.data, name=document.name) as doc:
+        return [
+            EvalPage(document.name, document.family, document.kind, p.number, p.source, p.words)
+            for p in doc.pages()
+        ]
+
+
+def read_pages(documents: Sequence[EvalDocument], workers: int | None = None) -> list[EvalPage]:
+    """Every page's words (text layer or OCR), in corpus order."""
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    if workers == 1:
+        return [page for d in documents for page in _read(d)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [page for pages in pool.map(_read, documents, chunksize=1) for page in pages]
+
+
+def offline_system(*, default_region: str = "US", min_confidence: float = 0.5) -> System:
+    def run(words: Sequence[Word], number: int, source: str) -> list[Prediction]:
+        return [
+            Prediction(e.entity_type, e.text, e.page, _box(e.x0, e.y0, e.x1, e.y1), e.confidence)
+            for e in find_entities(
+                words,
+                page=number,
+                source=source,
+                default_region=default_region,
+                min_confidence=min_confidence,
+            )
+        ]
+
+    return run
+
+
+def _box(*values: float | None) -> tuple[float, float, float, float] | None:
+    if any(v is None for v in values):
+        return None
+    x0, y0, x1, y1 = values
+    return (x0, y0, x1, y1)  # type: ignore[return-value]
+
+
+@dataclass
+class SystemResult:
+    counts: dict[str, dict[str, Counts]] = field(default_factory=dict)  # source -> type -> counts
+    seconds: float = 0.0
+    pages: int = 0
+
+
+def score(
+    documents: Sequence[EvalDocument], pages: Sequence[EvalPage], system: System
+) -> SystemResult:
+    truth_by_page: dict[tuple[str, int], list[TruthEntity]] = defaultdict(list)
+    for d in documents:
+        for t in d.truth:
+            truth_by_page[(d.name, t.page)].append(t)
+    outcomes: dict[str, list[Outcome]] = {"text": [], "ocr": []}
+    seconds = 0.0
+    for page in pages:
+        started = time.perf_counter()
+        predictions = system(page.words, page.number, page.source)
+        seconds += time.perf_counter() - started
+        truth = truth_by_page.get((page.document, page.number), [])
+        outcomes[page.source].extend(match_page(truth, predictions))
+    result = SystemResult(seconds=seconds, pages=len(pages))
+    for source, found in outcomes.items():
+        result.counts[source] = tally(found)
+    every = [o for found in outcomes.values() for o in found]
+    result.counts["all"] = tally(every)
+    return result
+
+
+def throughput(pages: Sequence[EvalPage], system: System, *, min_seconds: float = 1.0) -> float:
+    """Pages per second of `system` over the text-layer pages, in this (single) thread."""
+    text_pages = [p for p in pages if p.source == "text"]
+    if not text_pages:
+        return 0.0
+    done = 0
+    started = time.perf_counter()
+    while True:
+        for page in text_pages:
+            system(page.words, page.number, page.source)
+        done += len(text_pages)
+        elapsed = time.perf_counter() - started
+        if elapsed >= min_seconds:
+            return done / elapsed

@@ -1,0 +1,90 @@
+"""Table columns by their header: the cells below a header such as "Name" or "Date of birth".
+
+Cells are found by geometry, not by line numbers, so a table whose cells OCR reads as separate
+blocks, merges with a neighbour or decorates with stray marks still lines up: a word belongs to
+the column whose header it starts under.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pii_assets.recognition.layout import PageText
+
+# Rows after the header that are read before giving up on a table.
+_MAX_ROWS = 80
+# How far (page widths) a value may start left of its header: OCR boxes and skew wobble.
+_SLACK = 0.015
+
+
+@dataclass(frozen=True)
+class Cell:
+    start: int  # character offsets in the page text
+    end: int
+
+
+def _row_range(page: PageText, row: int) -> range:
+    first = page.row_starts[row]
+    last = page.row_starts[row + 1] if row + 1 < len(page.row_starts) else len(page.words)
+    return range(first, last)
+
+
+def _has_text(word: str) -> bool:
+    return any(c.isalnum() for c in word)
+
+
+@lru_cache(maxsize=16)
+def _bounded(header: re.Pattern[str]) -> re.Pattern[str]:
+    return re.compile(rf"(?:^|(?<=[\t\n]))(?:{header.pattern})(?=[\t\n]|$)", header.flags)
+
+
+def column_cells(page: PageText, header: re.Pattern[str]) -> Iterator[Cell]:
+    """The cell under every header that `header` matches, row by row until the table ends.
+
+    A header is a match standing alone between column gaps (tabs) or the row's ends, in a row of
+    at least two columns.
+    """
+    text = page.text
+    bounded = _bounded(header)
+    rows = len(page.row_starts)
+    for row in range(rows):
+        words = _row_range(page, row)
+        row_start, row_end = page.starts[words[0]], page.word_end(words[-1])
+        if "\t" not in text[row_start:row_end]:
+            continue
+        for m in bounded.finditer(text, row_start, row_end):
+            first = page.word_index(m.start())
+            after = page.word_index(m.end() - 1) + 1
+            left = page.words[first].x0 - _SLACK
+            right = page.words[after].x0 - _SLACK / 3 if after in words else 1.01
+            yield from _cells_below(page, row + 1, left, right)
+
+
+def _cells_below(page: PageText, row: int, left: float, right: float) -> Iterator[Cell]:
+    misses = 0
+    for below in range(row, min(len(page.row_starts), row + _MAX_ROWS)):
+        inside = []
+        for index in _row_range(page, below):
+            word = page.words[index]
+            if (word.x0 < left - _SLACK and word.x1 > left + 2 * _SLACK) or (
+                word.x0 < right and word.x1 > right + 2 * _SLACK
+            ):
+                return  # text running across the column's edges: prose, the table is over
+            if left <= word.x0 < right and _has_text(word.text):
+                inside.append(index)
+        if not inside:
+            misses += 1
+            if misses > 1:
+                return
+            continue
+        misses = 0
+        # The words under the header, up to the first column gap (a tab) between them.
+        last = inside[0]
+        for index in inside[1:]:
+            if index != last + 1 or page.text[page.starts[index] - 1] == "\t":
+                break
+            last = index
+        yield Cell(page.starts[inside[0]], page.word_end(last))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from pii_assets.asset_names import DATASET_ASSET, DOCUMENT_ASSET
-from pii_assets.partitions import documents_partitions
 
 EXTRACT_JOB = "extract_documents"
 PUBLISH_JOB = "publish_dataset"
@@ -16,7 +15,6 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     extract = dg.define_asset_job(
         EXTRACT_JOB,
         selection=[DOCUMENT_ASSET],
-        partitions_def=documents_partitions,
         executor_def=dg.in_process_executor,
         description="Extract PII from a batch (a partition range) of documents.",
     )

@@ -46,7 +46,9 @@ class FetchedObject:
     data: bytes
 
 
-def _skipped(key: str, etag: str, error_class: ErrorClass, message: str, opts: ProcessingOptions):
+def _skipped(
+    key: str, etag: str, error_class: ErrorClass, message: str, opts: ProcessingOptions
+) -> DocumentResult:
     return DocumentResult(
         document_key=key,
         etag=etag,

@@ -7,6 +7,7 @@ import dagster as dg
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.bucket import list_objects
+from pii_assets.document_asset import NOT_STARTED
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
@@ -28,6 +29,30 @@ def run_request(batch: Batch) -> dg.RunRequest:
     )
 
 
+def not_started_since(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
+    """Partitions a run budget left unstarted (their `not_started` observations after storage id
+    `after`), and the newest id seen: the sensor requests them again."""
+    keys: set[str] = set()
+    newest = after
+    cursor = None
+    while True:
+        page = instance.fetch_observations(
+            dg.AssetRecordsFilter(asset_key=DOCUMENT_ASSET_KEY, after_storage_id=after),
+            limit=1000,
+            cursor=cursor,
+            ascending=True,
+        )
+        for record in page.records:
+            newest = max(newest, record.storage_id)
+            observation = record.asset_observation
+            status = observation.metadata.get("status") if observation else None
+            if status is not None and status.value == NOT_STARTED and record.partition_key:
+                keys.add(record.partition_key)
+        if not page.has_more:
+            return keys, newest
+        cursor = page.cursor
+
+
 def plan_for(
     instance: dg.DagsterInstance,
     store: DocumentStore,
@@ -37,11 +62,13 @@ def plan_for(
     max_runs: int,
 ) -> TickPlan:
     layout = store.layout()
+    state = DiscoveryState.decode(cursor)
+    unstarted, newest = not_started_since(instance, state.events_after)
     return plan_tick(
         list_objects(store.client(), layout.bucket, layout.input_prefix),
         partition_key_of=layout.partition_key,
         known_partitions=instance.get_dynamic_partitions(documents_partitions.name),
-        state=DiscoveryState.decode(cursor),
+        state=state.forget(unstarted, newest),
         batch_size=batch_size,
         max_runs=max_runs,
     )

@@ -34,9 +34,18 @@ def fingerprint(etag: str) -> str:
 @dataclass(frozen=True)
 class DiscoveryState:
     etags: dict[str, str] = field(default_factory=dict)  # partition key -> ETag fingerprint
+    # Event-log position up to which "not started" observations were read (see discovery.py).
+    events_after: int = 0
+
+    def forget(self, keys: Iterable[str], events_after: int) -> DiscoveryState:
+        """This state with `keys` no longer counted as requested, so they are requested again."""
+        drop = set(keys)
+        etags = {k: v for k, v in self.etags.items() if k not in drop}
+        return DiscoveryState(etags, max(self.events_after, events_after))
 
     def encode(self) -> str:
-        payload = json.dumps({"format": _STATE_FORMAT, "etags": self.etags}, sort_keys=True)
+        data = {"format": _STATE_FORMAT, "etags": self.etags, "events_after": self.events_after}
+        payload = json.dumps(data, sort_keys=True)
         return base64.b64encode(zlib.compress(payload.encode("utf-8"), 9)).decode("ascii")
 
     @classmethod
@@ -49,7 +58,7 @@ class DiscoveryState:
             raise ValueError("discovery cursor is not one this sensor wrote") from exc
         if payload.get("format") != _STATE_FORMAT:
             raise ValueError(f"discovery cursor format {payload.get('format')!r} is unknown")
-        return cls(etags=dict(payload["etags"]))
+        return cls(etags=dict(payload["etags"]), events_after=int(payload.get("events_after", 0)))
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,7 @@ class TickPlan:
         for batch in completed:
             for key in batch.partition_keys:
                 etags[key] = self.next_state.etags[key]
-        return DiscoveryState(etags)
+        return DiscoveryState(etags, self.carried.events_after)
 
     @property
     def requested(self) -> int:
@@ -154,8 +163,8 @@ def plan_tick(
         new_partitions=new_partitions,
         deleted_partitions=[key for key in known_partitions if key not in current],
         batches=batches,
-        next_state=DiscoveryState(next_etags),
+        next_state=DiscoveryState(next_etags, state.events_after),
         listed=len(current),
         pending=sum(len(run) for run in runs[max_runs:]),
-        carried=DiscoveryState(carried),
+        carried=DiscoveryState(carried, state.events_after),
     )

@@ -125,3 +125,21 @@ def test_deleted_object_removes_its_partition(instance, store) -> None:
     assert isinstance(request, dg.DeleteDynamicPartitionsRequest)
     assert list(request.partition_keys) == ["gone.pdf"]
     assert instance.get_dynamic_partitions("documents") == ["keep.pdf"]
+
+
+def test_documents_a_run_budget_left_unstarted_are_requested_again(instance, store) -> None:
+    from pii_assets.asset_names import DOCUMENT_ASSET_KEY
+    from pii_assets.document_asset import NOT_STARTED
+
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        put(store, name)
+    first = tick(instance, store, None)
+    instance.report_runless_asset_event(
+        dg.AssetObservation(
+            asset_key=DOCUMENT_ASSET_KEY, partition="b.pdf", metadata={"status": NOT_STARTED}
+        )
+    )
+    retry = tick(instance, store, first.cursor)
+    assert requested_keys(retry, instance) == ["b.pdf"]
+    again = tick(instance, store, retry.cursor)
+    assert again.run_requests == []

@@ -7,6 +7,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
 
@@ -34,3 +35,20 @@ def median_time(fn: Callable[[], object], repeats: int = 5) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def upload_one_page_documents(store: DocumentStore, instance: Any, count: int) -> list[str]:
+    """`count` one-page text PDFs under the input prefix, registered as partitions."""
+    from pii_pipeline.corpus import single_page_pdf
+
+    client = store.client()
+    keys = []
+    for i in range(count):
+        body = single_page_pdf(
+            [f"Invoice {i}", "Name: Maria Gonzalez", "Email: maria.gonzalez@example.com"]
+        )
+        key = f"doc-{i:04d}.pdf"
+        client.put_object(Bucket=store.bucket, Key=f"{store.input_prefix}{key}", Body=body)
+        keys.append(key)
+    instance.add_dynamic_partitions("documents", keys)
+    return keys

@@ -22,11 +22,11 @@ from typing import Any
 import boto3
 import dagster as dg
 
+from bench.common import upload_one_page_documents
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.definitions import build_definitions
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.processing import ProcessingOptions, process_partitions
-from pii_pipeline.corpus import single_page_pdf
 from pii_pipeline.local_s3 import use_local_credentials
 from resources.openai_extractor import OpenAIExtractor
 from resources.s3 import DocumentStore
@@ -98,15 +98,7 @@ def run(console: Any) -> dict[str, Any]:
         FakeOpenAIProcess(latency_s=LATENCY_S, answer=ANSWER) as fake,
     ):
         client = store.client()
-        keys = []
-        for i in range(DOCUMENTS):
-            body = single_page_pdf(
-                [f"Invoice {i}", "Name: Maria Gonzalez", "Email: maria.gonzalez@example.com"]
-            )
-            key = f"doc-{i:04d}.pdf"
-            client.put_object(Bucket=store.bucket, Key=f"documents/{key}", Body=body)
-            keys.append(key)
-        instance.add_dynamic_partitions("documents", keys)
+        keys = upload_one_page_documents(store, instance, DOCUMENTS)
         extractor = OpenAIExtractor(
             api_key=fake.api_key, base_url=fake.base_url, concurrency=CONCURRENCY
         )

@@ -11,11 +11,10 @@ from typing import Any
 
 import dagster as dg
 
-from bench.common import s3_store
+from bench.common import s3_store, upload_one_page_documents
 from pii_assets.definitions import build_definitions
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.processing import ProcessingOptions, process_partition
-from pii_pipeline.corpus import single_page_pdf
 from resources.settings import PipelineSettings
 from sensors.discovery import RANGE_END_TAG, RANGE_START_TAG
 
@@ -27,15 +26,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 def run(console: Any) -> dict[str, Any]:
     with s3_store("bench-overhead") as store, dg.instance_for_test() as instance:
         client = store.client()
-        keys = []
-        for i in range(DOCUMENTS):
-            body = single_page_pdf(
-                [f"Invoice {i}", "Name: Maria Gonzalez", "Email: maria.gonzalez@example.com"]
-            )
-            key = f"doc-{i:04d}.pdf"
-            client.put_object(Bucket=store.bucket, Key=f"documents/{key}", Body=body)
-            keys.append(key)
-        instance.add_dynamic_partitions("documents", keys)
+        keys = upload_one_page_documents(store, instance, DOCUMENTS)
         defs = build_definitions(PipelineSettings(), resources={"store": store})
         job = defs.resolve_job_def(EXTRACT_JOB)
         extractor = defs.resources["extractor"].page_extractor()

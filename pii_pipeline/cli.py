@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -355,12 +357,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Dagster's notices about its own beta APIs are for us, not for people running the tool.
+    warnings.filterwarnings("ignore", module="dagster")
+    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     try:
         return args.func(args)
     except ValueError as exc:
         # Configuration errors: the message names the variable, never a secret value.
         console.print(f"[red]error:[/red] {exc}")
         return 2
+    except (BotoCoreError, ClientError) as exc:
+        # botocore's messages name the operation, bucket and endpoint, never credentials.
+        console.print(f"[red]S3 error:[/red] {exc}")
+        return 1
 
 
 if __name__ == "__main__":

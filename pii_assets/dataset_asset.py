@@ -22,13 +22,13 @@ from pii_assets.dataset import (
     read_version,
 )
 from pii_assets.dataset_validation import CHECKS, COVERAGE_CHECK, CheckOutcome, coverage, validate
+from pii_assets.event_log import document_records
 from pii_assets.metadata import dataset_metadata
 from pii_assets.partitions import documents_partitions
 from pii_assets.rollup import full_rollup, incremental_rollup, partition_rows
 from resources.s3 import DocumentStore
 
 DATASET_CODE_VERSION = "dataset-2"
-_PAGE = 1000
 
 
 class PublishConfig(dg.Config):
@@ -52,21 +52,11 @@ def _materialized_since(instance: dg.DagsterInstance, after: int) -> tuple[set[s
     """Partitions of the document asset materialized after storage id `after`, and the newest id."""
     keys: set[str] = set()
     newest = after
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=DOCUMENT_ASSET_KEY, after_storage_id=after),
-            limit=_PAGE,
-            cursor=cursor,
-            ascending=True,
-        )
-        for record in page.records:
-            if record.partition_key:
-                keys.add(record.partition_key)
-            newest = max(newest, record.storage_id)
-        if not page.has_more:
-            return keys, newest
-        cursor = page.cursor
+    for record in document_records(instance, "materializations", after_storage_id=after):
+        if record.partition_key:
+            keys.add(record.partition_key)
+        newest = max(newest, record.storage_id)
+    return keys, newest
 
 
 def _incremental_base(instance: dg.DagsterInstance, latest: str | None) -> _Base | None:

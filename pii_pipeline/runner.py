@@ -14,6 +14,8 @@ from typing import Any
 import dagster as dg
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
+from pii_assets.document_asset import CODE_VERSION_TAG
+from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
@@ -111,9 +113,6 @@ def process(
     return report
 
 
-CODE_VERSION_TAG = "dagster/code_version"
-
-
 def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[str]:
     """Partitions whose latest materialization ran another extraction code version, or none.
 
@@ -121,18 +120,10 @@ def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[st
     UI computes no staleness for a rollup over hundreds of partitions.
     """
     latest: dict[str, str | None] = {}
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(
-            DOCUMENT_ASSET_KEY, limit=1000, cursor=cursor, ascending=True
-        )
-        for record in page.records:
-            if record.partition_key:
-                tags = record.event_log_entry.tags or {}
-                latest[record.partition_key] = tags.get(CODE_VERSION_TAG)
-        if not page.has_more:
-            break
-        cursor = page.cursor
+    for record in document_records(instance, "materializations"):
+        if record.partition_key:
+            tags = record.event_log_entry.tags or {}
+            latest[record.partition_key] = tags.get(CODE_VERSION_TAG)
     partitions = instance.get_dynamic_partitions(documents_partitions.name)
     return [key for key in partitions if latest.get(key) != code_version]
 

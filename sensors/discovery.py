@@ -5,9 +5,9 @@ from typing import Literal
 
 import dagster as dg
 
-from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.bucket import list_objects
 from pii_assets.document_asset import NOT_STARTED
+from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
@@ -34,23 +34,13 @@ def not_started_since(instance: dg.DagsterInstance, after: int) -> tuple[set[str
     `after`), and the newest id seen: the sensor requests them again."""
     keys: set[str] = set()
     newest = after
-    cursor = None
-    while True:
-        page = instance.fetch_observations(
-            dg.AssetRecordsFilter(asset_key=DOCUMENT_ASSET_KEY, after_storage_id=after),
-            limit=1000,
-            cursor=cursor,
-            ascending=True,
-        )
-        for record in page.records:
-            newest = max(newest, record.storage_id)
-            observation = record.asset_observation
-            status = observation.metadata.get("status") if observation else None
-            if status is not None and status.value == NOT_STARTED and record.partition_key:
-                keys.add(record.partition_key)
-        if not page.has_more:
-            return keys, newest
-        cursor = page.cursor
+    for record in document_records(instance, "observations", after_storage_id=after):
+        newest = max(newest, record.storage_id)
+        observation = record.asset_observation
+        status = observation.metadata.get("status") if observation else None
+        if status is not None and status.value == NOT_STARTED and record.partition_key:
+            keys.add(record.partition_key)
+    return keys, newest
 
 
 def plan_for(
@@ -78,18 +68,12 @@ def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -
     """USD recorded today (UTC) on the document asset's materializations (their `cost_usd`)."""
     now = now or datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    records_filter = dg.AssetRecordsFilter(asset_key=DOCUMENT_ASSET_KEY, after_timestamp=midnight)
     total = 0.0
-    cursor = None
-    while True:
-        page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
-        for record in page.records:
-            materialization = record.asset_materialization
-            cost = materialization.metadata.get("cost_usd") if materialization else None
-            total += float(cost.value or 0.0) if cost is not None else 0.0
-        if not page.has_more:
-            return total
-        cursor = page.cursor
+    for record in document_records(instance, "materializations", after_timestamp=midnight):
+        materialization = record.asset_materialization
+        cost = materialization.metadata.get("cost_usd") if materialization else None
+        total += float(cost.value or 0.0) if cost is not None else 0.0
+    return total
 
 
 def over_budget_result(plan: TickPlan, spent: float, budget: float) -> dg.SensorResult:

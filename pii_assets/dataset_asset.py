@@ -144,7 +144,7 @@ def pii_labeled_dataset(
         f"{outcome} {published.version} ({build}): {published.documents} documents, "
         f"{published.entities} entities at {published.path}"
     )
-    metadata = dataset_metadata(published, documents, entities)
+    metadata = dataset_metadata(published)
     metadata.update(
         {
             "build": build,

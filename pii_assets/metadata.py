@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
-from pii_assets.dataset import PublishedVersion
+from pii_assets.dataset import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA, PublishedVersion
 from pii_assets.models import DocumentResult
 
 
@@ -41,22 +40,19 @@ def _column_schema(schema: pa.Schema) -> dg.TableSchema:
     )
 
 
-def dataset_metadata(
-    published: PublishedVersion, documents: pa.Table, entities: pa.Table
-) -> dict[str, Any]:
-    status_counts = Counter(documents.column("status").to_pylist())
-    entity_counts = Counter(entities.column("entity_type").to_pylist())
-    cost = sum(documents.column("cost_usd").to_pylist())
+def dataset_metadata(published: PublishedVersion) -> dict[str, Any]:
+    """The version's figures, taken from its manifest so the UI and the card always agree."""
+    facts = published.manifest["facts"]
     return {
         "version": published.version,
         "parent_version": published.parent or "",
         "path": dg.MetadataValue.url(published.path),
-        "dagster/row_count": documents.num_rows,
-        "dagster/column_schema": _column_schema(documents.schema),
-        "entities_schema": _column_schema(entities.schema),
-        "documents": documents.num_rows,
-        "entities": entities.num_rows,
-        "documents_by_status": dg.MetadataValue.json(dict(sorted(status_counts.items()))),
-        "entities_by_type": dg.MetadataValue.json(dict(sorted(entity_counts.items()))),
-        "cost_usd": dg.MetadataValue.float(round(cost, 6)),
+        "dagster/row_count": published.documents,
+        "dagster/column_schema": _column_schema(DOCUMENTS_SCHEMA),
+        "entities_schema": _column_schema(ENTITIES_SCHEMA),
+        "documents": published.documents,
+        "entities": published.entities,
+        "documents_by_status": dg.MetadataValue.json(facts["documents_by_status"]),
+        "entities_by_type": dg.MetadataValue.json(facts["entities_by_type"]),
+        "cost_usd": dg.MetadataValue.float(facts["total_cost_usd"]),
     }

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pii_assets.dataset import read_version
+from pii_assets.dataset import read_manifest
 from pii_pipeline import dataset_cli
 from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
 from pii_pipeline.runner import ProcessReport, process, reprocess, stale_partitions
@@ -115,7 +115,7 @@ def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessRepo
     summary = None
     if report.dataset_version:
         store = _store()
-        summary = summarize(*read_version(store.client(), store.layout(), report.dataset_version))
+        summary = summarize(read_manifest(store.client(), store.layout(), report.dataset_version))
     return report, summary
 
 
@@ -212,7 +212,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     summary = None
     if report.dataset_version:
         store = _store()
-        summary = summarize(*read_version(store.client(), store.layout(), report.dataset_version))
+        summary = summarize(read_manifest(store.client(), store.layout(), report.dataset_version))
     if args.json:
         print(json.dumps(_report_json(report, summary), indent=2, sort_keys=True))
     else:

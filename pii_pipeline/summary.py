@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import pyarrow as pa
 
 from pii_assets.bucket import BucketLayout, list_objects
 
@@ -22,20 +19,16 @@ def download_version(client: Any, layout: BucketLayout, version: str, target: Pa
     return root
 
 
-def summarize(docs: pa.Table, ents: pa.Table) -> dict[str, Any]:
-    """Counts and totals only: a summary never carries an entity value."""
-
-    def counts(table: pa.Table, column: str) -> dict[str, int]:
-        values = Counter(v for v in table.column(column).to_pylist() if v is not None)
-        return dict(sorted(values.items()))
-
+def summarize(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A version's figures from its manifest: counts and totals, never an entity value."""
+    facts = manifest["facts"]
     return {
-        "documents": docs.num_rows,
-        "pages": sum(docs.column("pages").to_pylist()),
-        "documents_by_status": counts(docs, "status"),
-        "error_classes": counts(docs, "error_class"),
-        "classifications": counts(docs, "classification"),
-        "entities": ents.num_rows,
-        "entities_by_type": counts(ents, "entity_type"),
-        "cost_usd": round(sum(docs.column("cost_usd").to_pylist()), 6),
+        "documents": manifest["row_counts"]["documents"],
+        "pages": facts["pages"],
+        "documents_by_status": facts["documents_by_status"],
+        "error_classes": facts["documents_by_error_class"],
+        "classifications": facts["documents_by_classification"],
+        "entities": manifest["row_counts"]["entities"],
+        "entities_by_type": facts["entities_by_type"],
+        "cost_usd": facts["total_cost_usd"],
     }

@@ -14,7 +14,7 @@ import dagster as dg
 from bench.common import s3_store, upload_one_page_documents
 from pii_assets.definitions import build_definitions
 from pii_assets.jobs import EXTRACT_JOB
-from pii_assets.processing import ProcessingOptions, process_partition
+from pii_assets.processing import ProcessingOptions, process_partitions
 from resources.settings import PipelineSettings
 from sensors.discovery import RANGE_END_TAG, RANGE_START_TAG
 
@@ -33,8 +33,8 @@ def run(console: Any) -> dict[str, Any]:
 
         start = time.perf_counter()
         opts = ProcessingOptions(extractor=extractor)
-        for key in keys:
-            process_partition(client, store.layout(), key, opts, "bench")
+        for _ in process_partitions(client, store.layout(), keys, opts, "bench"):
+            pass
         work = time.perf_counter() - start
 
         start = time.perf_counter()

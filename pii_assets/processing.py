@@ -103,16 +103,6 @@ def extract_fetched(fetched: FetchedObject, opts: ProcessingOptions) -> Document
         )
 
 
-def extract_object(
-    client: Any, layout: BucketLayout, partition_key: str, opts: ProcessingOptions
-) -> DocumentResult:
-    """The result for the object behind a partition; problems with the object are results too."""
-    fetched = fetch_object(client, layout, partition_key, opts)
-    if isinstance(fetched, DocumentResult):
-        return fetched
-    return extract_fetched(fetched, opts)
-
-
 def audit_marker(result: DocumentResult, partition_key: str, run_id: str) -> dict[str, Any]:
     """What was done to one object, for auditors: counts and classes, never values."""
     return {
@@ -131,15 +121,6 @@ def audit_marker(result: DocumentResult, partition_key: str, run_id: str) -> dic
         "run_id": run_id,
         "processed_at": result.processed_at,
     }
-
-
-def process_partition(
-    client: Any, layout: BucketLayout, partition_key: str, opts: ProcessingOptions, run_id: str
-) -> DocumentResult:
-    """Extract one partition and record its result and marker in the bucket."""
-    result = extract_object(client, layout, partition_key, opts)
-    record_result(client, layout, partition_key, result, run_id)
-    return result
 
 
 def record_result(

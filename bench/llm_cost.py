@@ -1,16 +1,22 @@
 """LLM cost: estimated tokens and USD per 1,000 pages on a mixed corpus of text PDFs and scans,
-`auto` routing (text layer as text, scans as images) versus always sending the page image at the
-original design's settings (gpt-4o-mini, detail auto, full-size pages). Also compares the
-estimates with the usage the fake OpenAI server records for the same pages.
+`auto` routing (text layers and scans whose OCR reads well as text, other pages as images) versus
+always sending the page image at the original design's settings (gpt-4o-mini, detail auto,
+full-size pages).
+
+Three figures per mode: the estimate made for each page just before it is sent (its route known),
+the usage the fake OpenAI server records for the same pages, and the document-level estimate made
+before opening (no OCR yet, so every scan counts as an image: the upper bound budgets use).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from pii_assets.documents import open_document
 from pii_assets.extraction import extract_document
 from pii_assets.llm.pricing import Usage, cost_usd
-from pii_pipeline.corpus import generate_corpus
+from pii_pipeline.corpus import GeneratedDocument, generate_corpus, scanned_pdf
 from tests.fake_openai import FakeOpenAI
 from tests.llm_helpers import make_extractor
 
@@ -22,8 +28,21 @@ SETTINGS = {
 }
 
 
-def _corpus() -> list:
-    return [doc for doc in generate_corpus(32, seed=11) if doc.kind in KINDS]
+def _corpus() -> list[GeneratedDocument]:
+    """Text PDFs and clean scans from the generator, plus poor scans (coarse, noisy, skewed) of a
+    third of the text PDFs, whose OCR reads badly: those must still go as images."""
+    corpus = [doc for doc in generate_corpus(32, seed=11) if doc.kind in KINDS]
+    poor = [
+        replace(
+            doc,
+            name=f"poor-{doc.name}",
+            kind="poor_scan",
+            data=scanned_pdf(doc.data, dpi=100, noise=60.0, rotate=1.5, seed=index),
+        )
+        for index, doc in enumerate(corpus)
+        if doc.kind == "text_pdf" and index % 3 == 0
+    ]
+    return corpus + poor
 
 
 def run(console: Any) -> dict[str, Any]:
@@ -36,11 +55,18 @@ def run(console: Any) -> dict[str, Any]:
             extractor = make_extractor(fake, model=MODEL, **settings)
             fake.calls.clear()
             estimated_usd = 0.0
+            upper_bound_usd = 0.0
             pages = 0
             for doc in corpus:
-                estimate = extractor.estimate_document_usd(doc.data)
-                estimated_usd += estimate
-                usd_by_kind[mode, doc.kind] = usd_by_kind.get((mode, doc.kind), 0.0) + estimate
+                upper_bound_usd += extractor.estimate_document_usd(doc.data)
+                with open_document(doc.data, name=doc.name) as opened:
+                    estimate = sum(
+                        (extractor.estimate_page(page) for page in opened.pages()), Usage()
+                    )
+                estimated_usd += cost_usd(estimate, extractor.price)
+                usd_by_kind[mode, doc.kind] = usd_by_kind.get((mode, doc.kind), 0.0) + cost_usd(
+                    estimate, extractor.price
+                )
                 result = extract_document(
                     doc.data, document_key=doc.name, etag="", extractor=extractor
                 )
@@ -54,6 +80,7 @@ def run(console: Any) -> dict[str, Any]:
             figures[mode] = {
                 "pages": pages,
                 "estimated_usd_per_1000": estimated_usd / pages * 1000,
+                "upper_bound_usd_per_1000": upper_bound_usd / pages * 1000,
                 "recorded_usd_per_1000": cost_usd(recorded, extractor.price) / pages * 1000,
                 "recorded_input_tokens_per_page": recorded.input_tokens / pages,
             }
@@ -62,6 +89,7 @@ def run(console: Any) -> dict[str, Any]:
         pages_by_kind[kind] //= len(SETTINGS)
     auto, image = figures["auto"], figures["image"]
     ratio = auto["estimated_usd_per_1000"] / image["estimated_usd_per_1000"]
+    recorded_ratio = auto["recorded_usd_per_1000"] / image["recorded_usd_per_1000"]
     rows = [
         {
             "figure": "corpus pages",
@@ -78,6 +106,12 @@ def run(console: Any) -> dict[str, Any]:
         )
         rows.append(
             {
+                "figure": f"{mode}: USD per 1,000 pages, estimated before opening (upper bound)",
+                "value": f"${fig['upper_bound_usd_per_1000']:.3f}",
+            }
+        )
+        rows.append(
+            {
                 "figure": f"{mode}: input tokens per page (recorded)",
                 "value": f"{fig['recorded_input_tokens_per_page']:,.0f}",
             }
@@ -87,8 +121,8 @@ def run(console: Any) -> dict[str, Any]:
         rows.append({"figure": f"auto / always-image, {kind} pages", "value": f"{kind_ratio:.2f}x"})
     rows.append(
         {
-            "figure": "auto / always-image (estimated cost)",
-            "value": f"{ratio:.2f}x",
+            "figure": "auto / always-image (estimated cost; recorded)",
+            "value": f"{ratio:.2f}x; {recorded_ratio:.2f}x",
             "target": "<= 0.5x",
             "met": ratio <= 0.5,
         }

@@ -91,6 +91,7 @@ class PageContent:
     source: str  # "text" (text layer) or "ocr"
     width: float  # points
     height: float  # points
+    ocr_language: str = "eng"  # Tesseract language(s) the page was (or would be) read with
     _render: Callable[[int], bytes] = field(default=_no_renderer, repr=False, compare=False)
 
     @property
@@ -173,6 +174,7 @@ class OpenedDocument:
             source=source,
             width=rect.width,
             height=rect.height,
+            ocr_language=self._limits.ocr_language,
             _render=lambda max_side: self._render_png(index, max_side),
         )
 

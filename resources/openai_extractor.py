@@ -29,10 +29,16 @@ class OpenAIExtractor(ExtractorResource):
         default=1024, ge=256, le=4096, description="Pages are rendered at most this many pixels."
     )
     input_mode: str = Field(
-        default="auto", description="auto (text when the text layer is good), image or text."
+        default="auto", description="auto (text when the page's text is good), image or text."
     )
     min_text_chars: int = Field(
         default=50, ge=1, description="A text layer with this many characters is good (auto)."
+    )
+    ocr_as_text: bool = Field(
+        default=True, description="auto: send a scan's OCR text when it reads as real words."
+    )
+    min_ocr_dictionary_share: float = Field(
+        default=0.7, ge=0, le=1, description="auto: share of OCR words in the dictionary needed."
     )
     concurrency: int = Field(
         default=8, ge=1, le=256, description="Pages in flight to the endpoint per run."
@@ -51,6 +57,8 @@ class OpenAIExtractor(ExtractorResource):
             max_image_side=self.max_image_side,
             input_mode=self.input_mode,
             min_text_chars=self.min_text_chars,
+            ocr_as_text=self.ocr_as_text,
+            min_ocr_dictionary_share=self.min_ocr_dictionary_share,
             invalid_output_retries=self.invalid_output_retries,
         )
 
@@ -76,7 +84,11 @@ class OpenAIExtractor(ExtractorResource):
 
     @property
     def identity(self) -> str:
-        return f"openai:{self.model}:{self.input_mode}"
+        # Routing decides what the model sees, so it is part of what produced a result.
+        routing = self.input_mode
+        if routing == "auto" and self.ocr_as_text:
+            routing = f"auto+ocr-text>={self.min_ocr_dictionary_share:g}"
+        return f"openai:{self.model}:{routing}"
 
     def document_concurrency(self) -> int:
         # More documents than calls in flight: while some wait on the endpoint, others are being

@@ -138,6 +138,7 @@ def build_openai_extractor(environ: Mapping[str, str] | None = None) -> Extracto
         base_url=env_or("OPENAI_BASE_URL", "", env),
         model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
         input_mode=_choice(env, "PII_LLM_INPUT", "auto", ("auto", "image", "text")),
+        ocr_as_text=_choice(env, "PII_LLM_OCR_AS_TEXT", "true", ("true", "false")) == "true",
         image_detail=_choice(env, "PII_LLM_IMAGE_DETAIL", "auto", ("low", "high", "auto")),
         max_image_side=_int(env, "PII_LLM_MAX_IMAGE_SIDE", 1024, minimum=256),
         concurrency=_int(env, "PII_LLM_CONCURRENCY", 8),

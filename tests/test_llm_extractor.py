@@ -14,7 +14,8 @@ from pii_assets.llm.locate import PageLocator
 from pii_assets.llm.pricing import PRICES, Usage, cost_usd, image_tokens, price_for
 from pii_assets.llm.schema import response_format
 from pii_assets.models import CLASSIFICATIONS, ENTITY_TYPES, Word
-from pii_pipeline.corpus import single_page_pdf
+from pii_assets.ocr_quality import dictionary_share
+from pii_pipeline.corpus import scanned_pdf, single_page_pdf
 from tests.fake_openai import DEFAULT_KEY, FakeOpenAI, Fault
 from tests.llm_helpers import ScriptedAnswer, make_extractor
 
@@ -286,3 +287,66 @@ def test_no_key_prompt_or_values_in_messages_or_logs(fake: FakeOpenAI, caplog) -
     for secret in secrets:
         assert secret not in text
     assert "sk-" not in text
+
+
+# --- routing scans (auto) ------------------------------------------------------------------------
+
+LETTER_LINES = [
+    "Dear Mr. Carter,",
+    "Thank you for your letter about the account you opened with us last spring.",
+    "We have reviewed the statement and corrected the charges shown on the second page.",
+    "Please call our office if any of the details below are not correct.",
+    f"Customer: {NAME}",
+    f"Email: {EMAIL}",
+    f"Phone: {PHONE}",
+    "Yours sincerely, the customer service team",
+]
+
+
+def test_dictionary_share_separates_real_words_from_ocr_noise() -> None:
+    assert dictionary_share(" ".join(LETTER_LINES)) >= 0.8
+    noise = "eeee oeCee SoMeNato pubhame AhaGenser eesramenie Homie ROE eeeereyeegeee ee Pc oyen"
+    assert dictionary_share(noise) < 0.5
+    assert dictionary_share("Invoice 2024-117") is None  # too few words to judge
+    assert dictionary_share(" ".join(LETTER_LINES), "tha") is None  # no dictionary: no measure
+    assert dictionary_share(" ".join(LETTER_LINES), "eng+deu") >= 0.8
+
+
+def _scan_call(fake: FakeOpenAI, data: bytes, **settings):
+    fake.calls.clear()
+    extractor = make_extractor(fake, **settings)
+    result = extract(extractor, data, key="docs/letter-scan.pdf")
+    assert result.status == "ok", result.error_message
+    assert not fake.rejections
+    (call,) = fake.calls
+    return result, call
+
+
+def test_auto_sends_a_clean_scan_as_ocr_text_and_a_garbled_one_as_image(fake) -> None:
+    page = single_page_pdf(LETTER_LINES)
+    clean = scanned_pdf(page, dpi=200, noise=4.0, rotate=0.4, seed=5)
+    result, call = _scan_call(fake, clean)
+    assert call.image_sizes == []  # the OCR text went, not the image
+    assert {e.source for e in result.entities} == {"ocr"}
+    assert any(e.text == EMAIL and e.x0 is not None for e in result.entities)
+
+    # The same scan, ruined: OCR reads noise, so the model must see the image.
+    garbled = scanned_pdf(page, dpi=72, noise=110.0, rotate=2.5, seed=5)
+    _, call = _scan_call(fake, garbled)
+    assert len(call.image_sizes) == 1
+
+    # Routing scans as images can be kept (a quality choice), and `image` mode always sends images.
+    _, call = _scan_call(fake, clean, ocr_as_text=False)
+    assert len(call.image_sizes) == 1
+    _, call = _scan_call(fake, clean, input_mode="image")
+    assert len(call.image_sizes) == 1
+
+
+def test_ocr_routing_is_part_of_the_extractor_identity() -> None:
+    from resources.openai_extractor import OpenAIExtractor
+
+    base = {"api_key": "k", "model": "gpt-4o-mini"}
+    auto = OpenAIExtractor(**base).identity
+    assert auto != OpenAIExtractor(**base, ocr_as_text=False).identity
+    assert auto != OpenAIExtractor(**base, min_ocr_dictionary_share=0.9).identity
+    assert OpenAIExtractor(**base, input_mode="image").identity == "openai:gpt-4o-mini:image"

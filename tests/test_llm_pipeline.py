@@ -81,6 +81,10 @@ def test_openai_extractor_from_environment(fake) -> None:
     assert extractor.run_budget_usd() == 2.5
     with pytest.raises(ValueError, match="PII_LLM_INPUT"):
         build_extractor("openai", {"PII_LLM_INPUT": "pdf"})
+    assert build_extractor("openai", {}).ocr_as_text is True
+    assert build_extractor("openai", {"PII_LLM_OCR_AS_TEXT": "false"}).ocr_as_text is False
+    with pytest.raises(ValueError, match="PII_LLM_OCR_AS_TEXT"):
+        build_extractor("openai", {"PII_LLM_OCR_AS_TEXT": "maybe"})
 
 
 def test_documents_run_concurrently_up_to_the_limit(store, fake) -> None:

@@ -327,6 +327,7 @@ def test_auto_sends_a_clean_scan_as_ocr_text_and_a_garbled_one_as_image(fake) ->
     clean = scanned_pdf(page, dpi=200, noise=4.0, rotate=0.4, seed=5)
     result, call = _scan_call(fake, clean)
     assert call.image_sizes == []  # the OCR text went, not the image
+    assert "read by OCR" in call.user_text and EMAIL in call.user_text
     assert {e.source for e in result.entities} == {"ocr"}
     assert any(e.text == EMAIL and e.x0 is not None for e in result.entities)
 

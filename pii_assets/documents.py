@@ -32,6 +32,7 @@ from PIL import Image, UnidentifiedImageError
 
 from pii_assets import sniff
 from pii_assets.models import DocumentError, ErrorClass, Word
+from pii_assets.mupdf_gate import MUPDF_GATE
 from pii_assets.office import ToolError, convert_to_pdf, decrypt_office
 from pii_assets.sniff import sniff_format
 
@@ -230,18 +231,22 @@ class OpenedDocument:
         chunks: list[bytes] = []
         deadline = time.monotonic() + timeout_s
         timed_out = False
+        # The child was forked while this thread held the gate, so no other thread was inside
+        # MuPDF to leave it half-changed in the child's copy. While the child works, other
+        # documents' threads may use MuPDF: OCR of several documents runs on several cores.
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                ready, _, _ = select.select([read_fd], [], [], remaining)
-                if ready:
-                    chunk = os.read(read_fd, 1 << 16)
-                    if not chunk:
+            with MUPDF_GATE.released():
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        timed_out = True
                         break
-                    chunks.append(chunk)
+                    ready, _, _ = select.select([read_fd], [], [], remaining)
+                    if ready:
+                        chunk = os.read(read_fd, 1 << 16)
+                        if not chunk:
+                            break
+                        chunks.append(chunk)
         finally:
             os.close(read_fd)
             if timed_out:

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from pii_assets.models import DocumentError, ErrorClass
+from pii_assets.mupdf_gate import MUPDF_GATE
 
 
 class ToolError(RuntimeError):
@@ -76,27 +77,29 @@ def convert_to_pdf(data: bytes, *, kind: str, name: str, timeout_s: float) -> by
         ]
         # HOME inside the temporary directory too: nothing is written to the user's home.
         env = {**os.environ, "HOME": tmp, "SAL_USE_VCLPLUGIN": "svp"}
-        try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                cwd=tmp,
-                env=env,
-                start_new_session=True,  # its own process group, killed as one
-            )
-        except OSError as exc:
-            raise ToolError(f"{name}: LibreOffice could not be started") from exc
-        try:
-            returncode = process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            raise DocumentError(
-                ErrorClass.TIMEOUT,
-                f"{name}: rendering the {label} to PDF took longer than {timeout_s:g} s",
-            ) from None
-        finally:
-            _kill_group(process)
+        # A separate program, seconds long: other documents' threads may use MuPDF meanwhile.
+        with MUPDF_GATE.released():
+            try:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    cwd=tmp,
+                    env=env,
+                    start_new_session=True,  # its own process group, killed as one
+                )
+            except OSError as exc:
+                raise ToolError(f"{name}: LibreOffice could not be started") from exc
+            try:
+                returncode = process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                raise DocumentError(
+                    ErrorClass.TIMEOUT,
+                    f"{name}: rendering the {label} to PDF took longer than {timeout_s:g} s",
+                ) from None
+            finally:
+                _kill_group(process)
         pdf = outdir / "document.pdf"
         if returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
             status = f" (exit status {returncode})" if returncode else ""

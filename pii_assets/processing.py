@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from pii_assets.bucket import BucketLayout, put_json, resolve_object_key, strip_etag
 from pii_assets.documents import DocumentLimits
 from pii_assets.extraction import PageExtractor, extract_document
-from pii_assets.llm.gate import MUPDF_GATE
 from pii_assets.models import DocumentResult, ErrorClass, Status
+from pii_assets.mupdf_gate import MUPDF_GATE
 
 
 @dataclass(frozen=True)

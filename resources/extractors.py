@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
 from pii_assets.extraction import OfflineExtractor, PageExtractor
+
+
+def available_cpus() -> int:
+    """CPU cores this process may run on (a container's limit, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 class ExtractorResource(ConfigurableResource, ABC):
@@ -40,11 +48,23 @@ class LocalExtractor(ExtractorResource):
     min_confidence: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Entities below this confidence are dropped."
     )
+    concurrency: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Documents of a run extracted at once; 0 means one per CPU core (at most 8).",
+    )
 
     def page_extractor(self) -> PageExtractor:
         return OfflineExtractor(
             default_region=self.default_region, min_confidence=self.min_confidence
         )
+
+    def document_concurrency(self) -> int:
+        # Python code holds the interpreter lock and MuPDF one thread at a time (the gate), so
+        # text pages gain little from threads. OCR runs in a forked child and LibreOffice in its
+        # own process, both with the gate let go: those run on as many cores as documents.
+        return self.concurrency or min(available_cpus(), 8)
 
     @property
     def identity(self) -> str:

@@ -151,7 +151,11 @@ def build_openai_extractor(environ: Mapping[str, str] | None = None) -> Extracto
 
 def build_extractor(kind: str, environ: Mapping[str, str] | None = None) -> ExtractorResource:
     if kind == "local":
-        return LocalExtractor(default_region=env_or("PII_PHONE_REGION", "US", environ))
+        env = os.environ if environ is None else environ
+        return LocalExtractor(
+            default_region=env_or("PII_PHONE_REGION", "US", env),
+            concurrency=_int(env, "PII_LOCAL_CONCURRENCY", 0, minimum=0),
+        )
     if kind == "openai":
         return build_openai_extractor(environ)
     raise ValueError(f"PII_EXTRACTOR must be one of {', '.join(EXTRACTORS)}, got {kind!r}")

@@ -196,3 +196,47 @@ def test_offline_extractor_identity() -> None:
     extractor: PageExtractor = OfflineExtractor(default_region="DE", min_confidence=0.7)
     assert (extractor.name, extractor.model) == ("local", None)
     assert EXTRACTION_CODE_VERSION
+
+
+# --- several documents at once ---------------------------------------------------------------------
+
+
+def test_ocr_lets_other_documents_use_mupdf_meanwhile(corpus) -> None:
+    """A thread OCRing a scan lets go of the MuPDF gate while Tesseract works in the child, so
+    another document's thread gets in before the scan is done: OCR of several documents runs on
+    several cores."""
+    import threading
+
+    from pii_assets.mupdf_gate import MUPDF_GATE
+
+    scan = corpus["scanned_pdf"].data
+    started, finished = threading.Event(), threading.Event()
+    results: list[DocumentResult] = []
+
+    def ocr_scan() -> None:
+        with MUPDF_GATE.held():
+            started.set()
+            results.append(extract(scan, "scan.pdf"))
+        finished.set()
+
+    worker = threading.Thread(target=ocr_scan)
+    worker.start()
+    started.wait(10)
+    with MUPDF_GATE.held():
+        got_in_while_scan_ran = not finished.is_set()
+        text_result = extract(corpus["text_pdf"].data, "text.pdf")
+    worker.join(60)
+    assert got_in_while_scan_ran
+    assert results[0].status == Status.OK and results[0].entities
+    assert text_result.status == Status.OK and text_result.entities
+
+
+def test_local_extractor_uses_the_cores_it_may_run_on() -> None:
+    from resources.extractors import LocalExtractor, available_cpus
+    from resources.settings import build_extractor
+
+    assert LocalExtractor().document_concurrency() == min(available_cpus(), 8)
+    assert LocalExtractor(concurrency=3).document_concurrency() == 3
+    assert build_extractor("local", {"PII_LOCAL_CONCURRENCY": "1"}).document_concurrency() == 1
+    with pytest.raises(ValueError, match="PII_LOCAL_CONCURRENCY"):
+        build_extractor("local", {"PII_LOCAL_CONCURRENCY": "-1"})

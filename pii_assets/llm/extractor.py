@@ -20,7 +20,6 @@ import pymupdf
 from pii_assets.documents import DocumentLimits, PageContent
 from pii_assets.extraction import PageExtraction
 from pii_assets.llm.client import ChatClient, Completion, LlmCallError
-from pii_assets.llm.gate import MUPDF_GATE, MupdfGate
 from pii_assets.llm.locate import PageLocator
 from pii_assets.llm.pricing import (
     ModelPrice,
@@ -32,6 +31,7 @@ from pii_assets.llm.pricing import (
 )
 from pii_assets.llm.schema import InvalidAnswer, PageAnswer, parse_answer, response_format
 from pii_assets.models import Entity, ErrorClass, ExtractorError
+from pii_assets.mupdf_gate import MUPDF_GATE, MupdfGate
 from pii_assets.ocr_quality import dictionary_share
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,10 @@
-"""One gate around PyMuPDF work, which is not thread-safe, released while waiting on the network.
+"""One gate around PyMuPDF work, which is not thread-safe, let go while a thread waits.
 
-Documents of a run are extracted on worker threads so that LLM calls overlap. Each worker holds
-the gate while it opens, reads, OCRs and renders pages, and the LLM extractor releases it for the
-duration of an HTTP call, so at most one thread is inside MuPDF while many wait on the endpoint.
+Documents of a run are extracted on worker threads. Each worker holds the gate while it opens,
+reads and renders pages, and lets go of it while it waits on something else: the LLM endpoint
+(an HTTP call), a page's OCR (a forked child) or a LibreOffice conversion (a separate program).
+So at most one thread is inside MuPDF, while LLM calls, OCR and conversions of several documents
+proceed at once.
 """
 
 from __future__ import annotations

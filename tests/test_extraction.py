@@ -198,7 +198,7 @@ def test_offline_extractor_identity() -> None:
     assert EXTRACTION_CODE_VERSION
 
 
-# --- several documents at once ---------------------------------------------------------------------
+# --- several documents at once ------------------------------------------------------------------
 
 
 def test_ocr_lets_other_documents_use_mupdf_meanwhile(corpus) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import TracebackType
+from typing import Any
 
 import pymupdf
 from PIL import Image, UnidentifiedImageError
@@ -33,7 +34,9 @@ from PIL import Image, UnidentifiedImageError
 from pii_assets import sniff
 from pii_assets.models import DocumentError, ErrorClass, Word
 from pii_assets.mupdf_gate import MUPDF_GATE
+from pii_assets.ocr_quality import READS_WELL, dictionary_share
 from pii_assets.office import ToolError, convert_to_pdf, decrypt_office
+from pii_assets.orientation import osd_rotation, upright_ocr
 from pii_assets.sniff import sniff_format
 
 __all__ = [
@@ -60,6 +63,9 @@ class DocumentLimits:
     conversion_timeout_s: float = 120.0
     # Seconds Tesseract may take on one page; 0 runs OCR in-process without a timeout.
     ocr_timeout_s: float = 120.0
+    # A scanned page whose OCR reads poorly is checked for being sideways or upside down
+    # (Tesseract's orientation detection) and read again upright.
+    detect_orientation: bool = True
 
 
 class OcrError(ToolError):
@@ -93,6 +99,10 @@ class PageContent:
     width: float  # points
     height: float  # points
     ocr_language: str = "eng"  # Tesseract language(s) the page was (or would be) read with
+    # Degrees the displayed page was turned clockwise to be read upright (a scan on its side).
+    # Words, width and height are those of the upright page; `orientation.displayed_box` maps a
+    # box back onto the page as displayed.
+    upright_rotation: int = 0
     _render: Callable[[int], bytes] = field(default=_no_renderer, repr=False, compare=False)
 
     @property
@@ -109,7 +119,8 @@ class PageContent:
         return "\n".join(lines)
 
     def render_png(self, max_side: int) -> bytes:
-        """The page as PNG, longer side at most `max_side` pixels; needs the document still open."""
+        """The (upright) page as PNG, longer side at most `max_side` pixels; needs the document
+        still open."""
         return self._render(max_side)
 
 
@@ -165,21 +176,53 @@ class OpenedDocument:
                 ErrorClass.CORRUPT, f"{self._name}: page {number} cannot be read"
             ) from exc
         source = "text"
+        rotation = 0
+        width, height = rect.width, rect.height
         if self._is_image or not _has_text(words, self._limits.min_text_chars):
-            words = self._ocr_words(page, index)
             source = "ocr"
-        normalised = _normalise(words, page, rect)
+            dpi = self._ocr_dpi(page, index)
+            language = self._limits.ocr_language
+            raw = self._isolated(index, lambda: _ocr_outcome(page, dpi, language))
+            normalised = _normalise(raw, page, rect)
+            upright = self._upright(page, index, dpi, normalised)
+            if upright is not None:
+                rotation, normalised = upright
+                if rotation in (90, 270):
+                    width, height = height, width
+        else:
+            normalised = _normalise(words, page, rect)
         return PageContent(
             number=number,
             words=normalised,
             source=source,
-            width=rect.width,
-            height=rect.height,
+            width=width,
+            height=height,
             ocr_language=self._limits.ocr_language,
-            _render=lambda max_side: self._render_png(index, max_side),
+            upright_rotation=rotation,
+            _render=lambda max_side: self._render_png(index, max_side, rotation),
         )
 
-    def _ocr_words(self, page: pymupdf.Page, index: int) -> list[tuple]:
+    def _upright(
+        self, page: pymupdf.Page, index: int, dpi: int, words: list[Word]
+    ) -> tuple[int, list[Word]] | None:
+        """The page read upright, when its OCR reads poorly because it lies on its side or upside
+        down; None when it reads well, cannot be judged, or reads no better turned."""
+        limits = self._limits
+        language = limits.ocr_language
+        share = dictionary_share(_plain_text(words), language)
+        if not limits.detect_orientation or share is None or share >= READS_WELL:
+            return None
+        outcome = self._isolated(
+            index, lambda: _upright_outcome(page, dpi, language, limits.ocr_timeout_s)
+        )
+        if outcome is None:
+            return None
+        rotation, raw, (width, height) = outcome
+        upright = _normalise(raw, None, pymupdf.Rect(0, 0, width, height))
+        better = dictionary_share(_plain_text(upright), language)
+        return (rotation, upright) if better is not None and better > share else None
+
+    def _ocr_dpi(self, page: pymupdf.Page, index: int) -> int:
         limits = self._limits
         rect = page.rect
         dpi = limits.ocr_dpi
@@ -194,10 +237,16 @@ class OpenedDocument:
         pixels = (rect.width * dpi / 72) * (rect.height * dpi / 72)
         if pixels > limits.max_image_pixels:
             dpi = max(1, int(dpi * math.sqrt(limits.max_image_pixels / pixels)))
+        return dpi
+
+    def _isolated(self, index: int, work: Callable[[], tuple[bool, object]]) -> Any:
+        """What `work` (Tesseract on this page) returns, run in a child process with the OCR
+        timeout (in this process when the timeout is 0 or fork is unavailable)."""
+        limits = self._limits
         if limits.ocr_timeout_s > 0 and hasattr(os, "fork"):
-            outcome = self._ocr_in_child(page, index, dpi)
+            outcome = self._in_child(index, work)
         else:
-            outcome = _ocr_outcome(page, dpi, limits.ocr_language)
+            outcome = work()
         ok, value = outcome
         if not ok:
             raise OcrError(
@@ -206,8 +255,8 @@ class OpenedDocument:
             )
         return value
 
-    def _ocr_in_child(self, page: pymupdf.Page, index: int, dpi: int) -> tuple[bool, object]:
-        """OCR in a forked child, so that a page Tesseract is stuck on can be killed and the
+    def _in_child(self, index: int, work: Callable[[], tuple[bool, object]]) -> tuple[bool, object]:
+        """`work` in a forked child, so that a page Tesseract is stuck on can be killed and the
         page's pixmap and Tesseract's memory never grow this process. Fork copies nothing up
         front (copy-on-write) and costs milliseconds against OCR's seconds."""
         timeout_s = self._limits.ocr_timeout_s
@@ -217,9 +266,7 @@ class OpenedDocument:
             status = 0
             try:
                 os.close(read_fd)
-                payload = pickle.dumps(
-                    _ocr_outcome(page, dpi, self._limits.ocr_language), pickle.HIGHEST_PROTOCOL
-                )
+                payload = pickle.dumps(work(), pickle.HIGHEST_PROTOCOL)
                 view = memoryview(payload)
                 while view:
                     view = view[os.write(write_fd, view) :]
@@ -299,11 +346,12 @@ class OpenedDocument:
             return None
         return 72 * largest["width"] / bbox.width
 
-    def _render_png(self, index: int, max_side: int) -> bytes:
+    def _render_png(self, index: int, max_side: int, rotation: int = 0) -> bytes:
         page = self._doc.load_page(index)
         self._page_images(page, index)
         zoom = max_side / max(page.rect.width, page.rect.height, 1.0)
-        pixmap = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=False)
+        matrix = pymupdf.Matrix(zoom, zoom).prerotate(rotation)
+        pixmap = page.get_pixmap(matrix=matrix, alpha=False)
         try:
             return pixmap.tobytes("png")
         finally:
@@ -327,6 +375,27 @@ def _ocr_outcome(page: pymupdf.Page, dpi: int, language: str) -> tuple[bool, obj
         return False, type(exc).__name__
 
 
+def _upright_outcome(
+    page: pymupdf.Page, dpi: int, language: str, timeout_s: float
+) -> tuple[bool, object]:
+    """`(True, (rotation, words, upright size))` when Tesseract's orientation detection says the
+    page lies turned; `(True, None)` when it is upright or unsure; else `(False, exception type)`.
+    """
+    try:
+        tessdata = tessdata_dir()
+        rotation = osd_rotation(page, tessdata=tessdata, timeout_s=timeout_s)
+        if not rotation:
+            return True, None
+        words, size = upright_ocr(page, rotation, dpi=dpi, language=language, tessdata=tessdata)
+        return True, (rotation, words, size)
+    except Exception as exc:
+        return False, type(exc).__name__
+
+
+def _plain_text(words: Sequence[Word]) -> str:
+    return " ".join(word.text for word in words)
+
+
 def _has_text(words: list[tuple], min_chars: int) -> bool:
     chars = 0
     for word in words:
@@ -336,13 +405,14 @@ def _has_text(words: list[tuple], min_chars: int) -> bool:
     return False
 
 
-def _normalise(raw_words: list[tuple], page: pymupdf.Page, rect: pymupdf.Rect) -> list[Word]:
+def _normalise(raw_words: list[tuple], page: pymupdf.Page | None, rect: pymupdf.Rect) -> list[Word]:
+    """Words normalised to `rect`; with `page`, first mapped from the unrotated page (where
+    PyMuPDF positions them) onto the page as displayed."""
     left, top = rect.x0, rect.y0
     sx = 1.0 / (rect.width or 1.0)
     sy = 1.0 / (rect.height or 1.0)
-    # Extracted coordinates are in the unrotated page; the matrix maps them onto the page as shown.
     # (`page.rotation` reads the page dictionary on every access: once per page is enough.)
-    matrix = page.rotation_matrix if page.rotation else None
+    matrix = page.rotation_matrix if page is not None and page.rotation else None
     words: list[Word] = []
     append = words.append  # this loop runs once per word of every page: kept tight
     for x0, y0, x1, y1, text, block, line, _ in raw_words:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -21,11 +21,12 @@ from pii_assets.models import (
     ExtractorError,
     Status,
 )
+from pii_assets.orientation import displayed_box
 from pii_assets.recognizers import classify, find_entities
 
 # Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
 # the asset's code version, so a bump marks every document as stale and due for re-extraction.
-EXTRACTION_CODE_VERSION: str = "local-2"
+EXTRACTION_CODE_VERSION: str = "local-3"  # 3: scans on their side are read upright
 
 # Classification reads the start of a document; a bounded sample keeps memory flat for long ones.
 CLASSIFICATION_TEXT_CHARS = 20_000
@@ -152,7 +153,7 @@ def _extract_into(
                 raise _ExtractorFailure from exc
             if extraction.classification:
                 page_classes.append(extraction.classification)
-            result.entities.extend(extraction.entities)
+            result.entities.extend(_on_displayed_page(extraction.entities, page.upright_rotation))
             # Usage is recorded as it accrues: tokens spent before a failure were still spent.
             result.input_tokens += extraction.input_tokens
             result.output_tokens += extraction.output_tokens
@@ -166,6 +167,21 @@ def _extract_into(
         result.classification = max(page_classes, key=page_classes.count)
     else:
         result.classification, _ = classify("\n".join(sample))
+
+
+def _on_displayed_page(entities: list[Entity], rotation: int) -> list[Entity]:
+    """Entities found on a page read upright, with their boxes on the page as displayed."""
+    if not rotation:
+        return entities
+    placed = []
+    for entity in entities:
+        if entity.x0 is None:
+            placed.append(entity)
+            continue
+        box = (entity.x0, entity.y0, entity.x1, entity.y1)
+        x0, y0, x1, y1 = displayed_box(box, rotation)
+        placed.append(replace(entity, x0=x0, y0=y0, x1=x1, y1=y1))
+    return placed
 
 
 def _fail(result: DocumentResult, error_class: ErrorClass, message: str) -> None:

@@ -1,7 +1,8 @@
 """How well a page's OCR text reads: the share of its words found in the OCR language's dictionary.
 
 Tesseract turns a clean scan into text that is mostly real words, and noise, photos of screens or
-handwriting into strings such as "eeee oeCee SoMeNato". The LLM extractor uses this to decide
+handwriting into strings such as "eeee oeCee SoMeNato"; so does a page scanned on its side. The
+document reader uses this to decide whether to check a scan's orientation, and the LLM extractor
 whether a scan's OCR text is good enough to send instead of the (far more expensive) page image.
 Dictionaries come from `pyspellchecker` (word-frequency lists); a language it has no list for has
 no measure, and such pages keep going as images.
@@ -35,6 +36,9 @@ _DICTIONARIES = {
 _WORD = re.compile(r"[^\W\d_]{2,}")
 # Fewer words than this are too few to judge (a page with a logo and a date).
 MIN_WORDS = 8
+# Clean scans measure 0.8-1.0, as text layers do; OCR of noise, or of a page on its side, 0.6 and
+# below. At or above this share a page reads well.
+READS_WELL = 0.7
 
 _load_lock = threading.Lock()
 

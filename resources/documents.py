@@ -30,6 +30,10 @@ class DocumentOptions(ConfigurableResource):
     ocr_timeout_s: int = Field(
         default=120, description="Seconds Tesseract may take on one page; 0 means no timeout."
     )
+    detect_orientation: bool = Field(
+        default=True,
+        description="A scan whose OCR reads poorly is checked for lying on its side and re-read.",
+    )
 
     def password_list(self) -> list[str]:
         # Not stripped: a space can be part of a password.
@@ -63,4 +67,5 @@ class DocumentOptions(ConfigurableResource):
             ocr_language=self.ocr_language,
             conversion_timeout_s=float(self.conversion_timeout_s),
             ocr_timeout_s=float(self.ocr_timeout_s),
+            detect_orientation=self.detect_orientation,
         )

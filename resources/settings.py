@@ -90,6 +90,7 @@ def build_document_options(environ: Mapping[str, str] | None = None) -> Document
         max_image_megapixels=env_or("PII_MAX_IMAGE_MEGAPIXELS", 100, environ),
         conversion_timeout_s=env_or("PII_CONVERSION_TIMEOUT_S", 120, environ),
         ocr_timeout_s=env_or("PII_OCR_TIMEOUT_S", 120, environ),
+        detect_orientation=_flag(environ, "PII_OCR_DETECT_ORIENTATION", True),
     )
 
 
@@ -111,6 +112,12 @@ def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
     return value
+
+
+def _flag(environ: Mapping[str, str] | None, name: str, default: bool) -> bool:
+    """A true/false variable (unset: the default)."""
+    env = os.environ if environ is None else environ
+    return _choice(env, name, "true" if default else "false", ("true", "false")) == "true"
 
 
 def daily_budget_usd(environ: Mapping[str, str] | None = None) -> float | None:
@@ -138,7 +145,7 @@ def build_openai_extractor(environ: Mapping[str, str] | None = None) -> Extracto
         base_url=env_or("OPENAI_BASE_URL", "", env),
         model=env.get("OPENAI_MODEL") or "gpt-4o-mini",
         input_mode=_choice(env, "PII_LLM_INPUT", "auto", ("auto", "image", "text")),
-        ocr_as_text=_choice(env, "PII_LLM_OCR_AS_TEXT", "true", ("true", "false")) == "true",
+        ocr_as_text=_flag(env, "PII_LLM_OCR_AS_TEXT", True),
         image_detail=_choice(env, "PII_LLM_IMAGE_DETAIL", "auto", ("low", "high", "auto")),
         max_image_side=_int(env, "PII_LLM_MAX_IMAGE_SIDE", 1024, minimum=256),
         concurrency=_int(env, "PII_LLM_CONCURRENCY", 8),

@@ -384,3 +384,81 @@ def test_skewed_noisy_scan_is_read() -> None:
     with opened(scan) as doc:
         text = next(doc.pages()).text
     assert "maria.gonzalez@example.com" in text and "536-22-1234" in text
+
+
+# --- pages scanned sideways or upside down ------------------------------------------------------
+
+LETTER = [
+    "Dear Mr. Carter,",
+    "Thank you for your letter about the account you opened with us last spring.",
+    "We have reviewed the statement and corrected the charges shown on the second page.",
+    "Please call our office if any of the details below are not correct.",
+    "Customer: Maria Gonzalez",
+    "Email: maria.gonzalez@example.com",
+    "Yours sincerely, the customer service team",
+]
+EMAIL = "maria.gonzalez@example.com"
+
+
+def _turned(data: bytes, degrees: int, fmt: str) -> bytes:
+    """The picture turned `degrees` counter-clockwise, as a scanner fed the page sideways."""
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        image.rotate(degrees, expand=True).save(out, fmt)
+        return out.getvalue()
+
+
+def _expected_box(box: tuple, degrees: int) -> tuple:
+    """Where a normalised box of the upright page lies once the page is turned counter-clockwise."""
+    x0, y0, x1, y1 = box
+    return {
+        90: (y0, 1 - x1, y1, 1 - x0),
+        180: (1 - x1, 1 - y1, 1 - x0, 1 - y0),
+        270: (1 - y1, x0, 1 - y0, x1),
+    }[degrees]
+
+
+@pytest.mark.parametrize(("degrees", "fmt"), [(90, "PNG"), (180, "JPEG"), (270, "PNG")])
+def test_turned_scans_are_read_upright_with_boxes_on_the_page_as_shown(degrees, fmt) -> None:
+    from pii_assets.extraction import OfflineExtractor, extract_document
+
+    pdf = single_page_pdf(LETTER)
+    upright = extract_document(pdf, document_key="up.pdf", etag="", extractor=OfflineExtractor())
+    (reference,) = [e for e in upright.entities if e.text == EMAIL]
+    picture = _turned(page_image(pdf, dpi=200, fmt=fmt.lower()), degrees, fmt)
+
+    with opened(picture) as doc:
+        page = next(doc.pages())
+        assert page.upright_rotation == degrees
+        assert EMAIL in page.text
+        if degrees in (90, 270):  # the upright page of a sideways picture is portrait again
+            assert page.height > page.width
+            with Image.open(io.BytesIO(page.render_png(600))) as shown:
+                assert shown.height > shown.width  # the model is shown the page upright
+
+    result = extract_document(picture, document_key="turned", etag="", extractor=OfflineExtractor())
+    assert result.status == "ok"
+    (found,) = [e for e in result.entities if e.text == EMAIL]
+    expected = _expected_box((reference.x0, reference.y0, reference.x1, reference.y1), degrees)
+    got = (found.x0, found.y0, found.x1, found.y1)
+    assert all(abs(g - e) < 0.02 for g, e in zip(got, expected, strict=True)), (got, expected)
+    assert {e.entity_type for e in result.entities} >= {"PERSON", "EMAIL_ADDRESS"}
+
+
+def test_upright_pages_are_not_turned_and_detection_can_be_switched_off() -> None:
+    pdf = single_page_pdf(LETTER)
+    scan = scanned_pdf(pdf, dpi=200, rotate=0.6, seed=2)
+    with opened(scan) as doc:
+        assert next(doc.pages()).upright_rotation == 0
+    sideways = _turned(page_image(pdf, dpi=200, fmt="png"), 90, "PNG")
+    with opened(sideways, limits=DocumentLimits(detect_orientation=False)) as doc:
+        page = next(doc.pages())
+        assert page.upright_rotation == 0 and EMAIL not in page.text
+
+    from resources.settings import build_document_options
+
+    assert build_document_options({}).limits().detect_orientation is True
+    off = build_document_options({"PII_OCR_DETECT_ORIENTATION": "false"})
+    assert off.limits().detect_orientation is False
+    with pytest.raises(ValueError, match="PII_OCR_DETECT_ORIENTATION"):
+        build_document_options({"PII_OCR_DETECT_ORIENTATION": "sideways"})

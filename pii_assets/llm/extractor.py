@@ -32,7 +32,7 @@ from pii_assets.llm.pricing import (
 from pii_assets.llm.schema import InvalidAnswer, PageAnswer, parse_answer, response_format
 from pii_assets.models import Entity, ErrorClass, ExtractorError
 from pii_assets.mupdf_gate import MUPDF_GATE, MupdfGate
-from pii_assets.ocr_quality import dictionary_share
+from pii_assets.ocr_quality import READS_WELL, dictionary_share
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,9 @@ class LlmSettings:
     max_image_side: int = 1024
     input_mode: str = "auto"
     min_text_chars: int = 50  # a text layer at least this long is "good" (auto routing)
-    # auto: a scan whose OCR text has at least this share of dictionary words goes as text. Clean
-    # scans read at 0.8-1.0 (as text layers do); noise and photos at 0.6 and below.
+    # auto: a scan whose OCR text has at least this share of dictionary words goes as text.
     ocr_as_text: bool = True
-    min_ocr_dictionary_share: float = 0.7
+    min_ocr_dictionary_share: float = READS_WELL
     max_output_tokens: int = 4096
     invalid_output_retries: int = 2  # extra attempts after an invalid answer
     expected_output_tokens: int = 300  # what estimates assume a page's answer costs

@@ -212,9 +212,12 @@ class OpenedDocument:
         share = dictionary_share(_plain_text(words), language)
         if not limits.detect_orientation or share is None or share >= READS_WELL:
             return None
-        outcome = self._isolated(
-            index, lambda: _upright_outcome(page, dpi, language, limits.ocr_timeout_s)
-        )
+        try:
+            outcome = self._isolated(
+                index, lambda: _upright_outcome(page, dpi, language, limits.ocr_timeout_s)
+            )
+        except (OcrError, DocumentError):
+            return None  # best effort: the page keeps its first reading
         if outcome is None:
             return None
         rotation, raw, (width, height) = outcome

@@ -462,3 +462,11 @@ def test_upright_pages_are_not_turned_and_detection_can_be_switched_off() -> Non
     assert off.limits().detect_orientation is False
     with pytest.raises(ValueError, match="PII_OCR_DETECT_ORIENTATION"):
         build_document_options({"PII_OCR_DETECT_ORIENTATION": "sideways"})
+
+
+def test_without_the_tesseract_program_a_sideways_page_keeps_its_first_reading(monkeypatch) -> None:
+    sideways = _turned(page_image(single_page_pdf(LETTER), dpi=200, fmt="png"), 90, "PNG")
+    monkeypatch.setenv("PATH", "/nonexistent")  # OCR itself is MuPDF's; OSD needs the program
+    with opened(sideways) as doc:
+        page = next(doc.pages())
+    assert page.source == "ocr" and page.upright_rotation == 0

@@ -6,12 +6,14 @@ extractor) versus the floor: bare PyMuPDF on the same pages.
   resolution the pipeline picks (the scan's own), then the words.
 
 The runs being compared alternate (bare, pipeline, bare, ...), so a slow spell on this shared
-machine hits both alike, and each figure is the best of its repeats (noise only ever slows a run
-down). Pages never repeat, so no per-value cache could flatter the pipeline.
+machine hits both alike; a ratio is the median over rounds of the ratio within each round, and a
+rate is the median over rounds. Pages never repeat, so no per-value cache could flatter the
+pipeline.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,20 +32,28 @@ from pii_pipeline.corpus import scanned_pdf
 from resources.extractors import LocalExtractor
 
 TEXT_PAGES = 200
-OCR_PAGES = 4
+OCR_PAGES = 6
 SCAN_BATCH = 6  # one-page scanned documents
 SCAN_DPI = 200
 
 
-def _best_alternating(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Best wall time of each function over `repeats` rounds, the functions alternating."""
-    best = {name: float("inf") for name in fns}
-    for _ in range(repeats):
+def _alternating_rounds(
+    fns: dict[str, Callable[[], object]], rounds: int
+) -> dict[str, list[float]]:
+    """Wall time of each function in each round, the functions alternating within a round."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _median_ratio(times: dict[str, list[float]], fast: str, slow: str) -> float:
+    """Median over rounds of time(fast) / time(slow): the slow one's throughput relative to the
+    fast one's."""
+    return statistics.median(f / s for f, s in zip(times[fast], times[slow], strict=True))
 
 
 def text_pdf(pages: int, *, seed: int = 11) -> bytes:
@@ -112,8 +122,8 @@ def _recognizer_split(data: bytes) -> dict[str, float]:
             list(phones(t.text, "US", found)) for t, found in zip(texts, taken, strict=True)
         ],
     }
-    best = _best_alternating(parts, 3)
-    return {name: seconds / len(pages) * 1000 for name, seconds in best.items()}
+    times = _alternating_rounds(parts, 3)
+    return {name: statistics.median(t) / len(pages) * 1000 for name, t in times.items()}
 
 
 def _page_of(pdf: bytes, index: int) -> bytes:
@@ -141,8 +151,8 @@ def _scan_batch_speedup() -> tuple[int, float]:
             opts = ProcessingOptions(extractor=OfflineExtractor(), workers=n)
             return lambda: list(process_partitions(client, layout, keys, opts, "bench"))
 
-        times = _best_alternating({"one": batch(1), "many": batch(workers)}, 2)
-    return workers, times["one"] / times["many"]
+        times = _alternating_rounds({"one": batch(1), "many": batch(workers)}, 3)
+    return workers, _median_ratio(times, "one", "many")
 
 
 def _pipeline(data: bytes) -> None:
@@ -155,7 +165,7 @@ def run(console: Any) -> dict[str, Any]:
     scan_source = text_pdf(OCR_PAGES)
     scan = scanned_pdf(scan_source, dpi=SCAN_DPI, noise=4.0, rotate=0.5, seed=3)
 
-    text_times = _best_alternating(
+    text_times = _alternating_rounds(
         {
             "bare": lambda: _bare_text(text),
             "pipeline": lambda: _pipeline(text),
@@ -163,17 +173,19 @@ def run(console: Any) -> dict[str, Any]:
         },
         5,
     )
-    bare_text, ours_text, layer_text = (text_times[k] for k in ("bare", "pipeline", "layer"))
+    bare_text, ours_text, layer_text = (
+        statistics.median(text_times[k]) for k in ("bare", "pipeline", "layer")
+    )
     split = _recognizer_split(text)
-    ocr_times = _best_alternating(
+    ocr_times = _alternating_rounds(
         {"bare": lambda: _bare_ocr(scan), "pipeline": lambda: _pipeline(scan)}, 5
     )
-    bare_ocr, ours_ocr = ocr_times["bare"], ocr_times["pipeline"]
+    bare_ocr, ours_ocr = (statistics.median(ocr_times[k]) for k in ("bare", "pipeline"))
     scan_workers, scan_speedup = _scan_batch_speedup()
 
-    text_ratio = bare_text / ours_text
-    layer_ratio = bare_text / layer_text
-    ocr_ratio = bare_ocr / ours_ocr
+    text_ratio = _median_ratio(text_times, "bare", "pipeline")
+    layer_ratio = _median_ratio(text_times, "bare", "layer")
+    ocr_ratio = _median_ratio(ocr_times, "bare", "pipeline")
     return {
         "text_pages": TEXT_PAGES,
         "ocr_pages": OCR_PAGES,

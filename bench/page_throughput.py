@@ -27,7 +27,8 @@ from pii_assets.extraction import OfflineExtractor, extract_document
 from pii_assets.processing import ProcessingOptions, process_partitions
 from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import persons
-from pii_assets.recognition.patterns import birth_dates, cards, emails, ibans, ips, phones, ssns
+from pii_assets.recognition.patterns import phones
+from pii_assets.recognizers import structured_candidates
 from pii_pipeline.corpus import scanned_pdf
 from resources.extractors import LocalExtractor
 
@@ -102,21 +103,12 @@ def _recognizer_split(data: bytes) -> dict[str, float]:
     with open_document(data, name="bench") as doc:
         pages = [page.words for page in doc.pages()]
     texts = [PageText.build(words) for words in pages]
-
-    def structured(t: PageText) -> list:
-        return [
-            *emails(t.text),
-            *ssns(t.text),
-            *cards(t.text),
-            *ibans(t.text),
-            *ips(t.text),
-            *birth_dates(t.text, t),
-        ]
-
-    taken = [structured(t) for t in texts]
+    taken = [structured_candidates(t) for t in texts]
     parts: dict[str, Callable[[], object]] = {
         "layout rows (PageText.build)": lambda: [PageText.build(words) for words in pages],
-        "e-mail, SSN, card, IBAN, IP, birth date": lambda: [structured(t) for t in texts],
+        "e-mail, SSN, card, IBAN, IP, birth date": lambda: [
+            structured_candidates(t) for t in texts
+        ],
         "names": lambda: [list(persons(t.text, t)) for t in texts],
         "phone numbers (phonenumbers)": lambda: [
             list(phones(t.text, "US", found)) for t, found in zip(texts, taken, strict=True)

@@ -18,7 +18,7 @@ from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import persons
 from pii_assets.recognition.patterns import birth_dates, cards, emails, ibans, ips, phones, ssns
 
-__all__ = ["PageText", "classify", "find_entities"]
+__all__ = ["PageText", "classify", "find_entities", "structured_candidates"]
 
 # On overlap, a checksum- or structure-validated type beats a phone number or a name: the digits
 # of an SSN or a date can also read as a valid phone number.
@@ -37,6 +37,19 @@ def _resolve(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(kept, key=lambda c: c.start)
 
 
+def structured_candidates(page_text: PageText, *, ocr: bool = False) -> list[Candidate]:
+    """Candidates of the structured, validated types: e-mail, SSN, card, IBAN, IP, birth date."""
+    text = page_text.text
+    return [
+        *emails(text, ocr=ocr),
+        *ssns(text),
+        *cards(text),
+        *ibans(text),
+        *ips(text),
+        *birth_dates(text, page_text),
+    ]
+
+
 def find_entities(
     words: Sequence[Word],
     *,
@@ -53,14 +66,7 @@ def find_entities(
     text = page_text.text
     if not text:
         return []
-    structured = [
-        *emails(text, ocr=source == "ocr"),
-        *ssns(text),
-        *cards(text),
-        *ibans(text),
-        *ips(text),
-        *birth_dates(text, page_text),
-    ]
+    structured = structured_candidates(page_text, ocr=source == "ocr")
     # Digits recognised as something else, even with too little confidence to keep, are not
     # looked at again as phone numbers.
     candidates = [

@@ -98,7 +98,9 @@ class PageContent:
     source: str  # "text" (text layer) or "ocr"
     width: float  # points
     height: float  # points
-    ocr_language: str = "eng"  # Tesseract language(s) the page was (or would be) read with
+    # OCR pages: share of their words in the OCR language's dictionary (`ocr_quality`); None for
+    # text-layer pages and when it cannot be judged (too few words, no dictionary).
+    ocr_dictionary_share: float | None = None
     # Degrees the displayed page was turned clockwise to be read upright (a scan on its side).
     # Words, width and height are those of the upright page; `orientation.displayed_box` maps a
     # box back onto the page as displayed.
@@ -108,20 +110,25 @@ class PageContent:
     @property
     def text(self) -> str:
         """The page's words, one line of text per PyMuPDF line."""
-        lines: list[str] = []
-        current: tuple[int, int] | None = None
-        for word in self.words:
-            if (word.block, word.line) != current:
-                lines.append(word.text)
-                current = (word.block, word.line)
-            else:
-                lines[-1] += " " + word.text
-        return "\n".join(lines)
+        return lines_text(self.words)
 
     def render_png(self, max_side: int) -> bytes:
         """The (upright) page as PNG, longer side at most `max_side` pixels; needs the document
         still open."""
         return self._render(max_side)
+
+
+def lines_text(words: Sequence[Word]) -> str:
+    """Words as text, one line per PyMuPDF (or Tesseract) line."""
+    lines: list[str] = []
+    current: tuple[int, int] | None = None
+    for word in words:
+        if (word.block, word.line) != current:
+            lines.append(word.text)
+            current = (word.block, word.line)
+        else:
+            lines[-1] += " " + word.text
+    return "\n".join(lines)
 
 
 class OpenedDocument:
@@ -177,6 +184,7 @@ class OpenedDocument:
             ) from exc
         source = "text"
         rotation = 0
+        share: float | None = None
         width, height = rect.width, rect.height
         if self._is_image or not _has_text(words, self._limits.min_text_chars):
             source = "ocr"
@@ -184,11 +192,13 @@ class OpenedDocument:
             language = self._limits.ocr_language
             raw = self._isolated(index, lambda: _ocr_outcome(page, dpi, language))
             normalised = _normalise(raw, page, rect)
-            upright = self._upright(page, index, dpi, normalised)
-            if upright is not None:
-                rotation, normalised = upright
-                if rotation in (90, 270):
-                    width, height = height, width
+            share = dictionary_share(lines_text(normalised), language)
+            if self._limits.detect_orientation and share is not None and share < READS_WELL:
+                upright = self._upright(page, index, dpi, share)
+                if upright is not None:
+                    rotation, normalised, share = upright
+                    if rotation in (90, 270):
+                        width, height = height, width
         else:
             normalised = _normalise(words, page, rect)
         return PageContent(
@@ -197,21 +207,18 @@ class OpenedDocument:
             source=source,
             width=width,
             height=height,
-            ocr_language=self._limits.ocr_language,
+            ocr_dictionary_share=share,
             upright_rotation=rotation,
             _render=lambda max_side: self._render_png(index, max_side, rotation),
         )
 
     def _upright(
-        self, page: pymupdf.Page, index: int, dpi: int, words: list[Word]
-    ) -> tuple[int, list[Word]] | None:
-        """The page read upright, when its OCR reads poorly because it lies on its side or upside
-        down; None when it reads well, cannot be judged, or reads no better turned."""
+        self, page: pymupdf.Page, index: int, dpi: int, share: float
+    ) -> tuple[int, list[Word], float] | None:
+        """The page read upright (rotation, words, dictionary share) when Tesseract's orientation
+        detection says it lies turned and it reads better turned; None otherwise."""
         limits = self._limits
         language = limits.ocr_language
-        share = dictionary_share(_plain_text(words), language)
-        if not limits.detect_orientation or share is None or share >= READS_WELL:
-            return None
         try:
             outcome = self._isolated(
                 index, lambda: _upright_outcome(page, dpi, language, limits.ocr_timeout_s)
@@ -222,8 +229,8 @@ class OpenedDocument:
             return None
         rotation, raw, (width, height) = outcome
         upright = _normalise(raw, None, pymupdf.Rect(0, 0, width, height))
-        better = dictionary_share(_plain_text(upright), language)
-        return (rotation, upright) if better is not None and better > share else None
+        better = dictionary_share(lines_text(upright), language)
+        return (rotation, upright, better) if better is not None and better > share else None
 
     def _ocr_dpi(self, page: pymupdf.Page, index: int) -> int:
         limits = self._limits
@@ -393,10 +400,6 @@ def _upright_outcome(
         return True, (rotation, words, size)
     except Exception as exc:
         return False, type(exc).__name__
-
-
-def _plain_text(words: Sequence[Word]) -> str:
-    return " ".join(word.text for word in words)
 
 
 def _has_text(words: list[tuple], min_chars: int) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pymupdf
@@ -32,7 +32,7 @@ from pii_assets.llm.pricing import (
 from pii_assets.llm.schema import InvalidAnswer, PageAnswer, parse_answer, response_format
 from pii_assets.models import Entity, ErrorClass, ExtractorError
 from pii_assets.mupdf_gate import MUPDF_GATE, MupdfGate
-from pii_assets.ocr_quality import READS_WELL, dictionary_share
+from pii_assets.ocr_quality import READS_WELL
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +140,9 @@ class LlmExtractor:
 
     def route(self, page: PageContent) -> str:
         """How the page is sent: "text" or "image"."""
-        text = page.text
-        return self._route(page.source, len(text.strip()), lambda: self._ocr_reads_well(page, text))
+        return self._route(page.source, len(page.text.strip()), page.ocr_dictionary_share)
 
-    def _route(self, source: str, text_chars: int, ocr_reads_well: Callable[[], bool]) -> str:
+    def _route(self, source: str, text_chars: int, ocr_dictionary_share: float | None) -> str:
         mode = self.settings.input_mode
         if mode != "auto":
             return mode
@@ -151,11 +150,11 @@ class LlmExtractor:
             return "image"
         if source == "text":
             return "text"
-        return "text" if self.settings.ocr_as_text and ocr_reads_well() else "image"
-
-    def _ocr_reads_well(self, page: PageContent, text: str) -> bool:
-        share = dictionary_share(text, page.ocr_language)
-        return share is not None and share >= self.settings.min_ocr_dictionary_share
+        reads_well = (
+            ocr_dictionary_share is not None
+            and ocr_dictionary_share >= self.settings.min_ocr_dictionary_share
+        )
+        return "text" if self.settings.ocr_as_text and reads_well else "image"
 
     def estimate_usage(
         self, *, route: str, text_chars: int, width_pt: float, height_pt: float
@@ -206,7 +205,7 @@ class LlmExtractor:
                     page = doc.load_page(index)
                     chars = len(page.get_text("text").strip()) if doc.is_pdf else 0
                     has_layer = chars >= limits.min_text_chars
-                    route = self._route("text" if has_layer else "ocr", chars, lambda: False)
+                    route = self._route("text" if has_layer else "ocr", chars, None)
                     if route == "text" and not has_layer:
                         chars = 2000  # OCR text of a scan, sent as text: a typical page
                     usage += self.estimate_usage(

@@ -23,6 +23,7 @@ from pii_assets.documents import (
 from pii_assets.models import DocumentError, ErrorClass
 from pii_pipeline.corpus import oversized_png, page_image, scanned_pdf, single_page_pdf
 from tests.bad_corpus import docx, encrypt_office, pdf_with_image_bomb, xlsx
+from tests.sample_pages import EMAIL, LETTER_LINES
 
 LINES = ["Customer record", "Name: Maria Gonzalez", "Email: maria.gonzalez@example.com"]
 
@@ -388,17 +389,6 @@ def test_skewed_noisy_scan_is_read() -> None:
 
 # --- pages scanned sideways or upside down ------------------------------------------------------
 
-LETTER = [
-    "Dear Mr. Carter,",
-    "Thank you for your letter about the account you opened with us last spring.",
-    "We have reviewed the statement and corrected the charges shown on the second page.",
-    "Please call our office if any of the details below are not correct.",
-    "Customer: Maria Gonzalez",
-    "Email: maria.gonzalez@example.com",
-    "Yours sincerely, the customer service team",
-]
-EMAIL = "maria.gonzalez@example.com"
-
 
 def _turned(data: bytes, degrees: int, fmt: str) -> bytes:
     """The picture turned `degrees` counter-clockwise, as a scanner fed the page sideways."""
@@ -422,7 +412,7 @@ def _expected_box(box: tuple, degrees: int) -> tuple:
 def test_turned_scans_are_read_upright_with_boxes_on_the_page_as_shown(degrees, fmt) -> None:
     from pii_assets.extraction import OfflineExtractor, extract_document
 
-    pdf = single_page_pdf(LETTER)
+    pdf = single_page_pdf(LETTER_LINES)
     upright = extract_document(pdf, document_key="up.pdf", etag="", extractor=OfflineExtractor())
     (reference,) = [e for e in upright.entities if e.text == EMAIL]
     picture = _turned(page_image(pdf, dpi=200, fmt=fmt.lower()), degrees, fmt)
@@ -446,7 +436,7 @@ def test_turned_scans_are_read_upright_with_boxes_on_the_page_as_shown(degrees, 
 
 
 def test_upright_pages_are_not_turned_and_detection_can_be_switched_off() -> None:
-    pdf = single_page_pdf(LETTER)
+    pdf = single_page_pdf(LETTER_LINES)
     scan = scanned_pdf(pdf, dpi=200, rotate=0.6, seed=2)
     with opened(scan) as doc:
         assert next(doc.pages()).upright_rotation == 0
@@ -465,7 +455,7 @@ def test_upright_pages_are_not_turned_and_detection_can_be_switched_off() -> Non
 
 
 def test_without_the_tesseract_program_a_sideways_page_keeps_its_first_reading(monkeypatch) -> None:
-    sideways = _turned(page_image(single_page_pdf(LETTER), dpi=200, fmt="png"), 90, "PNG")
+    sideways = _turned(page_image(single_page_pdf(LETTER_LINES), dpi=200, fmt="png"), 90, "PNG")
     monkeypatch.setenv("PATH", "/nonexistent")  # OCR itself is MuPDF's; OSD needs the program
     with opened(sideways) as doc:
         page = next(doc.pages())

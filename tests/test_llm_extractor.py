@@ -18,8 +18,8 @@ from pii_assets.ocr_quality import dictionary_share
 from pii_pipeline.corpus import scanned_pdf, single_page_pdf
 from tests.fake_openai import DEFAULT_KEY, FakeOpenAI, Fault
 from tests.llm_helpers import ScriptedAnswer, make_extractor
+from tests.sample_pages import EMAIL, LETTER_LINES, NAME, PHONE
 
-NAME, EMAIL, PHONE = "Maria Gonzalez", "maria.gonzalez@example.com", "(555) 010-1234"
 GHOST = "Jonathan Q. Nobody"  # the model "finds" it, but it is nowhere on the page
 PAGE_LINES = [
     "Invoice 2024-117 for services rendered in March",
@@ -290,17 +290,6 @@ def test_no_key_prompt_or_values_in_messages_or_logs(fake: FakeOpenAI, caplog) -
 
 
 # --- routing scans (auto) ------------------------------------------------------------------------
-
-LETTER_LINES = [
-    "Dear Mr. Carter,",
-    "Thank you for your letter about the account you opened with us last spring.",
-    "We have reviewed the statement and corrected the charges shown on the second page.",
-    "Please call our office if any of the details below are not correct.",
-    f"Customer: {NAME}",
-    f"Email: {EMAIL}",
-    f"Phone: {PHONE}",
-    "Yours sincerely, the customer service team",
-]
 
 
 def test_dictionary_share_separates_real_words_from_ocr_noise() -> None:

@@ -21,11 +21,20 @@ from botocore.exceptions import ClientError
 
 from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, put_json
 from pii_assets.dataset_card import render_card, version_facts
-from pii_assets.models import DocumentResult, ErrorClass, Status
+from pii_assets.models import STATUSES_WITH_ENTITIES, DocumentResult, ErrorClass, Status
 
-DATASET_FORMAT = 1
+# 2: `partial` status, coverage columns on documents, location columns on entities, nullable page.
+DATASET_FORMAT = 2
 LATEST_POINTER = "_latest.json"
 _VERSION_RE = re.compile(r"^v(\d{6,})$")
+
+UNREAD_PART = pa.struct(
+    [
+        pa.field("part", pa.string(), nullable=False),
+        pa.field("error_class", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),
+    ]
+)
 
 DOCUMENTS_SCHEMA = pa.schema(
     [
@@ -46,6 +55,12 @@ DOCUMENTS_SCHEMA = pa.schema(
         pa.field("output_tokens", pa.int64(), nullable=False),
         pa.field("entity_count", pa.int32(), nullable=False),
         pa.field("processed_at", pa.timestamp("us", tz="UTC")),
+        # Coverage: how the document was read and what could not be read (models.Coverage).
+        pa.field("pages_text", pa.int32(), nullable=False),
+        pa.field("pages_ocr", pa.int32(), nullable=False),
+        pa.field("pages_text_and_ocr", pa.int32(), nullable=False),
+        pa.field("parts_read", pa.map_(pa.string(), pa.int32())),
+        pa.field("unread_parts", pa.list_(UNREAD_PART)),
     ]
 )
 
@@ -53,7 +68,7 @@ ENTITIES_SCHEMA = pa.schema(
     [
         pa.field("entity_id", pa.string(), nullable=False),
         pa.field("document_key", pa.string(), nullable=False),
-        pa.field("page", pa.int32(), nullable=False),
+        pa.field("page", pa.int32()),
         pa.field("entity_type", pa.string(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
         pa.field("x0", pa.float64()),
@@ -62,7 +77,20 @@ ENTITIES_SCHEMA = pa.schema(
         pa.field("y1", pa.float64()),
         pa.field("confidence", pa.float64(), nullable=False),
         pa.field("source", pa.string(), nullable=False),
+        # Location beyond page and box (models.Entity).
+        pa.field("part", pa.string()),
+        pa.field("area", pa.string(), nullable=False),
+        pa.field("cell", pa.string()),
+        pa.field("column_header", pa.string()),
+        pa.field("line", pa.int32()),
+        pa.field("char_start", pa.int64()),
+        pa.field("char_end", pa.int64()),
+        pa.field("json_path", pa.string()),
     ]
+)
+
+_ENTITY_FIELDS = tuple(
+    name for name in ENTITIES_SCHEMA.names if name not in ("entity_id", "document_key")
 )
 
 
@@ -74,9 +102,9 @@ def _timestamp(value: str) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _entity_id(document_key: str, etag: str, index: int, entity_type: str, page: int) -> str:
+def _entity_id(document_key: str, etag: str, index: int, entity_type: str, page: int | None) -> str:
     # Reproducible: the same object version yields the same ids on every rerun.
-    raw = f"{document_key}\0{etag}\0{page}\0{entity_type}\0{index}".encode()
+    raw = f"{document_key}\0{etag}\0{page or 0}\0{entity_type}\0{index}".encode()
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
 
 
@@ -98,7 +126,8 @@ def build_tables(
     docs: dict[str, list[Any]] = {name: [] for name in DOCUMENTS_SCHEMA.names}
     ents: dict[str, list[Any]] = {name: [] for name in ENTITIES_SCHEMA.names}
     for partition_key, result in rows:
-        entities = result.entities if result.status == Status.OK else []
+        entities = result.entities if result.status in STATUSES_WITH_ENTITIES else []
+        coverage = result.coverage
         doc = {
             "document_key": result.document_key,
             "partition_key": partition_key,
@@ -117,6 +146,14 @@ def build_tables(
             "output_tokens": result.output_tokens,
             "entity_count": len(entities),
             "processed_at": _timestamp(result.processed_at),
+            "pages_text": coverage.pages_text,
+            "pages_ocr": coverage.pages_ocr,
+            "pages_text_and_ocr": coverage.pages_text_and_ocr,
+            "parts_read": sorted(coverage.parts.items()),
+            "unread_parts": [
+                {"part": u.part, "error_class": u.error_class, "message": u.message}
+                for u in coverage.unread
+            ],
         }
         for name, value in doc.items():
             docs[name].append(value)
@@ -125,9 +162,8 @@ def build_tables(
                 _entity_id(result.document_key, result.etag, index, e.entity_type, e.page)
             )
             ents["document_key"].append(result.document_key)
-            for name in ("page", "entity_type", "text", "x0", "y0", "x1", "y1", "confidence"):
+            for name in _ENTITY_FIELDS:
                 ents[name].append(getattr(e, name))
-            ents["source"].append(e.source)
     return (
         pa.Table.from_pydict(docs, schema=DOCUMENTS_SCHEMA),
         pa.Table.from_pydict(ents, schema=ENTITIES_SCHEMA),

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pii_assets.dataset import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
+from pii_assets.models import STATUSES_WITH_ENTITIES
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,15 @@ CHECKS: dict[str, tuple[bool, str]] = {
     "schema_as_documented": (True, "Both tables have exactly the documented schema."),
     "documents_unique": (True, "No document appears twice in `documents`."),
     "entities_unique": (True, "No duplicate entity rows (same document, page, type, text, box)."),
-    "entities_reference_ok_documents": (True, "Every entity belongs to an `ok` document."),
-    "pages_within_document": (True, "Every entity's page is within its document's page count."),
+    "entities_reference_ok_documents": (
+        True,
+        "Every entity belongs to an `ok` or `partial` document.",
+    ),
+    "pages_within_document": (
+        True,
+        "Every page number of an entity in the document itself (not an embedded part) is within "
+        "the document's page count.",
+    ),
     "boxes_normalised": (True, "Every bounding box lies within [0, 1] with x0 <= x1, y0 <= y1."),
     COVERAGE_CHECK: (
         False,
@@ -77,7 +85,21 @@ def validate(
             "entities_unique",
             _duplicates(
                 entities,
-                ["document_key", "page", "entity_type", "text", "x0", "y0", "x1", "y1"],
+                [
+                    "document_key",
+                    "part",
+                    "area",
+                    "page",
+                    "cell",
+                    "json_path",
+                    "char_start",
+                    "entity_type",
+                    "text",
+                    "x0",
+                    "y0",
+                    "x1",
+                    "y1",
+                ],
             ),
         ),
     ]
@@ -93,16 +115,23 @@ def _count(mask: pa.ChunkedArray | pa.Array) -> int:
 
 
 def _page_problems(documents: pa.Table, entities: pa.Table) -> tuple[int, int]:
-    """(entities without an `ok` document, entities whose page is outside the document)."""
-    ok = documents.filter(pc.equal(documents.column("status"), "ok"))
+    """(entities without an `ok`/`partial` document, entities of the document itself whose page
+    is outside it; pages of embedded parts are counted within the part, not the document)."""
+    with_entities = pc.is_in(
+        documents.column("status"), value_set=pa.array(sorted(STATUSES_WITH_ENTITIES))
+    )
+    ok = documents.filter(with_entities)
     pages = ok.select(["document_key", "pages"]).rename_columns(["document_key", "doc_pages"])
-    joined = entities.select(["document_key", "page"]).join(
+    joined = entities.select(["document_key", "page", "part"]).join(
         pages, keys="document_key", join_type="left outer", use_threads=False
     )
     doc_pages = joined.column("doc_pages")
     orphans = doc_pages.null_count
     page = joined.column("page")
-    outside = pc.or_(pc.less(page, 1), pc.greater(page, doc_pages))
+    outside = pc.and_(
+        pc.is_null(joined.column("part")),
+        pc.or_(pc.less(page, 1), pc.greater(page, doc_pages)),
+    )
     return orphans, _count(outside)
 
 

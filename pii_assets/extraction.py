@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from pii_assets.documents import DocumentLimits, PageContent, ToolError, open_document
+from pii_assets.documents.orientation import displayed_box
+from pii_assets.locations import deduplicate, place
 from pii_assets.models import (
     DocumentError,
     DocumentResult,
@@ -21,7 +23,6 @@ from pii_assets.models import (
     ExtractorError,
     Status,
 )
-from pii_assets.orientation import displayed_box
 from pii_assets.recognizers import classify, find_entities
 
 # Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
@@ -134,10 +135,13 @@ def _extract_into(
     sample: list[str] = []
     sample_chars = 0
     page_classes: list[str] = []
+    units = 0
     with open_document(data, name=result.document_key, passwords=passwords, limits=limits) as doc:
         result.pages = doc.page_count
         result.truncated = doc.truncated
+        result.coverage = doc.coverage  # filled in as the units are read
         for page in doc.pages():
+            units += 1
             try:
                 extraction = extractor.extract_page(page)
             except ExtractorError as exc:
@@ -153,7 +157,8 @@ def _extract_into(
                 raise _ExtractorFailure from exc
             if extraction.classification:
                 page_classes.append(extraction.classification)
-            result.entities.extend(_on_displayed_page(extraction.entities, page.upright_rotation))
+            displayed = _on_displayed_page(extraction.entities, page.upright_rotation)
+            result.entities.extend(place(entity, page) for entity in displayed)
             # Usage is recorded as it accrues: tokens spent before a failure were still spent.
             result.input_tokens += extraction.input_tokens
             result.output_tokens += extraction.output_tokens
@@ -162,6 +167,20 @@ def _extract_into(
                 text = page.text[: CLASSIFICATION_TEXT_CHARS - sample_chars]
                 sample.append(text)
                 sample_chars += len(text)
+    result.entities = deduplicate(result.entities)
+    unread = result.coverage.unread
+    if unread and not units:
+        # Nothing of the document could be read: it failed, for the first part's reason.
+        first = unread[0]
+        raise DocumentError(ErrorClass(first.error_class), first.message)
+    if unread:
+        result.status = Status.PARTIAL
+        count = len(unread)
+        result.error_class = unread[0].error_class
+        result.error_message = (
+            f"{result.document_key}: {count} part{'s' if count > 1 else ''} could not be read "
+            f"(first: {unread[0].message})"
+        )
     if page_classes:
         # The most common page answer; ties go to the earliest page (a cover letter's first page).
         result.classification = max(page_classes, key=page_classes.count)
@@ -185,6 +204,8 @@ def _on_displayed_page(entities: list[Entity], rotation: int) -> list[Entity]:
 
 
 def _fail(result: DocumentResult, error_class: ErrorClass, message: str) -> None:
+    """A failed document keeps its coverage (what was read before the failure) but no entities:
+    they would be a partial answer shown as whole."""
     result.status = Status.FAILED
     result.error_class = str(error_class)
     result.error_message = message

@@ -31,6 +31,21 @@ def partition_metadata(result: DocumentResult) -> dict[str, Any]:
         metadata["classification"] = result.classification
     if result.error_class:
         metadata["error_class"] = result.error_class
+    coverage = result.coverage
+    metadata["pages_by_source"] = dg.MetadataValue.json(
+        {
+            "text": coverage.pages_text,
+            "ocr": coverage.pages_ocr,
+            "text+ocr": coverage.pages_text_and_ocr,
+        }
+    )
+    metadata["parts_read"] = dg.MetadataValue.json(dict(sorted(coverage.parts.items())))
+    metadata["unread_parts"] = len(coverage.unread)
+    if coverage.unread:
+        # Parts and classes only: the messages name them too, but nothing more is needed here.
+        metadata["unread"] = dg.MetadataValue.json(
+            [{"part": u.part, "error_class": u.error_class} for u in coverage.unread[:50]]
+        )
     return metadata
 
 

@@ -319,8 +319,7 @@ def test_damaged_office_content_fails_conversion() -> None:
 
 
 def test_missing_libreoffice_is_a_tool_error_not_the_documents_fault(monkeypatch) -> None:
-    from pii_assets import office
-    from pii_assets.documents import ToolError
+    from pii_assets.documents import ToolError, office
 
     monkeypatch.setattr(office, "soffice_path", lambda: None)
     with pytest.raises(ToolError, match="LibreOffice .* is not installed"):
@@ -344,13 +343,15 @@ def test_encrypted_office_without_the_password_names_no_password() -> None:
 # --- Limits and timeouts -----------------------------------------------------------------------
 
 
-def test_ocr_timeout_kills_tesseract_and_fails_the_page() -> None:
+def test_ocr_timeout_kills_tesseract_and_records_the_page_as_unread() -> None:
     data = page_image(single_page_pdf(LINES), dpi=150)
     limits = DocumentLimits(ocr_timeout_s=0.001)
-    with opened(data, limits=limits) as doc, pytest.raises(DocumentError) as info:
-        list(doc.pages())
-    assert info.value.error_class == ErrorClass.TIMEOUT
-    assert str(info.value) == "doc: OCR of page 1 took longer than 0.001 s"
+    with opened(data, limits=limits) as doc:
+        assert list(doc.pages()) == []
+        [unread] = doc.coverage.unread
+    assert unread.part == "page 1"
+    assert unread.error_class == ErrorClass.TIMEOUT
+    assert unread.message == "doc: OCR of page 1 took longer than 0.001 s"
 
 
 def test_ocr_without_a_timeout_runs_in_process() -> None:
@@ -362,12 +363,13 @@ def test_ocr_without_a_timeout_runs_in_process() -> None:
 def test_image_bomb_inside_a_pdf_page_is_rejected_before_rendering() -> None:
 
     tracemalloc.start()
-    with opened(pdf_with_image_bomb()) as doc, pytest.raises(DocumentError) as info:
-        list(doc.pages())
+    with opened(pdf_with_image_bomb()) as doc:
+        assert list(doc.pages()) == []
+        [unread] = doc.coverage.unread
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert info.value.error_class == ErrorClass.IMAGE_TOO_LARGE
-    assert "page 1 holds a 40,000 x 40,000 pixel image" in str(info.value)
+    assert unread.error_class == ErrorClass.IMAGE_TOO_LARGE
+    assert "page 1 holds a 40,000 x 40,000 pixel image" in unread.message
     assert peak < 5_000_000
 
 

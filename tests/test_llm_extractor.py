@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
+from pii_assets.documents.ocr_quality import dictionary_share
 from pii_assets.extraction import extract_document
 from pii_assets.llm.extractor import SYSTEM_PROMPT
 from pii_assets.llm.locate import PageLocator
 from pii_assets.llm.pricing import PRICES, Usage, cost_usd, image_tokens, price_for
 from pii_assets.llm.schema import response_format
 from pii_assets.models import CLASSIFICATIONS, ENTITY_TYPES, Word
-from pii_assets.ocr_quality import dictionary_share
 from pii_pipeline.corpus import scanned_pdf, single_page_pdf
 from tests.fake_openai import DEFAULT_KEY, FakeOpenAI, Fault
 from tests.llm_helpers import ScriptedAnswer, make_extractor

@@ -2,9 +2,9 @@
 
 Routing (`input_mode`): `image` always sends the rendered page; `text` always sends the page's
 words; `auto` sends the words when they are good (a text layer with some text, or OCR that reads
-as real words: `pii_assets.ocr_quality`) and the image otherwise (noisy scans, photos, pages in a
-language with no dictionary). Text costs a fraction of an image's tokens. Whatever the route,
-entities are located on the page's words (text layer or OCR) for their boxes.
+as real words: `pii_assets.documents.ocr_quality`) and the image otherwise (noisy scans, photos,
+pages in a language with no dictionary). Text costs a fraction of an image's tokens. Whatever the
+route, entities are located on the page's words (text layer or OCR) for their boxes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pymupdf
 
 from pii_assets.documents import DocumentLimits, PageContent
+from pii_assets.documents.ocr_quality import READS_WELL
 from pii_assets.extraction import PageExtraction
 from pii_assets.llm.client import ChatClient, Completion, LlmCallError
 from pii_assets.llm.locate import PageLocator
@@ -32,7 +33,6 @@ from pii_assets.llm.pricing import (
 from pii_assets.llm.schema import InvalidAnswer, PageAnswer, parse_answer, response_format
 from pii_assets.models import Entity, ErrorClass, ExtractorError
 from pii_assets.mupdf_gate import MUPDF_GATE, MupdfGate
-from pii_assets.ocr_quality import READS_WELL
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from pii_assets.documents.base import ToolError
 from pii_assets.models import DocumentError, ErrorClass
 from pii_assets.mupdf_gate import MUPDF_GATE
-
-
-class ToolError(RuntimeError):
-    """An external tool (Tesseract, LibreOffice) is missing or broken: not the document's fault."""
-
 
 # LibreOffice import filters: naming the filter stops LibreOffice from falling back to importing a
 # damaged file as plain text (which would "succeed" with garbage).

@@ -1,0 +1,195 @@
+"""Tesseract OCR through MuPDF, isolated in a forked child per page.
+
+The child holds the page's pixmap and Tesseract's memory (so neither grows this process) and is
+killed at the OCR timeout. Tesseract's and Leptonica's own chatter on stderr ("Image too small to
+scale", "Invalid resolution 0 dpi") is diverted to the debug log, never the user's terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+import pickle
+import select
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import Any
+
+import pymupdf
+
+from pii_assets.documents.base import ToolError
+from pii_assets.documents.orientation import osd_rotation, upright_ocr
+from pii_assets.models import DocumentError, ErrorClass
+from pii_assets.mupdf_gate import MUPDF_GATE
+
+log = logging.getLogger(__name__)
+
+
+class OcrError(ToolError):
+    """Tesseract could not run (missing language data, broken install); not the document's fault."""
+
+
+@lru_cache(maxsize=1)
+def tessdata_dir() -> str | None:
+    """Tesseract's language data folder, or None to let MuPDF use its own default."""
+    env = os.environ.get("TESSDATA_PREFIX")
+    if env:
+        return env
+    try:
+        return pymupdf.get_tessdata()
+    except Exception:
+        found = sorted(glob.glob("/usr/share/tesseract-ocr/*/tessdata"))
+        return found[-1] if found else None
+
+
+Outcome = tuple[bool, object]
+
+
+def ocr_outcome(page: pymupdf.Page, dpi: int, language: str) -> Outcome:
+    """`(True, raw words)` from Tesseract through MuPDF, or `(False, exception type name)`.
+
+    Tesseract's own layout analysis straightens the slight skew of a scanned page.
+    """
+    try:
+        textpage = page.get_textpage_ocr(
+            dpi=dpi, language=language, full=True, tessdata=tessdata_dir()
+        )
+        try:
+            return True, page.get_text("words", textpage=textpage)
+        finally:
+            del textpage
+    except Exception as exc:
+        return False, type(exc).__name__
+
+
+def upright_outcome(page: pymupdf.Page, dpi: int, language: str, timeout_s: float) -> Outcome:
+    """`(True, (rotation, words, upright size))` when Tesseract's orientation detection says the
+    page lies turned; `(True, None)` when it is upright or unsure; else `(False, exception type)`.
+    """
+    try:
+        tessdata = tessdata_dir()
+        rotation = osd_rotation(page, tessdata=tessdata, timeout_s=timeout_s)
+        if not rotation:
+            return True, None
+        words, size = upright_ocr(page, rotation, dpi=dpi, language=language, tessdata=tessdata)
+        return True, (rotation, words, size)
+    except Exception as exc:
+        return False, type(exc).__name__
+
+
+@contextlib.contextmanager
+def _stderr_to_debug_log() -> Iterator[None]:
+    """Tesseract and Leptonica write warnings straight to file descriptor 2 (C code, not Python
+    logging); in the OCR child, fd 2 goes to a file whose lines are logged at debug level."""
+    with tempfile.TemporaryFile() as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read(8192).decode("utf-8", "replace").splitlines():
+                if line.strip():
+                    log.debug("tesseract: %s", line.strip())
+
+
+def run_isolated(
+    work: Callable[[], Outcome],
+    *,
+    name: str,
+    page_number: int,
+    timeout_s: float,
+    language: str,
+) -> Any:
+    """What `work` (Tesseract on one page) returns, run in a forked child killed at `timeout_s`
+    (in this process when the timeout is 0 or fork is unavailable).
+
+    Raises DocumentError(TIMEOUT) when the child runs out of time, OcrError when Tesseract fails.
+    """
+    if timeout_s > 0 and hasattr(os, "fork"):
+        outcome = _in_child(work, name=name, page_number=page_number, timeout_s=timeout_s)
+    else:
+        with _stderr_to_debug_log():
+            outcome = work()
+    ok, value = outcome
+    if not ok:
+        raise OcrError(f"{name}: OCR of page {page_number} failed (language {language!r}, {value})")
+    return value
+
+
+def _in_child(
+    work: Callable[[], Outcome], *, name: str, page_number: int, timeout_s: float
+) -> Outcome:
+    """`work` in a forked child, so that a page Tesseract is stuck on can be killed and the
+    page's pixmap and Tesseract's memory never grow this process. Fork copies nothing up front
+    (copy-on-write) and costs milliseconds against OCR's seconds."""
+    read_fd, write_fd = os.pipe()
+    err_read, err_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: OCR, send the words, exit without running any cleanup
+        status = 0
+        try:
+            os.close(read_fd)
+            os.close(err_read)
+            os.dup2(err_write, 2)  # Tesseract's own stderr goes to the parent's debug log
+            payload = pickle.dumps(work(), pickle.HIGHEST_PROTOCOL)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_fd, view) :]
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    os.close(err_write)
+    chunks: list[bytes] = []
+    chatter: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    timed_out = False
+    # The child was forked while this thread held the gate, so no other thread was inside MuPDF
+    # to leave it half-changed in the child's copy. While the child works, other documents'
+    # threads may use MuPDF: OCR of several documents runs on several cores.
+    try:
+        with MUPDF_GATE.released():
+            open_fds = [read_fd, err_read]
+            while read_fd in open_fds:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select(open_fds, [], [], remaining)
+                for fd in ready:
+                    chunk = os.read(fd, 1 << 16)
+                    if not chunk:
+                        open_fds.remove(fd)
+                    elif fd == read_fd:
+                        chunks.append(chunk)
+                    elif sum(map(len, chatter)) < 8192:
+                        chatter.append(chunk)
+    finally:
+        os.close(read_fd)
+        os.close(err_read)
+        if timed_out:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    for line in b"".join(chatter).decode("utf-8", "replace").splitlines():
+        if line.strip():
+            log.debug("tesseract: %s", line.strip())
+    if timed_out:
+        raise DocumentError(
+            ErrorClass.TIMEOUT,
+            f"{name}: OCR of page {page_number} took longer than {timeout_s:g} s",
+        )
+    if not chunks:
+        raise OcrError(
+            f"{name}: OCR of page {page_number} ended abnormally "
+            f"(child status {os.waitstatus_to_exitcode(status)})"
+        )
+    return pickle.loads(b"".join(chunks))

@@ -1,0 +1,234 @@
+"""Paged documents read through PyMuPDF (PDFs and images): one unit per page, each loaded, read
+(text layer or OCR) and released before the next.
+
+A page that cannot be read (damaged, its OCR timed out, an image on it over the pixel limit) is
+recorded in the coverage as unread and the other pages are still read: the document is then
+`partial`, never silently `ok`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pymupdf
+
+from pii_assets.documents.base import DocumentLimits, PageContent, lines_text
+from pii_assets.documents.ocr import OcrError, ocr_outcome, run_isolated, upright_outcome
+from pii_assets.documents.ocr_quality import READS_WELL, dictionary_share
+from pii_assets.models import Coverage, DocumentError, ErrorClass, Word
+
+
+class MupdfReader:
+    """A `DocumentReader` over an open PyMuPDF document (a PDF, or an image MuPDF opened)."""
+
+    def __init__(
+        self,
+        doc: pymupdf.Document,
+        *,
+        name: str,
+        image_sizes: list[tuple[int, int]] | None,
+        limits: DocumentLimits,
+    ) -> None:
+        self._doc = doc
+        self._name = name
+        self._image_sizes = image_sizes  # pixel sizes per frame; None for PDFs
+        self._is_image = image_sizes is not None
+        self._limits = limits
+        self.page_count: int = doc.page_count
+        self.truncated: bool = self.page_count > limits.max_pages
+        self.coverage = Coverage()
+
+    def close(self) -> None:
+        self._doc.close()
+        # MuPDF keeps every warning in a process-wide list that grows with each document and
+        # quotes the document's own tokens ("unknown keyword: '...'"); neither may linger.
+        pymupdf.TOOLS.reset_mupdf_warnings()
+
+    def pages(self) -> Iterator[PageContent]:
+        """Up to `max_pages` pages; each page's pixmaps and text pages are freed before the next.
+        A page that cannot be read is recorded as unread and skipped."""
+        for index in range(min(self.page_count, self._limits.max_pages)):
+            try:
+                page = self._read_page(index)
+            except OcrError:
+                raise  # Tesseract itself is broken: every page would fail the same way
+            except DocumentError as exc:
+                self.coverage.unreadable(f"page {index + 1}", exc.error_class, str(exc))
+                continue
+            self.coverage.page_read(page.source)
+            self.coverage.read("pages")
+            yield page
+
+    def _read_page(self, index: int) -> PageContent:
+        number = index + 1
+        try:
+            page = self._doc.load_page(index)
+            rect = page.rect
+            words = [] if self._is_image else page.get_text("words")
+        except Exception as exc:
+            raise DocumentError(
+                ErrorClass.CORRUPT, f"{self._name}: page {number} cannot be read"
+            ) from exc
+        source = "text"
+        rotation = 0
+        share: float | None = None
+        width, height = rect.width, rect.height
+        if self._is_image or not _has_text(words, self._limits.min_text_chars):
+            source = "ocr"
+            normalised, share, rotation = self._ocr_page(page, index)
+            if rotation in (90, 270):
+                width, height = height, width
+        else:
+            normalised = normalise_words(words, page, rect)
+        return PageContent(
+            number=number,
+            words=normalised,
+            source=source,
+            width=width,
+            height=height,
+            ocr_dictionary_share=share,
+            upright_rotation=rotation,
+            _render=lambda max_side: self._render_png(index, max_side, rotation),
+        )
+
+    def _ocr_page(self, page: pymupdf.Page, index: int) -> tuple[list[Word], float | None, int]:
+        """The page's OCR words (normalised), their dictionary share and the rotation applied."""
+        dpi = self._ocr_dpi(page, index)
+        language = self._limits.ocr_language
+        raw = self._isolated(index, lambda: ocr_outcome(page, dpi, language))
+        normalised = normalise_words(raw, page, page.rect)
+        share = dictionary_share(lines_text(normalised), language)
+        rotation = 0
+        if self._limits.detect_orientation and share is not None and share < READS_WELL:
+            upright = self._upright(page, index, dpi, share)
+            if upright is not None:
+                rotation, normalised, share = upright
+        return normalised, share, rotation
+
+    def _isolated(self, index: int, work) -> object:  # noqa: ANN001 - see ocr.run_isolated
+        limits = self._limits
+        return run_isolated(
+            work,
+            name=self._name,
+            page_number=index + 1,
+            timeout_s=limits.ocr_timeout_s,
+            language=limits.ocr_language,
+        )
+
+    def _upright(
+        self, page: pymupdf.Page, index: int, dpi: int, share: float
+    ) -> tuple[int, list[Word], float] | None:
+        """The page read upright (rotation, words, dictionary share) when Tesseract's orientation
+        detection says it lies turned and it reads better turned; None otherwise."""
+        limits = self._limits
+        language = limits.ocr_language
+        try:
+            outcome = self._isolated(
+                index, lambda: upright_outcome(page, dpi, language, limits.ocr_timeout_s)
+            )
+        except (OcrError, DocumentError):
+            return None  # best effort: the page keeps its first reading
+        if outcome is None:
+            return None
+        rotation, raw, (width, height) = outcome
+        upright = normalise_words(raw, None, pymupdf.Rect(0, 0, width, height))
+        better = dictionary_share(lines_text(upright), language)
+        return (rotation, upright, better) if better is not None and better > share else None
+
+    def _ocr_dpi(self, page: pymupdf.Page, index: int) -> int:
+        limits = self._limits
+        rect = page.rect
+        dpi = limits.ocr_dpi
+        images = self._page_images(page, index)
+        native = self._native_dpi(page, index, images)
+        if native:
+            # Rendering a scan finer than it was scanned adds no information, only time, and
+            # smears its grain into blobs that Tesseract reads as characters.
+            dpi = max(1, min(dpi, round(native)))
+        # Scale down when the page at the OCR resolution would exceed the pixel budget: a huge
+        # page box (or an image claiming 1 dpi) must not become a multi-gigabyte pixmap.
+        pixels = (rect.width * dpi / 72) * (rect.height * dpi / 72)
+        if pixels > limits.max_image_pixels:
+            dpi = max(1, int(dpi * math.sqrt(limits.max_image_pixels / pixels)))
+        return dpi
+
+    def _page_images(self, page: pymupdf.Page, index: int) -> list[dict]:
+        """The page's images (sizes from their headers); rejects one over the pixel limit before
+        anything decodes it (a PDF can carry a decompression bomb as well as a PNG can)."""
+        if self._is_image:
+            return []  # checked from the file's headers when it was opened
+        images = [info for info in page.get_image_info() if info.get("width")]
+        limit = self._limits.max_image_pixels
+        for info in images:
+            width, height = info["width"], info.get("height", 0)
+            if width * height > limit:
+                raise DocumentError(
+                    ErrorClass.IMAGE_TOO_LARGE,
+                    f"{self._name}: page {index + 1} holds a {width:,} x {height:,} pixel image, "
+                    f"over the limit of {limit:,} pixels",
+                )
+        return images
+
+    def _native_dpi(self, page: pymupdf.Page, index: int, images: list[dict]) -> float | None:
+        """The resolution of the picture that is the page: an image document or a scanned page."""
+        rect = page.rect
+        if rect.width <= 0:
+            return None
+        if self._image_sizes is not None:
+            if index < len(self._image_sizes):
+                return 72 * self._image_sizes[index][0] / rect.width
+            return None
+        if not images:
+            return None
+        largest = max(images, key=lambda info: pymupdf.Rect(info["bbox"]).get_area())
+        bbox = pymupdf.Rect(largest["bbox"])
+        # Only a picture covering most of the page is a scan; a logo on a text page is not.
+        if bbox.width <= 0 or bbox.get_area() < 0.5 * rect.get_area():
+            return None
+        return 72 * largest["width"] / bbox.width
+
+    def _render_png(self, index: int, max_side: int, rotation: int = 0) -> bytes:
+        page = self._doc.load_page(index)
+        self._page_images(page, index)
+        zoom = max_side / max(page.rect.width, page.rect.height, 1.0)
+        matrix = pymupdf.Matrix(zoom, zoom).prerotate(rotation)
+        pixmap = page.get_pixmap(matrix=matrix, alpha=False)
+        try:
+            return pixmap.tobytes("png")
+        finally:
+            del pixmap
+
+
+def _has_text(words: list[tuple], min_chars: int) -> bool:
+    chars = 0
+    for word in words:
+        chars += len(word[4])
+        if chars >= min_chars:
+            return True
+    return False
+
+
+def normalise_words(
+    raw_words: list[tuple], page: pymupdf.Page | None, rect: pymupdf.Rect
+) -> list[Word]:
+    """PyMuPDF's word tuples as `Word`s normalised to `rect`; with `page`, first mapped from the
+    unrotated page (where PyMuPDF positions them) onto the page as displayed."""
+    left, top = rect.x0, rect.y0
+    sx = 1.0 / (rect.width or 1.0)
+    sy = 1.0 / (rect.height or 1.0)
+    # (`page.rotation` reads the page dictionary on every access: once per page is enough.)
+    matrix = page.rotation_matrix if page is not None and page.rotation else None
+    words: list[Word] = []
+    append = words.append  # this loop runs once per word of every page: kept tight
+    for x0, y0, x1, y1, text, block, line, _ in raw_words:
+        if not text or text.isspace():
+            continue
+        if matrix is not None:
+            x0, y0, x1, y1 = pymupdf.Rect(x0, y0, x1, y1) * matrix
+        nx0, ny0, nx1, ny1 = (x0 - left) * sx, (y0 - top) * sy, (x1 - left) * sx, (y1 - top) * sy
+        # Glyphs can stick out of the page box; clamping is rarely needed, so it is checked first.
+        if nx0 < 0.0 or ny0 < 0.0 or nx1 > 1.0 or ny1 > 1.0:
+            nx0, ny0, nx1, ny1 = (min(1.0, max(0.0, v)) for v in (nx0, ny0, nx1, ny1))
+        append(Word(text, nx0, ny0, nx1, ny1, block, line))
+    return words

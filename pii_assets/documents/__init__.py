@@ -1,13 +1,14 @@
 """Reading documents of every format, one unit at a time (see `base` for the model).
 
 `open_document` sniffs the format from the content (`sniff`), never from the name, and hands the
-bytes to the module of its format family: `pdf`, `images`, `office` (LibreOffice rendering and
-decryption). Every problem with the input becomes a `DocumentError` whose message names the
+bytes to the module of its format family (`READERS`): a new format is one new module and one
+line there. Every problem with the input becomes a `DocumentError` whose message names the
 document and the cause only: never passwords, never document text.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 from pii_assets.documents import sniff
@@ -19,10 +20,8 @@ from pii_assets.documents.base import (
     ToolError,
     lines_text,
 )
-from pii_assets.documents.images import open_image
 from pii_assets.documents.ocr import OcrError, tessdata_dir
-from pii_assets.documents.office import convert_to_pdf, decrypt_office
-from pii_assets.documents.pdf import open_pdf
+from pii_assets.documents.office import decrypt_office
 from pii_assets.documents.sniff import sniff_format
 from pii_assets.models import DocumentError, ErrorClass
 
@@ -38,6 +37,16 @@ __all__ = [
     "sniff_format",
     "tessdata_dir",
 ]
+
+
+# Format -> "module:function" in this package; each function is
+# `open_x(data, *, kind, name, passwords, limits) -> DocumentReader` and raises DocumentError.
+# Modules are imported when a format is first read: most buckets hold a few formats only.
+READERS: dict[str, str] = {
+    sniff.PDF: "pdf:open_pdf",
+    **{kind: "images:open_image" for kind in sniff.IMAGE_FORMATS},
+    **{kind: "office:open_rendered" for kind in ("docx", "xlsx")},
+}
 
 
 def open_document(
@@ -60,14 +69,15 @@ def open_document(
                 ErrorClass.UNSUPPORTED_FORMAT,
                 f"{name}: the decrypted Office file is not a Word or Excel document",
             )
-    if kind in sniff.OFFICE_FORMATS:
-        data = convert_to_pdf(data, kind=kind, name=name, timeout_s=limits.conversion_timeout_s)
-        kind = sniff.PDF
-    if kind == sniff.PDF:
-        return OpenedDocument(open_pdf(data, name=name, passwords=passwords, limits=limits))
-    if kind in sniff.IMAGE_FORMATS:
-        return OpenedDocument(open_image(data, kind=kind, name=name, limits=limits))
-    raise _unsupported(kind, name=name)
+    target = READERS.get(kind or "")
+    if target is None:
+        raise _unsupported(kind, name=name)
+    module_name, function = target.split(":")
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    reader = getattr(module, function)(
+        data, kind=kind, name=name, passwords=passwords, limits=limits
+    )
+    return OpenedDocument(reader)
 
 
 def _unsupported(kind: str | None, *, name: str) -> DocumentError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 
 import pymupdf
 from PIL import Image, UnidentifiedImageError
@@ -14,7 +15,14 @@ from pii_assets.documents.paged import MupdfReader
 from pii_assets.models import DocumentError, ErrorClass
 
 
-def open_image(data: bytes, *, kind: str, name: str, limits: DocumentLimits) -> MupdfReader:
+def open_image(
+    data: bytes,
+    *,
+    kind: str,
+    name: str,
+    passwords: Sequence[str] = (),
+    limits: DocumentLimits,
+) -> MupdfReader:
     """A reader over the image's frames; raises DocumentError for oversized or damaged images."""
     sizes = image_sizes(data, name=name, limits=limits)
     check_complete(data, kind, name=name)

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from pii_assets.documents.base import ToolError
+from pii_assets.documents.base import DocumentLimits, ToolError
+from pii_assets.documents.paged import MupdfReader
 from pii_assets.models import DocumentError, ErrorClass
 from pii_assets.mupdf_gate import MUPDF_GATE
 
@@ -105,6 +106,16 @@ def convert_to_pdf(data: bytes, *, kind: str, name: str, timeout_s: float) -> by
                 "it is probably damaged",
             )
         return pdf.read_bytes()
+
+
+def open_rendered(
+    data: bytes, *, kind: str, name: str, passwords: Sequence[str], limits: DocumentLimits
+) -> MupdfReader:
+    """A reader over the document as LibreOffice renders it to PDF."""
+    from pii_assets.documents.pdf import open_pdf
+
+    pdf = convert_to_pdf(data, kind=kind, name=name, timeout_s=limits.conversion_timeout_s)
+    return open_pdf(pdf, name=name, passwords=(), limits=limits)
 
 
 def _kill_group(process: subprocess.Popen) -> None:

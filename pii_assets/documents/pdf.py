@@ -15,7 +15,7 @@ from pii_assets.models import DocumentError, ErrorClass
 
 
 def open_pdf(
-    data: bytes, *, name: str, passwords: Sequence[str], limits: DocumentLimits
+    data: bytes, *, kind: str = "pdf", name: str, passwords: Sequence[str], limits: DocumentLimits
 ) -> MupdfReader:
     """A reader over the PDF; raises DocumentError when it cannot be opened or decrypted."""
     try:

@@ -12,10 +12,18 @@ import zipfile
 
 import olefile
 
-# Formats `open_document` reads, by the names PyMuPDF's `open(filetype=...)` expects.
+# Formats `open_document` reads (the package's `READERS` maps each to its module). Images MuPDF
+# opens are named as PyMuPDF's `open(filetype=...)` expects.
 PDF = "pdf"
 IMAGE_FORMATS = ("png", "jpeg", "tiff", "gif", "bmp")
-# Office Open XML documents, rendered to PDF by LibreOffice.
+DECODED_IMAGE_FORMATS = ("webp", "heic")  # decoded by Pillow (pillow-heif) first
+WORD_FORMATS = ("docx",)
+SPREADSHEET_FORMATS = ("xlsx", "xls", "ods", "csv", "tsv")
+RENDERED_OFFICE_FORMATS = ("doc", "ppt", "pptx", "odt", "odp", "rtf")  # LibreOffice to PDF
+TEXT_FORMATS = ("txt", "json", "jsonl", "xml", "html")
+EMAIL_FORMATS = ("eml", "msg")
+ARCHIVE_FORMATS = ("zip", "gzip", "tar")
+# Office Open XML documents a password-protected OLE package may hold.
 OFFICE_FORMATS = ("docx", "xlsx")
 # An OLE compound file holding an encrypted OOXML package (how Word/Excel save a password-protected
 # .docx/.xlsx); it is decrypted, then sniffed again.

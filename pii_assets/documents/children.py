@@ -1,0 +1,107 @@
+"""Documents inside documents: PDF attachments, e-mail attachments, archive members.
+
+They are read as part of their parent (one row per S3 object stays true): each child is opened
+with `open_document`, its units are yielded with `part` naming where it sits ("attachment:a.pdf",
+"member:2024/b.pdf", nested as "member:x.zip > member:y.pdf"), and its coverage is added to the
+parent's. A child that cannot be read (damaged, unsupported, over a limit, nested too deep) is
+recorded as an unread part: the parent becomes `partial`, never silently `ok`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from pii_assets.documents.base import DocumentLimits, PageContent
+from pii_assets.models import Coverage, DocumentError, ErrorClass
+
+PART_SEPARATOR = " > "
+
+
+@dataclass(frozen=True)
+class Child:
+    """One embedded document: its label ("attachment:a.pdf"), its size if known before it is
+    loaded, and a loader for its bytes (called only when the child is read)."""
+
+    label: str
+    load: Callable[[], bytes]
+    size: int | None = None
+
+
+def part_label(parent: str | None, label: str) -> str:
+    return label if parent is None else f"{parent}{PART_SEPARATOR}{label}"
+
+
+def read_children(
+    children: Sequence[Child],
+    *,
+    name: str,
+    parent_part: str | None,
+    coverage: Coverage,
+    kind: str,
+    passwords: Sequence[str],
+    limits: DocumentLimits,
+) -> Iterator[PageContent]:
+    """Units of every child in order, each child's coverage merged into `coverage` and counted
+    as one part of `kind` ("attachments" or "members"); unreadable children recorded as unread.
+
+    `limits.max_depth` is how many more levels may nest below this one.
+    """
+    from pii_assets.documents import open_document  # the package entry point opens any format
+
+    for index, child in enumerate(children):
+        label = part_label(parent_part, child.label)
+        where = f"{name}: {child.label}"
+        if index >= limits.max_members:
+            remaining = len(children) - index
+            coverage.unreadable(
+                part_label(parent_part, f"{remaining} more {kind}"),
+                ErrorClass.LIMIT_EXCEEDED,
+                f"{name}: {remaining} {kind} beyond the limit of {limits.max_members} not read",
+            )
+            return
+        if limits.max_depth <= 0:
+            coverage.unreadable(
+                label,
+                ErrorClass.LIMIT_EXCEEDED,
+                f"{where} is nested deeper than the limit allows; not read",
+            )
+            continue
+        if child.size is not None and child.size > limits.max_part_bytes:
+            coverage.unreadable(
+                label,
+                ErrorClass.TOO_LARGE,
+                f"{where} is {child.size / 1024 / 1024:.1f} MB, over the "
+                f"{limits.max_part_bytes / 1024 / 1024:g} MB limit for an embedded part",
+            )
+            continue
+        try:
+            data = child.load()
+            if len(data) > limits.max_part_bytes:
+                raise DocumentError(
+                    ErrorClass.TOO_LARGE,
+                    f"{where} is over the {limits.max_part_bytes / 1024 / 1024:g} MB limit "
+                    "for an embedded part",
+                )
+            deeper = replace(limits, max_depth=limits.max_depth - 1)
+            with open_document(data, name=where, passwords=passwords, limits=deeper) as doc:
+                for unit in doc.pages():
+                    unit.part = part_label(label, unit.part) if unit.part else label
+                    yield unit
+                coverage.merge(_relabelled(doc.coverage, label))
+        except DocumentError as exc:
+            coverage.unreadable(label, exc.error_class, str(exc))
+            continue
+        coverage.read(kind)
+
+
+def _relabelled(child: Coverage, label: str) -> Coverage:
+    """The child's coverage, its unread parts named from the parent ("member:a.zip > page 3")."""
+    unread = [replace(u, part=part_label(label, u.part)) for u in child.unread]
+    return Coverage(
+        pages_text=child.pages_text,
+        pages_ocr=child.pages_ocr,
+        pages_text_and_ocr=child.pages_text_and_ocr,
+        parts=dict(child.parts),
+        unread=unread,
+    )

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui python3-venv
 
-.PHONY: demo test dev bench eval lint format system-deps clean
+.PHONY: demo test dev bench eval robustness lint format system-deps clean
 
 system-deps:
 	@missing=""; \
@@ -59,6 +59,11 @@ $(EVAL_STAMP): pyproject.toml
 # Offline extractor quality next to Presidio's pattern recognizers (held-out seed); see README.
 eval: system-deps $(EVAL_STAMP)
 	TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS= $(BIN)/python -m bench.eval $(EVAL_ARGS)
+
+# The whole pipeline over public real-world and damaged files fetched onto this machine (PDF,
+# Office and mail libraries' own test files); not part of `make test`. See README.
+robustness: system-deps $(STAMP)
+	$(BIN)/python -m bench.robustness $(ROBUSTNESS_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -43,7 +43,9 @@ def _listed_row(client: Any, layout: BucketLayout, info: ObjectInfo) -> Row:
     if data is None:
         return partition_key, _placeholder(info.key, info.etag, "not processed yet")
     result = DocumentResult.from_json_dict(data)
-    if result.etag != info.etag:
+    # No ETag: S3 refused the object before saying which version it is (throttled); nothing was
+    # read, so the row stands for whatever version is listed now.
+    if result.etag and result.etag != info.etag:
         return partition_key, _placeholder(info.key, info.etag, "changed since last processed")
     return partition_key, result
 

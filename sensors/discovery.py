@@ -46,7 +46,7 @@ def to_request_again(instance: dg.DagsterInstance, after: int) -> tuple[set[str]
     is left for the next tick instead of being skipped.
     """
     bound = instance.event_log_storage.get_maximum_record_id() or after
-    keys: set[str] = set()
+    events: list[tuple[int, str, bool]] = []  # (storage id, partition, asks for another try)
     for kind, field, wanted in (
         ("observations", "status", {NOT_STARTED}),
         ("materializations", "error_class", RETRIED_ERROR_CLASSES),
@@ -54,9 +54,14 @@ def to_request_again(instance: dg.DagsterInstance, after: int) -> tuple[set[str]
         for record in document_records(instance, kind, after_storage_id=after):
             if record.storage_id > bound:
                 break
-            if record.partition_key and _metadata_value(record, field) in wanted:
-                keys.add(record.partition_key)
-    return keys, max(after, bound)
+            again = _metadata_value(record, field) in wanted
+            # Other observations say nothing about whether the partition was read.
+            if record.partition_key and (again or kind == "materializations"):
+                events.append((record.storage_id, record.partition_key, again))
+    # Per partition, its latest event in the window decides: a materialization that read the
+    # object cancels an earlier throttled one.
+    latest = {key: again for _, key, again in sorted(events)}
+    return {key for key, again in latest.items() if again}, max(after, bound)
 
 
 def record_archived_objects(

@@ -7,9 +7,24 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pii_assets import partition_keys
+from pii_assets.models import ErrorClass, Status
+
+# Storage classes whose objects must be restored before a GET, as a listing shows them (S3 User
+# Guide, "Working with archived objects"). GLACIER_IR (Instant Retrieval) is read like STANDARD.
+# Intelligent-Tiering's archive tiers do not show in a listing (the class stays
+# INTELLIGENT_TIERING): a GET of such an object answers InvalidObjectState instead.
+ARCHIVED_STORAGE_CLASSES: frozenset[str] = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+# Error codes S3 (and botocore's standard retry mode) use for "slow down": the S3 API Reference,
+# "Error responses" (SlowDown, 503), and botocore/retries/standard.py's throttling codes.
+_THROTTLING_CODES = frozenset(
+    {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503"}
+)
+_ACCESS_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "403"})
+_MISSING_CODES = frozenset({"NoSuchKey", "404"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +32,12 @@ class ObjectInfo:
     key: str
     etag: str
     size: int
+    storage_class: str = "STANDARD"  # as the listing gives it (ListObjectsV2 `StorageClass`)
+
+    @property
+    def archived(self) -> bool:
+        """A GET would answer InvalidObjectState until the object is restored."""
+        return self.storage_class in ARCHIVED_STORAGE_CLASSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +82,12 @@ def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[ObjectInfo]:
             key = item["Key"]
             if key.endswith("/"):
                 continue
-            yield ObjectInfo(key=key, etag=strip_etag(item["ETag"]), size=int(item["Size"]))
+            yield ObjectInfo(
+                key=key,
+                etag=strip_etag(item["ETag"]),
+                size=int(item["Size"]),
+                storage_class=item.get("StorageClass") or "STANDARD",
+            )
 
 
 def resolve_object_key(client: Any, layout: BucketLayout, partition_key: str) -> str | None:
@@ -73,12 +99,48 @@ def resolve_object_key(client: Any, layout: BucketLayout, partition_key: str) ->
     )
 
 
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def classify_s3_error(exc: ClientError | BotoCoreError) -> tuple[Status, ErrorClass]:
+    """The row an S3 error on reading one object becomes (after botocore's own retries).
+
+    InvalidObjectState (an archived object; S3 sends it with HTTP 403) is `skipped/archived`;
+    AccessDenied (e.g. a KMS key the role cannot use) is `failed/access_denied`; SlowDown and
+    other throttling codes, or HTTP 503, are `failed/s3_throttled`; NoSuchKey is
+    `skipped/not_found`; anything else, including connection errors, is `failed/s3_error`.
+    """
+    if not isinstance(exc, ClientError):
+        return Status.FAILED, ErrorClass.S3_ERROR
+    code = error_code(exc)
+    http_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code == "InvalidObjectState":
+        return Status.SKIPPED, ErrorClass.ARCHIVED
+    if code in _MISSING_CODES:
+        return Status.SKIPPED, ErrorClass.NOT_FOUND
+    if code in _THROTTLING_CODES or http_status == 503:
+        return Status.FAILED, ErrorClass.S3_THROTTLED
+    if code in _ACCESS_CODES:
+        return Status.FAILED, ErrorClass.ACCESS_DENIED
+    return Status.FAILED, ErrorClass.S3_ERROR
+
+
+def describe_s3_error(exc: ClientError | BotoCoreError, operation: str) -> str:
+    """The cause in our words: the error code and HTTP status, or the exception type. S3's own
+    message is left out: it can name the role, the key policy or the KMS key."""
+    if isinstance(exc, ClientError):
+        http_status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        return f"S3 answered {error_code(exc) or 'an error'} (HTTP {http_status}) to {operation}"
+    return f"{type(exc).__name__} on {operation}"
+
+
 def get_json(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     """The JSON object at key, or None if there is none."""
     try:
         body = client.get_object(Bucket=bucket, Key=key)["Body"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+        if error_code(exc) in _MISSING_CODES:
             return None
         raise
     with body:

@@ -121,6 +121,12 @@ def pii_labeled_dataset(
         context.log.info(f"full rebuild from the input listing: {rollup.documents.num_rows} rows")
     documents, entities, build = rollup.documents, rollup.entities, rollup.build
     changes = rollup.diff.summary()
+    quarantined = rollup.quarantined_by_check()
+    if rollup.quarantined:
+        context.log.warning(
+            f"{len(rollup.quarantined)} documents quarantined (failed, entities kept out of the "
+            f"version) by the checks: {', '.join(f'{c}={n}' for c, n in quarantined.items())}"
+        )
     outcomes = validate(documents, entities, rollup.new_documents)
     rejected = [o.name for o in outcomes if o.blocking and not o.passed]
     published = publish_version(
@@ -133,6 +139,8 @@ def pii_labeled_dataset(
             "build": build,
             "changes": changes,
             "checks": {o.name: o.passed for o in outcomes},
+            # Documents of this build's new rows quarantined, by the check they would fail.
+            "quarantined_by_check": quarantined,
         },
         promote=not rejected,
     )
@@ -154,6 +162,8 @@ def pii_labeled_dataset(
             "documents_changed": changes["documents_changed"],
             "published": not rejected,
             "pruned_versions": len(pruned),
+            "documents_quarantined": len(rollup.quarantined),
+            "quarantined_by_check": dg.MetadataValue.json(quarantined),
         }
     )
     yield dg.MaterializeResult(

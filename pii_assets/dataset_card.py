@@ -7,16 +7,60 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pii_assets.models import Status
+
 
 def _counts(table: pa.Table, column: str) -> dict[str, int]:
-    counts = pc.value_counts(table.column(column)).to_pylist()
+    return _value_counts(table.column(column))
+
+
+def _value_counts(values: pa.ChunkedArray | pa.Array) -> dict[str, int]:
+    counts = pc.value_counts(values).to_pylist()
     return dict(sorted((c["values"], c["counts"]) for c in counts if c["values"] is not None))
+
+
+def _sum(table: pa.Table, column: str) -> int:
+    return int(pc.sum(table.column(column)).as_py() or 0)
+
+
+def _by_status(documents: pa.Table) -> dict[str, int]:
+    """Every status, `partial` included even at 0, in `Status` order, then any other."""
+    counts = _counts(documents, "status")
+    ordered = {str(status): counts.pop(str(status), 0) for status in Status}
+    return {**ordered, **counts}
+
+
+def coverage_totals(documents: pa.Table) -> dict[str, dict[str, int]]:
+    """How the version's documents were read (models.Coverage summed): pages by source, parts
+    read by kind, and parts that could not be read by error class."""
+    column = documents.column("parts_read")
+    entries = pa.list_(pa.struct([("key", pa.string()), ("value", pa.int32())]))
+    parts = pc.list_flatten(column.cast(entries))  # a map is a list of key/value entries
+    parts_read: dict[str, int] = {}
+    if len(parts):
+        table = pa.table(
+            {"kind": pc.struct_field(parts, "key"), "n": pc.struct_field(parts, "value")}
+        )
+        for row in table.group_by("kind").aggregate([("n", "sum")]).to_pylist():
+            parts_read[row["kind"]] = int(row["n_sum"])
+    unread = pc.list_flatten(documents.column("unread_parts"))
+    return {
+        "pages_by_source": {
+            "text": _sum(documents, "pages_text"),
+            "ocr": _sum(documents, "pages_ocr"),
+            "text+ocr": _sum(documents, "pages_text_and_ocr"),
+        },
+        "parts_read": dict(sorted(parts_read.items())),
+        "unread_parts_by_error_class": _value_counts(pc.struct_field(unread, "error_class"))
+        if len(unread)
+        else {},
+    }
 
 
 def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
     """Counts, totals and provenance of a version: what the manifest and the card show."""
     return {
-        "documents_by_status": _counts(documents, "status"),
+        "documents_by_status": _by_status(documents),
         "documents_by_error_class": _counts(documents, "error_class"),
         "documents_by_classification": _counts(documents, "classification"),
         "entities_by_type": _counts(entities, "entity_type"),
@@ -28,6 +72,7 @@ def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
         "total_cost_usd": round(float(pc.sum(documents.column("cost_usd")).as_py() or 0.0), 6),
         "input_tokens": int(pc.sum(documents.column("input_tokens")).as_py() or 0),
         "output_tokens": int(pc.sum(documents.column("output_tokens")).as_py() or 0),
+        **coverage_totals(documents),
     }
 
 
@@ -57,6 +102,9 @@ def render_card(manifest: dict[str, Any]) -> str:
         *_table({"documents": rows["documents"], "entities": rows["entities"]}, ("table", "rows")),
         "## Documents by status",
         "",
+        "`ok`: read completely; `partial`: some part could not be read (see *Coverage*), the "
+        "entities of the rest are kept; `failed` and `skipped`: no entities (see the error class).",
+        "",
         *_table(facts.get("documents_by_status", {}), ("status", "documents")),
         "## Documents by error class",
         "",
@@ -67,6 +115,17 @@ def render_card(manifest: dict[str, Any]) -> str:
         "## Entities by type",
         "",
         *_table(facts.get("entities_by_type", {}), ("entity type", "entities")),
+        "## Coverage",
+        "",
+        "Pages by how they were read:",
+        "",
+        *_table(facts.get("pages_by_source", {}), ("source", "pages")),
+        "Parts read, by kind:",
+        "",
+        *_table(facts.get("parts_read", {}), ("kind", "parts")),
+        "Parts that could not be read, by error class:",
+        "",
+        *_table(facts.get("unread_parts_by_error_class", {}), ("error class", "parts")),
         "## Provenance and cost",
         "",
         f"- extractors: {', '.join(facts.get('extractors', [])) or 'none'}",

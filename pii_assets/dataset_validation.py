@@ -3,6 +3,10 @@
 Each check reports counts only (never values). Blocking checks keep a bad version from becoming
 `_latest`; the coverage check is a warning, because objects uploaded since the discovery sensor's
 last tick cannot be in the version yet.
+
+The entity checks also run per document on the rows a new version takes in (`problem_documents`):
+a document whose rows would fail one is quarantined there (rollup.py), so one bad document never
+keeps a version from being published. What still blocks is a fault of the whole table.
 """
 
 from __future__ import annotations
@@ -57,11 +61,61 @@ def _outcome(name: str, failures: int, **metadata: Any) -> CheckOutcome:
     )
 
 
+# Checks a single document's entity rows can fail; such a document is quarantined, not the
+# version rejected.
+PER_DOCUMENT_CHECKS: tuple[str, ...] = (
+    "entities_unique",
+    "pages_within_document",
+    "boxes_normalised",
+)
+# An entity row is a duplicate when all of these are equal (nulls equal nulls).
+ENTITY_IDENTITY: list[str] = [
+    "document_key",
+    "part",
+    "area",
+    "page",
+    "cell",
+    "json_path",
+    "char_start",
+    "entity_type",
+    "text",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+]
+
+
 def _duplicates(table: pa.Table, columns: list[str]) -> int:
     if table.num_rows == 0:
         return 0
     groups = table.group_by(columns, use_threads=False).aggregate([([], "count_all")])
     return table.num_rows - groups.num_rows
+
+
+def _duplicated_documents(entities: pa.Table) -> pa.ChunkedArray:
+    """Document keys with at least one duplicated entity row."""
+    if entities.num_rows == 0:
+        return pa.chunked_array([], type=pa.string())
+    groups = entities.group_by(ENTITY_IDENTITY, use_threads=False).aggregate([([], "count_all")])
+    return groups.filter(pc.greater(groups.column("count_all"), 1)).column("document_key")
+
+
+def problem_documents(documents: pa.Table, entities: pa.Table) -> dict[str, list[str]]:
+    """Documents whose entity rows fail a per-document check (`PER_DOCUMENT_CHECKS`), each with
+    the names of the checks it fails, in that order. Vectorised: a group-by, a join and two
+    masks over the given tables, so its cost follows the rows given (a version's new rows)."""
+    joined, _, outside = _page_masks(documents, entities)
+    failing = {
+        "entities_unique": _duplicated_documents(entities),
+        "pages_within_document": joined.filter(outside).column("document_key"),
+        "boxes_normalised": entities.filter(_bad_box_mask(entities)).column("document_key"),
+    }
+    problems: dict[str, list[str]] = {}
+    for check in PER_DOCUMENT_CHECKS:
+        for key in pc.unique(failing[check]).to_pylist():
+            problems.setdefault(key, []).append(check)
+    return problems
 
 
 def validate(
@@ -81,32 +135,12 @@ def validate(
             int(documents.schema != DOCUMENTS_SCHEMA) + int(entities.schema != ENTITIES_SCHEMA),
         ),
         _outcome("documents_unique", _duplicates(documents, ["document_key"])),
-        _outcome(
-            "entities_unique",
-            _duplicates(
-                entities,
-                [
-                    "document_key",
-                    "part",
-                    "area",
-                    "page",
-                    "cell",
-                    "json_path",
-                    "char_start",
-                    "entity_type",
-                    "text",
-                    "x0",
-                    "y0",
-                    "x1",
-                    "y1",
-                ],
-            ),
-        ),
+        _outcome("entities_unique", _duplicates(entities, ENTITY_IDENTITY)),
     ]
-    orphans, out_of_range = _page_problems(documents, entities)
-    outcomes.append(_outcome("entities_reference_ok_documents", orphans))
-    outcomes.append(_outcome("pages_within_document", out_of_range))
-    outcomes.append(_outcome("boxes_normalised", _bad_boxes(entities)))
+    _, orphans, outside = _page_masks(documents, entities)
+    outcomes.append(_outcome("entities_reference_ok_documents", _count(orphans)))
+    outcomes.append(_outcome("pages_within_document", _count(outside)))
+    outcomes.append(_outcome("boxes_normalised", _count(_bad_box_mask(entities))))
     return outcomes
 
 
@@ -114,9 +148,12 @@ def _count(mask: pa.ChunkedArray | pa.Array) -> int:
     return int(pc.sum(pc.cast(pc.fill_null(mask, False), pa.int64())).as_py() or 0)
 
 
-def _page_problems(documents: pa.Table, entities: pa.Table) -> tuple[int, int]:
-    """(entities without an `ok`/`partial` document, entities of the document itself whose page
-    is outside it; pages of embedded parts are counted within the part, not the document)."""
+def _page_masks(
+    documents: pa.Table, entities: pa.Table
+) -> tuple[pa.Table, pa.ChunkedArray, pa.ChunkedArray]:
+    """The entities joined to their document's page count, and two masks over that join:
+    entities without an `ok`/`partial` document, and entities of the document itself whose page
+    is outside it (pages of embedded parts are counted within the part, not the document)."""
     with_entities = pc.is_in(
         documents.column("status"), value_set=pa.array(sorted(STATUSES_WITH_ENTITIES))
     )
@@ -126,16 +163,15 @@ def _page_problems(documents: pa.Table, entities: pa.Table) -> tuple[int, int]:
         pages, keys="document_key", join_type="left outer", use_threads=False
     )
     doc_pages = joined.column("doc_pages")
-    orphans = doc_pages.null_count
     page = joined.column("page")
     outside = pc.and_(
         pc.is_null(joined.column("part")),
         pc.or_(pc.less(page, 1), pc.greater(page, doc_pages)),
     )
-    return orphans, _count(outside)
+    return joined, pc.is_null(doc_pages), pc.fill_null(outside, False)
 
 
-def _bad_boxes(entities: pa.Table) -> int:
+def _bad_box_mask(entities: pa.Table) -> pa.ChunkedArray:
     """Boxes outside [0, 1] or inverted; an entity that could not be located has no box at all,
     by design, and is not counted."""
     x0, y0, x1, y1 = (entities.column(c) for c in ("x0", "y0", "x1", "y1"))
@@ -150,7 +186,7 @@ def _bad_boxes(entities: pa.Table) -> int:
     )
     partly_null = pc.and_(any_null, pc.invert(all_null))
     located = pc.invert(any_null)
-    return _count(pc.or_(partly_null, pc.and_(located, pc.fill_null(outside, False))))
+    return pc.or_(partly_null, pc.and_(located, pc.fill_null(outside, False)))
 
 
 def coverage(documents: pa.Table, listed_keys: Iterable[str]) -> CheckOutcome:

@@ -35,10 +35,8 @@ def build_definitions(
     """The definitions; `resources` replaces the environment-built ones by key (tests, tools)."""
     settings = settings or PipelineSettings.from_env()
     extractor = (resources or {}).get("extractor") or build_extractor(settings.extractor)
-    document_asset = build_document_asset(
-        code_version=extraction_code_version(extractor),
-        batch_size=settings.batch_size,
-    )
+    code_version = extraction_code_version(extractor)
+    document_asset = build_document_asset(code_version=code_version, batch_size=settings.batch_size)
     return dg.Definitions(
         assets=[document_asset, pii_labeled_dataset],
         asset_checks=[covers_input_prefix],
@@ -48,6 +46,7 @@ def build_definitions(
                 batch_size=settings.batch_size,
                 max_runs=settings.max_runs_per_tick,
                 interval_s=settings.discovery_interval_s,
+                code_version=code_version,
             ),
             build_publish_sensor(
                 min_interval_s=settings.publish_min_interval_s,

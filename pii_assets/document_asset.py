@@ -7,9 +7,9 @@ from typing import Any
 
 import dagster as dg
 
-from pii_assets.asset_names import DOCUMENT_ASSET
+from pii_assets.asset_names import DOCUMENT_ASSET, DOCUMENT_ASSET_KEY
 from pii_assets.metadata import partition_metadata
-from pii_assets.models import DocumentResult
+from pii_assets.models import DocumentResult, Status
 from pii_assets.partitions import documents_partitions
 from pii_assets.processing import ProcessingOptions, process_partitions
 from resources.documents import DocumentOptions
@@ -24,6 +24,24 @@ EXTRACTION_POOL = "pii_extraction"
 CODE_VERSION_TAG = "dagster/code_version"
 
 AssetEvent = dg.MaterializeResult | dg.AssetMaterialization | dg.AssetObservation
+
+
+def recorded_materialization(
+    partition_key: str, result: DocumentResult, code_version: str
+) -> dg.AssetMaterialization:
+    """A partition's result recorded outside a run (an archived object, by the discovery tick),
+    reported like the asset reports the others, so the next dataset version picks it up."""
+    return dg.AssetMaterialization(
+        asset_key=DOCUMENT_ASSET_KEY,
+        partition=partition_key,
+        metadata={**partition_metadata(result), "unlocated": 0},
+        tags={CODE_VERSION_TAG: code_version} if code_version else None,
+    )
+
+
+def status_counts(statuses: Counter[str]) -> str:
+    """ "ok=3, partial=1, failed=0, skipped=2": every status, in a fixed order, for run logs."""
+    return ", ".join(f"{status}={statuses.get(str(status), 0)}" for status in Status)
 
 
 def _run_totals(results: list[DocumentResult], not_started: int) -> dict[str, Any]:
@@ -89,7 +107,7 @@ def build_document_asset(*, code_version: str, batch_size: int) -> dg.AssetsDefi
             if done % _PROGRESS_EVERY == 0 or done + len(not_started) == len(keys):
                 context.log.info(
                     f"{done}/{len(keys)} documents in {time.monotonic() - started:.1f}s "
-                    f"({', '.join(f'{s}={n}' for s, n in sorted(statuses.items()))})"
+                    f"({status_counts(statuses)})"
                 )
         totals = _run_totals(list(results.values()), len(not_started))
         if not not_started:

@@ -68,6 +68,9 @@ def dataset_metadata(published: PublishedVersion) -> dict[str, Any]:
         "documents": published.documents,
         "entities": published.entities,
         "documents_by_status": dg.MetadataValue.json(facts["documents_by_status"]),
+        "documents_partial": facts["documents_by_status"].get("partial", 0),
         "entities_by_type": dg.MetadataValue.json(facts["entities_by_type"]),
+        "pages_by_source": dg.MetadataValue.json(facts["pages_by_source"]),
+        "unread_parts_by_error_class": dg.MetadataValue.json(facts["unread_parts_by_error_class"]),
         "cost_usd": dg.MetadataValue.float(facts["total_cost_usd"]),
     }

@@ -1,4 +1,9 @@
-"""One partition, end to end: fetch the object, extract, write its result and audit marker."""
+"""One partition, end to end: fetch the object, extract, write its result and audit marker.
+
+An S3 error on one object becomes that object's row, never a failed run (`bucket.classify_s3_error`
+says which); objects the listing shows as archived get their row without a GET
+(`record_archived`, called by the discovery tick).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from pii_assets.bucket import BucketLayout, put_json, resolve_object_key, strip_etag
+from pii_assets.bucket import (
+    BucketLayout,
+    ObjectInfo,
+    classify_s3_error,
+    describe_s3_error,
+    get_json,
+    put_json,
+    resolve_object_key,
+    strip_etag,
+)
 from pii_assets.documents import DocumentLimits
 from pii_assets.extraction import PageExtractor, extract_document
 from pii_assets.models import DocumentResult, ErrorClass, Status
@@ -46,45 +60,118 @@ class FetchedObject:
     data: bytes
 
 
-def _skipped(
-    key: str, etag: str, error_class: ErrorClass, message: str, opts: ProcessingOptions
+def unread_result(
+    key: str,
+    etag: str,
+    status: Status,
+    error_class: ErrorClass,
+    message: str,
+    *,
+    extractor: str = "",
+    model: str | None = None,
+    code_version: str = "",
 ) -> DocumentResult:
+    """The row of an object that was not read (gone, too large, archived, S3 said no)."""
     return DocumentResult(
         document_key=key,
         etag=etag,
-        status=Status.SKIPPED,
+        status=status,
         error_class=str(error_class),
         error_message=message,
+        extractor=extractor,
+        model=model,
+        code_version=code_version,
+        processed_at=datetime.now(UTC).isoformat(),
+    )
+
+
+def _unread(
+    key: str,
+    etag: str,
+    status: Status,
+    error_class: ErrorClass,
+    message: str,
+    opts: ProcessingOptions,
+) -> DocumentResult:
+    return unread_result(
+        key,
+        etag,
+        status,
+        error_class,
+        message,
         extractor=opts.extractor.name,
         model=opts.extractor.model,
         code_version=opts.code_version,
-        processed_at=datetime.now(UTC).isoformat(),
     )
+
+
+# Error classes whose documents the discovery tick requests again (sensors/discovery.py): S3 was
+# only busy, so a later attempt should read them.
+RETRIED_ERROR_CLASSES: frozenset[str] = frozenset({ErrorClass.S3_THROTTLED})
+
+_WHY = {
+    ErrorClass.ARCHIVED: "the object is archived; restore it or change its storage class",
+    ErrorClass.S3_THROTTLED: "after botocore's retries; requested again on a later discovery tick",
+}
+
+
+def _etag_of(client: Any, layout: BucketLayout, object_key: str) -> str:
+    """The object's ETag from a HEAD, for the row of an object a GET refused; "" if S3 will not
+    say (the row then reads as not yet processed in a full rebuild, never as read)."""
+    try:
+        return strip_etag(client.head_object(Bucket=layout.bucket, Key=object_key)["ETag"])
+    except (ClientError, BotoCoreError):
+        return ""
+
+
+def _s3_failure(
+    client: Any,
+    layout: BucketLayout,
+    object_key: str,
+    exc: ClientError | BotoCoreError,
+    opts: ProcessingOptions,
+) -> DocumentResult:
+    status, error_class = classify_s3_error(exc)
+    if error_class == ErrorClass.NOT_FOUND:
+        return _unread(
+            object_key, "", status, error_class, f"{object_key}: object no longer exists", opts
+        )
+    message = f"{object_key}: {describe_s3_error(exc, 'GetObject')}"
+    if error_class in _WHY:
+        message += f" ({_WHY[error_class]})"
+    # A throttled prefix gets no extra request; it is asked again on a later tick anyway.
+    etag = "" if error_class == ErrorClass.S3_THROTTLED else _etag_of(client, layout, object_key)
+    return _unread(object_key, etag, status, error_class, message, opts)
 
 
 def fetch_object(
     client: Any, layout: BucketLayout, partition_key: str, opts: ProcessingOptions
 ) -> FetchedObject | DocumentResult:
-    """The object behind a partition, or the `skipped` result when it is gone or too large."""
-    object_key = resolve_object_key(client, layout, partition_key)
-    if object_key is None:
-        return _skipped(partition_key, "", ErrorClass.NOT_FOUND, "object no longer exists", opts)
+    """The object behind a partition, or its row when it cannot be read: `skipped` when it is
+    gone, too large or archived, `failed` when S3 refuses it (`bucket.classify_s3_error`)."""
+    object_key = partition_key
     try:
+        resolved = resolve_object_key(client, layout, partition_key)
+        if resolved is None:
+            message = "object no longer exists"
+            return _unread(partition_key, "", Status.SKIPPED, ErrorClass.NOT_FOUND, message, opts)
+        object_key = resolved
         response = client.get_object(Bucket=layout.bucket, Key=object_key)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            message = f"{object_key}: object no longer exists"
-            return _skipped(object_key, "", ErrorClass.NOT_FOUND, message, opts)
-        raise
-    etag = strip_etag(response["ETag"])
-    size = int(response["ContentLength"])
-    with response["Body"] as body:
-        if size > opts.max_file_bytes:
-            # Closing the stream unread: the body of an oversized object is never downloaded.
-            limit_mb = opts.max_file_bytes / 1024 / 1024
-            message = f"{object_key}: {size / 1024 / 1024:.1f} MB exceeds the {limit_mb:g} MB limit"
-            return _skipped(object_key, etag, ErrorClass.TOO_LARGE, message, opts)
-        data = body.read()
+        etag = strip_etag(response["ETag"])
+        size = int(response["ContentLength"])
+        with response["Body"] as body:
+            if size > opts.max_file_bytes:
+                # Closing the stream unread: the body of an oversized object is never downloaded.
+                limit_mb = opts.max_file_bytes / 1024 / 1024
+                message = (
+                    f"{object_key}: {size / 1024 / 1024:.1f} MB exceeds the {limit_mb:g} MB limit"
+                )
+                return _unread(
+                    object_key, etag, Status.SKIPPED, ErrorClass.TOO_LARGE, message, opts
+                )
+            data = body.read()
+    except (ClientError, BotoCoreError) as exc:
+        return _s3_failure(client, layout, object_key, exc, opts)
     return FetchedObject(object_key, etag, data)
 
 
@@ -133,6 +220,88 @@ def record_result(
         layout.marker_key(partition_key),
         audit_marker(result, partition_key, run_id),
     )
+
+
+# Rows that say only what S3 did with the object, not what it holds: a stored result of this kind
+# is replaced by an archived row; any other result for the same ETag (the object was read before
+# it was archived) stays, since archiving changes nothing in the content.
+_S3_OUTCOMES = frozenset(
+    {
+        ErrorClass.NOT_FOUND,
+        ErrorClass.NOT_YET_PROCESSED,
+        ErrorClass.ACCESS_DENIED,
+        ErrorClass.S3_THROTTLED,
+        ErrorClass.S3_ERROR,
+    }
+)
+# botocore pools 10 connections per client; more threads would only queue for them.
+_RECORD_THREADS = 8
+
+
+def archived_result(info: ObjectInfo, *, code_version: str = "") -> DocumentResult:
+    """The `skipped/archived` row of an object the listing shows in an archived storage class."""
+    message = (
+        f"{info.key}: stored as {info.storage_class}, which must be restored before it can be "
+        "read; it is read once its storage class or ETag changes"
+    )
+    return unread_result(
+        info.key,
+        info.etag,
+        Status.SKIPPED,
+        ErrorClass.ARCHIVED,
+        message,
+        code_version=code_version,
+    )
+
+
+def _record_one_archived(
+    client: Any,
+    layout: BucketLayout,
+    partition_key: str,
+    info: ObjectInfo,
+    code_version: str,
+    run_id: str,
+) -> DocumentResult | None:
+    stored = get_json(client, layout.bucket, layout.result_key(partition_key))
+    if (
+        stored is not None
+        and stored.get("etag") == info.etag
+        and stored.get("error_class") not in _S3_OUTCOMES
+    ):
+        return None
+    result = archived_result(info, code_version=code_version)
+    record_result(client, layout, partition_key, result, run_id)
+    return result
+
+
+def record_archived(
+    client: Any,
+    layout: BucketLayout,
+    objects: Sequence[tuple[str, ObjectInfo]],
+    *,
+    code_version: str,
+    run_id: str,
+) -> list[tuple[str, DocumentResult]]:
+    """Write the `skipped/archived` result and marker of each `(partition key, object)` whose
+    listing shows an archived storage class, without a GET of the object (which would only answer
+    InvalidObjectState). Returns the rows written; an object whose stored result for this ETag
+    came from reading it before it was archived keeps that result and is not returned.
+
+    `run_id` names what recorded them in the marker (e.g. the discovery sensor). Costs one small
+    GET of the stored result and two PUTs per object, eight at a time.
+    """
+    if not objects:
+        return []
+    with ThreadPoolExecutor(max_workers=min(_RECORD_THREADS, len(objects))) as pool:
+        written = pool.map(
+            lambda item: _record_one_archived(client, layout, *item, code_version, run_id),
+            objects,
+        )
+        return [
+            (key, result)
+            for (key, _), result in zip(objects, written, strict=True)
+            if result is not None
+        ]
 
 
 class RunBudget:

@@ -4,13 +4,17 @@ Two ways: `full_rows` lists the input prefix and reads every result (first versi
 previous version cannot be trusted as a base); `incremental_tables` starts from the previous
 version and reads only the results of partitions that changed since, so publishing costs grow
 with the number of changed documents, not with the dataset.
+
+Rows enter a version through `checked_tables`: a document whose rows would break a dataset check
+(duplicate entity rows, pages out of range, bad boxes) is quarantined there, `failed` /
+`quarantined` without its entities, and the version is published with everything else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
@@ -19,7 +23,8 @@ import pyarrow.compute as pc
 from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, resolve_object_key
 from pii_assets.dataset import build_tables, placeholder_result
 from pii_assets.dataset_changes import DatasetDiff, diff_versions, entity_type_counts
-from pii_assets.models import DocumentResult, ErrorClass
+from pii_assets.dataset_validation import problem_documents
+from pii_assets.models import DocumentResult, ErrorClass, Status
 
 # botocore keeps 10 pooled connections per client; more threads would only queue for them.
 _FETCH_THREADS = 8
@@ -38,7 +43,9 @@ def _listed_row(client: Any, layout: BucketLayout, info: ObjectInfo) -> Row:
     if data is None:
         return partition_key, _placeholder(info.key, info.etag, "not processed yet")
     result = DocumentResult.from_json_dict(data)
-    if result.etag != info.etag:
+    # No ETag: S3 refused the object before saying which version it is (throttled); nothing was
+    # read, so the row stands for whatever version is listed now.
+    if result.etag and result.etag != info.etag:
         return partition_key, _placeholder(info.key, info.etag, "changed since last processed")
     return partition_key, result
 
@@ -72,6 +79,45 @@ def partition_rows(client: Any, layout: BucketLayout, partition_keys: Iterable[s
         return [row for row in rows if row is not None]
 
 
+def quarantined(result: DocumentResult, checks: list[str]) -> DocumentResult:
+    """The document's row when its rows would fail `checks`: `failed` / `quarantined`, no
+    entities, the rest (pages, coverage, cost) as extracted. The message names the checks only."""
+    count = len(result.entities)
+    message = (
+        f"{result.document_key}: quarantined, its {count} entit{'y' if count == 1 else 'ies'} "
+        f"would fail the dataset checks {', '.join(checks)}; kept out of this version"
+    )
+    return replace(
+        result,
+        status=Status.FAILED,
+        error_class=str(ErrorClass.QUARANTINED),
+        error_message=message,
+        entities=[],
+    )
+
+
+def checked_tables(rows: list[Row]) -> tuple[pa.Table, pa.Table, dict[str, list[str]]]:
+    """The tables of rows entering a version, with each document whose entity rows fail a
+    per-document check (`dataset_validation.problem_documents`) quarantined; and those documents
+    with the checks they failed. The checks are vectorised over these rows only; only the
+    quarantined documents' rows are built twice."""
+    documents, entities = build_tables(rows)
+    problems = problem_documents(documents, entities)
+    if not problems:
+        return documents, entities, {}
+    keys = set(problems)
+    replaced, _ = build_tables(
+        (partition_key, quarantined(result, problems[result.document_key]))
+        for partition_key, result in rows
+        if result.document_key in keys
+    )
+    documents = pa.concat_tables(
+        [documents.filter(_not_in(documents["document_key"], keys)), replaced]
+    )
+    entities = entities.filter(_not_in(entities.column("document_key"), keys))
+    return documents.sort_by("document_key"), entities, problems
+
+
 @dataclass(frozen=True)
 class Rollup:
     """A new version's tables, how they were built, and what changed since the previous one."""
@@ -83,14 +129,23 @@ class Rollup:
     # Documents whose rows are new in this version: the only ones entity checks must look at
     # (None: all of them, as in a full build).
     new_documents: set[str] | None = None
+    # Documents quarantined in this build -> the checks their rows would have failed.
+    quarantined: dict[str, list[str]] = field(default_factory=dict)
+
+    def quarantined_by_check(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for checks in self.quarantined.values():
+            for check in checks:
+                counts[check] = counts.get(check, 0) + 1
+        return dict(sorted(counts.items()))
 
 
 def full_rollup(
     client: Any, layout: BucketLayout, previous: tuple[pa.Table, pa.Table] | None
 ) -> Rollup:
-    documents, entities = build_tables(full_rows(client, layout))
+    documents, entities, problems = checked_tables(full_rows(client, layout))
     diff = diff_versions(*(previous or (None, None)), documents, entities)
-    return Rollup(documents, entities, "full", diff)
+    return Rollup(documents, entities, "full", diff, quarantined=problems)
 
 
 def _in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
@@ -119,7 +174,7 @@ def incremental_rollup(
     dropped_keys = set(dropped.column("document_key").to_pylist())
     new_keys = {result.document_key for _, result in refreshed}
     keep_ents = _not_in(previous_entities.column("document_key"), dropped_keys | new_keys)
-    new_documents, new_entities = build_tables(refreshed)
+    new_documents, new_entities, problems = checked_tables(refreshed)
     documents = pa.concat_tables([previous_documents.filter(keep_docs), new_documents])
     entities = pa.concat_tables([previous_entities.filter(keep_ents), new_entities])
 
@@ -139,4 +194,5 @@ def incremental_rollup(
         "incremental",
         diff,
         new_documents=new_keys,
+        quarantined=problems,
     )

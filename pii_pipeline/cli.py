@@ -125,12 +125,21 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
     table.add_row("objects listed", str(report.listed))
     table.add_row("new partitions", str(report.new_partitions))
     table.add_row("documents processed", str(report.documents_requested))
+    if report.archived:
+        table.add_row("archived (recorded, not read)", str(report.archived))
     table.add_row("runs (failed)", f"{report.runs} ({len(report.failed_runs)})")
     if summary:
         table.add_row("dataset version", str(report.dataset_version))
         table.add_row("documents in dataset", str(summary["documents"]))
-        for name in ("documents_by_status", "error_classes", "classifications"):
-            if summary[name]:
+        for name in (
+            "documents_by_status",
+            "error_classes",
+            "classifications",
+            "pages_by_source",
+            "unread_parts_by_error_class",
+            "quarantined_by_check",
+        ):
+            if summary.get(name):
                 pairs = ", ".join(f"{k}={v}" for k, v in summary[name].items())
                 table.add_row(name.replace("_", " "), pairs)
         table.add_row("pages", str(summary["pages"]))
@@ -154,6 +163,7 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
         "new_partitions": report.new_partitions,
         "deleted_partitions": report.deleted_partitions,
         "documents_processed": report.documents_requested,
+        "documents_archived": report.archived,
         "runs": report.runs,
         "failed_runs": report.failed_runs,
         "dataset_version": report.dataset_version,

@@ -19,10 +19,12 @@ from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
-from sensors.discovery import plan_for, run_request
+from sensors.discovery import plan_for, record_archived_objects, run_request
 from sensors.discovery_plan import Batch, DiscoveryState, consecutive_runs, run_key
 
 CURSOR_KEY = "pii_pipeline/process/discovery_cursor"
+# What the audit marker of an archived object recorded by `process` names as its run.
+RECORDED_BY = "pii-pipeline process"
 # Each tick launches at most max_runs_per_tick batches; this bounds the ticks of one call.
 _MAX_TICKS = 10_000
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -35,6 +37,7 @@ class ProcessReport:
     documents_requested: int = 0
     new_partitions: int = 0
     deleted_partitions: int = 0
+    archived: int = 0  # archived objects recorded as skipped without a GET
     listed: int = 0
     dataset_version: str | None = None
     dataset_path: str | None = None
@@ -76,10 +79,16 @@ def process(
     on_plan: Callable[[int], None] = lambda documents: None,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
 ) -> ProcessReport:
-    """Discover, extract in batches until nothing is left, then publish a version."""
+    """Discover, extract in batches until nothing is left, then publish a version.
+
+    Like the discovery sensor, each tick records archived objects as `skipped/archived` without
+    reading them (reported as runless materializations). A document this call already ran (e.g.
+    one S3 throttled, which discovery requests again) is left for the next call.
+    """
     store: DocumentStore = defs.resources["store"].process_config_and_initialize()
+    code_version = _document_code_version(defs)
     report = ProcessReport()
-    failed_keys: set[str] = set()
+    attempted: set[str] = set()
     for _ in range(_MAX_TICKS):
         plan = plan_for(
             instance, store, _load_cursor(instance), batch_size=batch_size, max_runs=max_runs
@@ -91,13 +100,22 @@ def process(
         for key in plan.deleted_partitions:
             instance.delete_dynamic_partition(documents_partitions.name, key)
         report.deleted_partitions += len(plan.deleted_partitions)
-        # A batch that failed in this call is not retried by it: the next call tries again.
-        batches = [b for b in plan.batches if not failed_keys.intersection(b.partition_keys)]
+        if plan.archived:
+            for event in record_archived_objects(plan, store, code_version, RECORDED_BY):
+                instance.report_runless_asset_event(event)
+                report.archived += 1
+            _save_cursor(instance, plan.state_after([]))
+        # A document run (or a batch failed) in this call is not run again by it: the next call
+        # tries again.
+        batches = [b for b in plan.batches if not attempted.intersection(b.partition_keys)]
         if not batches:
+            if plan.archived:
+                continue  # the per-tick bound may have left more archived objects
             break
         on_plan(sum(len(b.partition_keys) for b in batches) + plan.pending)
         completed: list[Batch] = []
         for batch in batches:
+            attempted.update(batch.partition_keys)
             result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
             report.runs += 1
             report.documents_requested += len(batch.partition_keys)
@@ -106,11 +124,15 @@ def process(
                 _save_cursor(instance, plan.state_after(completed))
             else:
                 report.failed_runs.append(result.run_id)
-                failed_keys.update(batch.partition_keys)
             on_batch(batch, result.success)
     if publish:
         _publish(defs, instance, report)
     return report
+
+
+def _document_code_version(defs: dg.Definitions) -> str:
+    assets_def = defs.get_assets_def(DOCUMENT_ASSET_KEY)
+    return assets_def.code_versions_by_key[DOCUMENT_ASSET_KEY] or ""
 
 
 def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[str]:
@@ -143,8 +165,8 @@ def reprocess(
     if unknown:
         raise ValueError(f"{len(unknown)} partition keys are not registered partitions")
     report = ProcessReport(listed=len(order))
-    code_version = defs.get_assets_def(DOCUMENT_ASSET_KEY).code_versions_by_key[DOCUMENT_ASSET_KEY]
-    versions = {key: code_version or "" for key in partition_keys}
+    code_version = _document_code_version(defs)
+    versions = {key: code_version for key in partition_keys}
     for run in consecutive_runs(order, set(partition_keys), batch_size):
         batch = Batch(tuple(run), run_key(run, versions))
         result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))

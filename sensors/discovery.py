@@ -1,15 +1,17 @@
 """Discovery sensor: new and changed S3 objects become partitions and batched extraction runs."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
 
 from pii_assets.bucket import list_objects
-from pii_assets.document_asset import NOT_STARTED
+from pii_assets.document_asset import NOT_STARTED, recorded_materialization
 from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.partitions import documents_partitions
+from pii_assets.processing import RETRIED_ERROR_CLASSES, record_archived
 from resources.s3 import DocumentStore
 from resources.settings import daily_budget_usd as daily_budget_from_env
 from sensors.discovery_plan import Batch, DiscoveryState, TickPlan, plan_tick
@@ -29,18 +31,52 @@ def run_request(batch: Batch) -> dg.RunRequest:
     )
 
 
-def not_started_since(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
-    """Partitions a run budget left unstarted (their `not_started` observations after storage id
-    `after`), and the newest id seen: the sensor requests them again."""
-    keys: set[str] = set()
-    newest = after
-    for record in document_records(instance, "observations", after_storage_id=after):
-        newest = max(newest, record.storage_id)
-        observation = record.asset_observation
-        status = observation.metadata.get("status") if observation else None
-        if status is not None and status.value == NOT_STARTED and record.partition_key:
-            keys.add(record.partition_key)
-    return keys, newest
+def _metadata_value(record: dg.EventLogRecord, name: str) -> object:
+    event = record.asset_materialization or record.asset_observation
+    entry = event.metadata.get(name) if event else None
+    return entry.value if entry is not None else None
+
+
+def to_request_again(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
+    """Partitions to request again, from the document asset's events after storage id `after`:
+    those a run budget left unstarted (`not_started` observations) and those S3 throttled
+    (materializations whose error class is in `RETRIED_ERROR_CLASSES`); and the newest id read.
+
+    Both kinds are read up to one bound taken first, so an event written between the two reads
+    is left for the next tick instead of being skipped.
+    """
+    bound = instance.event_log_storage.get_maximum_record_id() or after
+    events: list[tuple[int, str, bool]] = []  # (storage id, partition, asks for another try)
+    for kind, field, wanted in (
+        ("observations", "status", {NOT_STARTED}),
+        ("materializations", "error_class", RETRIED_ERROR_CLASSES),
+    ):
+        for record in document_records(instance, kind, after_storage_id=after):
+            if record.storage_id > bound:
+                break
+            again = _metadata_value(record, field) in wanted
+            # Other observations say nothing about whether the partition was read.
+            if record.partition_key and (again or kind == "materializations"):
+                events.append((record.storage_id, record.partition_key, again))
+    # Per partition, its latest event in the window decides: a materialization that read the
+    # object cancels an earlier throttled one.
+    latest = {key: again for _, key, again in sorted(events)}
+    return {key for key, again in latest.items() if again}, max(after, bound)
+
+
+def record_archived_objects(
+    plan: TickPlan, store: DocumentStore, code_version: str, recorded_by: str
+) -> list[dg.AssetMaterialization]:
+    """Write the `skipped/archived` rows the plan lists (no GET of the objects) and return their
+    materializations, for the caller to report."""
+    rows = record_archived(
+        store.client(),
+        store.layout(),
+        plan.archived,
+        code_version=code_version,
+        run_id=recorded_by,
+    )
+    return [recorded_materialization(key, result, code_version) for key, result in rows]
 
 
 def plan_for(
@@ -53,12 +89,12 @@ def plan_for(
 ) -> TickPlan:
     layout = store.layout()
     state = DiscoveryState.decode(cursor)
-    unstarted, newest = not_started_since(instance, state.events_after)
+    again, newest = to_request_again(instance, state.events_after)
     return plan_tick(
         list_objects(store.client(), layout.bucket, layout.input_prefix),
         partition_key_of=layout.partition_key,
         known_partitions=instance.get_dynamic_partitions(documents_partitions.name),
-        state=state.forget(unstarted, newest),
+        state=state.forget(again, newest),
         batch_size=batch_size,
         max_runs=max_runs,
     )
@@ -76,13 +112,20 @@ def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -
     return total
 
 
-def over_budget_result(plan: TickPlan, spent: float, budget: float) -> dg.SensorResult:
-    """Partitions are still registered, but nothing is launched nor marked as requested."""
+def over_budget_result(
+    plan: TickPlan,
+    spent: float,
+    budget: float,
+    asset_events: Sequence[dg.AssetMaterialization] = (),
+) -> dg.SensorResult:
+    """Partitions are still registered and archived objects recorded, but nothing is launched
+    nor marked as requested."""
     result = sensor_result(plan)
     waiting = plan.requested + plan.pending
     return dg.SensorResult(
         run_requests=[],
         dynamic_partitions_requests=result.dynamic_partitions_requests,
+        asset_events=list(asset_events),
         cursor=plan.state_after([]).encode(),
         skip_reason=(
             f"daily LLM budget reached: ${spent:.4f} spent today (UTC) of "
@@ -91,7 +134,9 @@ def over_budget_result(plan: TickPlan, spent: float, budget: float) -> dg.Sensor
     )
 
 
-def sensor_result(plan: TickPlan) -> dg.SensorResult:
+def sensor_result(
+    plan: TickPlan, asset_events: Sequence[dg.AssetMaterialization] = ()
+) -> dg.SensorResult:
     partitions: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
     if plan.new_partitions:
         partitions.append(documents_partitions.build_add_request(plan.new_partitions))
@@ -101,9 +146,13 @@ def sensor_result(plan: TickPlan) -> dg.SensorResult:
     skip = None
     if not plan.batches:
         skip = f"{plan.listed} objects listed; nothing new or changed"
+        if asset_events:
+            skip = f"{plan.listed} objects listed; {len(asset_events)} archived objects recorded"
     return dg.SensorResult(
         run_requests=[run_request(b) for b in plan.batches],
         dynamic_partitions_requests=partitions,
+        # Archived objects' rows, recorded by this tick (the daemon reports them).
+        asset_events=list(asset_events),
         cursor=plan.next_state.encode(),
         skip_reason=skip,
     )
@@ -115,8 +164,10 @@ def build_discovery_sensor(
     max_runs: int,
     interval_s: int,
     daily_budget_usd: float | None | Literal["env"] = "env",
+    code_version: str = "",
 ) -> dg.SensorDefinition:
-    """`daily_budget_usd` defaults to PII_MAX_DAILY_BUDGET_USD (unset: no daily limit)."""
+    """`daily_budget_usd` defaults to PII_MAX_DAILY_BUDGET_USD (unset: no daily limit);
+    `code_version` is the document asset's, tagged on the archived objects' materializations."""
     daily_budget = daily_budget_from_env() if daily_budget_usd == "env" else daily_budget_usd
 
     @dg.sensor(
@@ -126,7 +177,8 @@ def build_discovery_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             "Lists the input prefix (paginated, no per-object HEAD), registers new objects as "
-            f"partitions and launches up to {max_runs} runs of up to {batch_size} documents."
+            f"partitions and launches up to {max_runs} runs of up to {batch_size} documents; "
+            "records archived objects (GLACIER, DEEP_ARCHIVE) as skipped without reading them."
         ),
     )
     def document_discovery(
@@ -135,16 +187,17 @@ def build_discovery_sensor(
         plan = plan_for(
             context.instance, store, context.cursor, batch_size=batch_size, max_runs=max_runs
         )
+        events = record_archived_objects(plan, store, code_version, f"sensor:{DISCOVERY_SENSOR}")
         context.log.info(
             f"listed {plan.listed} objects: {len(plan.new_partitions)} new partitions, "
-            f"{len(plan.deleted_partitions)} deleted, "
+            f"{len(plan.deleted_partitions)} deleted, {len(events)} archived recorded, "
             f"{plan.requested} documents in {len(plan.batches)} runs, {plan.pending} left for "
             "the next tick"
         )
         if daily_budget and plan.batches:
             spent = spend_today_usd(context.instance)
             if spent >= daily_budget:
-                return over_budget_result(plan, spent, daily_budget)
-        return sensor_result(plan)
+                return over_budget_result(plan, spent, daily_budget, events)
+        return sensor_result(plan, events)
 
     return document_discovery

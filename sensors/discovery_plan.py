@@ -1,9 +1,15 @@
 """What one discovery tick should do, computed from a bucket listing (no Dagster here).
 
-The state carried between ticks maps each partition key to the ETag of the object version last
-requested for it. A tick requests partitions that are new, whose ETag changed, or that exist
-without state (e.g. added before a cursor reset); it records in the next state only what it
-actually requested, so anything left over by the per-tick run bound is picked up next tick.
+The state carried between ticks maps each partition key to a fingerprint of the object version
+last requested for it: its ETag, and its storage class when that is an archived one. A tick
+requests partitions that are new, whose fingerprint changed, or that exist without state (e.g.
+added before a cursor reset); it records in the next state only what it actually requested, so
+anything left over by the per-tick run bound is picked up next tick.
+
+Objects the listing shows as archived (GLACIER, DEEP_ARCHIVE) are not put in runs: the plan
+lists them apart (`TickPlan.archived`) for the caller to record as `skipped/archived` without a
+GET (`processing.record_archived`), and they are not looked at again until their storage class
+or ETag changes.
 
 Runs cover partition *ranges*, and a range follows the order in which partitions were added, so
 a batch is a run of consecutive partitions (in that order) that all need processing; unchanged
@@ -19,16 +25,26 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pii_assets.bucket import ObjectInfo
+from pii_assets.bucket import ARCHIVED_STORAGE_CLASSES, ObjectInfo
 
 _STATE_FORMAT = 1
 # ETags are only compared for change, so a 12-hex-digit fingerprint keeps cursors small at 20,000+
 # keys (a false "unchanged" needs a 48-bit collision between two versions of one object).
 _FINGERPRINT_CHARS = 12
+# Archived objects recorded per tick: 500 × 3 S3 calls on 8 threads take a few seconds.
+MAX_ARCHIVED_PER_TICK = 500
 
 
-def fingerprint(etag: str) -> str:
-    return etag[:_FINGERPRINT_CHARS] if len(etag) >= 32 else etag
+def fingerprint(etag: str, storage_class: str = "STANDARD") -> str:
+    """The ETag's head, plus the storage class when it is an archived one.
+
+    Readable classes (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, ...) share the plain form: a
+    lifecycle move between them changes nothing that is read, so it requests nothing (and cursors
+    written before storage classes counted stay valid). Moving into or out of an archived class
+    changes the fingerprint.
+    """
+    head = etag[:_FINGERPRINT_CHARS] if len(etag) >= 32 else etag
+    return f"{head}@{storage_class}" if storage_class in ARCHIVED_STORAGE_CLASSES else head
 
 
 @dataclass(frozen=True)
@@ -84,11 +100,17 @@ class TickPlan:
     listed: int
     pending: int  # partitions needing a run that this tick's run bound left for the next tick
     carried: DiscoveryState  # the previous state without deleted objects
+    # Archived objects to record as `skipped/archived` this tick, without a GET: (partition key,
+    # object). `next_state` and `state_after` count them as handled, so the caller records them
+    # before it saves either.
+    archived: list[tuple[str, ObjectInfo]] = field(default_factory=list)
 
     def state_after(self, completed: Iterable[Batch]) -> DiscoveryState:
         """The state once only `completed` batches are done (for callers that run batches
-        themselves and must not mark a failed batch as requested)."""
+        themselves and must not mark a failed batch as requested); archived objects included."""
         etags = dict(self.carried.etags)
+        for key, _ in self.archived:
+            etags[key] = self.next_state.etags[key]
         for batch in completed:
             for key in batch.partition_keys:
                 etags[key] = self.next_state.etags[key]
@@ -139,25 +161,32 @@ def plan_tick(
         raise ValueError("batch_size and max_runs must be at least 1")
     known = set(known_partitions)
     current: dict[str, str] = {}
+    archived: dict[str, ObjectInfo] = {}
     new_partitions: list[str] = []
     for info in objects:
         key = partition_key_of(info.key)
-        current[key] = fingerprint(info.etag)
+        current[key] = fingerprint(info.etag, info.storage_class)
+        if info.archived:
+            archived[key] = info
         if key not in known:
             known.add(key)
             new_partitions.append(key)
 
     wanted = {key for key, etag in current.items() if state.etags.get(key) != etag}
     order = [*known_partitions, *new_partitions]
-    runs = consecutive_runs(order, wanted, batch_size)
+    runs = consecutive_runs(order, wanted - set(archived), batch_size)
     chosen = runs[:max_runs]
+    # Recording an archived object costs three small S3 calls in the tick itself, no run: as many
+    # per tick as the documents a tick may request, and at most what fits well within a sensor
+    # evaluation's time (Dagster's default: 60 s).
+    archived_wanted = [key for key in order if key in wanted and key in archived]
+    archived_now = archived_wanted[: min(batch_size * max_runs, MAX_ARCHIVED_PER_TICK)]
 
     # Deleted objects leave the state; kept entries are the versions already requested.
     carried = {key: etag for key, etag in state.etags.items() if key in current}
     next_etags = dict(carried)
-    for run in chosen:
-        for key in run:
-            next_etags[key] = current[key]
+    for key in [*archived_now, *(key for run in chosen for key in run)]:
+        next_etags[key] = current[key]
     batches = [Batch(tuple(run), run_key(run, current)) for run in chosen]
     return TickPlan(
         new_partitions=new_partitions,
@@ -165,6 +194,7 @@ def plan_tick(
         batches=batches,
         next_state=DiscoveryState(next_etags, state.events_after),
         listed=len(current),
-        pending=sum(len(run) for run in runs[max_runs:]),
+        pending=sum(len(run) for run in runs[max_runs:]) + len(archived_wanted) - len(archived_now),
         carried=DiscoveryState(carried, state.events_after),
+        archived=[(key, archived[key]) for key in archived_now],
     )

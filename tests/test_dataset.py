@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
@@ -17,8 +18,11 @@ from pii_assets.dataset import (
     existing_versions,
     latest_version,
     publish_version,
+    read_manifest,
 )
-from pii_assets.models import DocumentResult, Entity, Status
+from pii_assets.document_asset import status_counts
+from pii_assets.models import Coverage, DocumentResult, Entity, Status, UnreadPart
+from pii_pipeline.summary import summarize
 
 
 def result(key: str, n_entities: int, status: Status = Status.OK) -> DocumentResult:
@@ -125,3 +129,47 @@ def test_pruning_keeps_the_newest_versions_and_the_latest(store) -> None:
     assert prune_versions(client, layout, keep=2) == ["v000001", "v000002"]
     assert existing_versions(client, layout) == ["v000003", "v000004"]
     assert latest_version(client, layout) == "v000004"
+
+
+def test_partial_status_and_coverage_totals_reach_facts_card_and_summary(store) -> None:
+
+    partial = result("mixed.pdf", 1, Status.PARTIAL)
+    partial.coverage = Coverage(
+        pages_text=1,
+        parts={"pages": 1, "attachments": 1},
+        unread=[UnreadPart("attachment:a.zip", "limit_exceeded", "a.zip: too deep")],
+    )
+    scan = result("scan.pdf", 0)
+    scan.coverage = Coverage(pages_ocr=2, pages_text_and_ocr=1, parts={"pages": 3})
+    rows = [("mixed.pdf", partial), ("scan.pdf", scan)]
+    published = publish_version(
+        store.client(), store.layout(), *build_tables(rows), code_version="t"
+    )
+    facts = published.manifest["facts"]
+    assert facts["documents_by_status"] == {"ok": 1, "partial": 1, "failed": 0, "skipped": 0}
+    assert facts["pages_by_source"] == {"text": 1, "ocr": 2, "text+ocr": 1}
+    assert facts["parts_read"] == {"attachments": 1, "pages": 4}
+    assert facts["unread_parts_by_error_class"] == {"limit_exceeded": 1}
+
+    layout = store.layout()
+    card = (
+        store.client()
+        .get_object(
+            Bucket=store.bucket, Key=f"{layout.dataset_prefix}{published.version}/README.md"
+        )["Body"]
+        .read()
+        .decode()
+    )
+    for line in (
+        "| partial | 1 |",
+        "| text+ocr | 1 |",
+        "| attachments | 1 |",
+        "| limit_exceeded | 1 |",
+    ):
+        assert line in card
+
+    summary = summarize(read_manifest(store.client(), layout, published.version))
+    assert summary["documents_by_status"]["partial"] == 1
+    assert summary["unread_parts_by_error_class"] == {"limit_exceeded": 1}
+    # Run logs name every status, partial included, in one order.
+    assert status_counts(Counter({"ok": 3, "failed": 1})) == "ok=3, partial=0, failed=1, skipped=0"

@@ -132,24 +132,31 @@ def test_reprocessed_deleted_and_new_documents(store, instance) -> None:
 
 
 def test_blocking_check_keeps_a_bad_version_unpublished(store, instance) -> None:
+    """A fault of the whole table (a document twice) still rejects the version; a document's
+    own bad rows are quarantined instead (tests/test_quarantine.py)."""
     client, layout = store.client(), store.layout()
     good = write_result(store, "good.pdf", "v1", emails=1)
     instance.add_dynamic_partitions("documents", [good])
     materialized(instance, good)
     publish(store, instance)
-    bad = write_result(store, "bad.pdf", "v1", emails=1, page=7)  # beyond its 2 pages
-    instance.add_dynamic_partitions("documents", [bad])
-    materialized(instance, bad)
+    # Another partition whose result claims the same document.
+    twin = layout.result_key("twin.pdf")
+    data = json.loads(
+        client.get_object(Bucket=store.bucket, Key=layout.result_key(good))["Body"].read()
+    )
+    put_json(client, store.bucket, twin, data)
+    instance.add_dynamic_partitions("documents", ["twin.pdf"])
+    materialized(instance, "twin.pdf")
 
     result = publish(store, instance, raise_on_error=False)
     assert not result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks["pages_within_document"] is False
-    assert checks["boxes_normalised"] is True
+    assert checks["documents_unique"] is False
+    assert checks["entities_unique"] is True
     assert latest_version(client, layout) == "v000001"
     rejected = read_manifest(client, layout, "v000002")
     assert rejected["status"] == "rejected"
-    assert rejected["checks"]["pages_within_document"] is False
+    assert rejected["checks"]["documents_unique"] is False
     # The failure message says what failed without any value.
     assert "@example.com" not in json.dumps(rejected)
 

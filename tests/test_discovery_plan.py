@@ -95,3 +95,39 @@ def test_cursor_round_trip_is_compact_at_20000_keys() -> None:
 def test_foreign_cursor_is_a_clear_error(bad: str) -> None:
     with pytest.raises(ValueError, match="cursor"):
         DiscoveryState.decode(bad)
+
+
+def test_archived_objects_are_listed_apart_and_counted_as_handled() -> None:
+    listing = [
+        ObjectInfo("a", "1", 1),
+        ObjectInfo("cold", "2", 1, storage_class="GLACIER"),
+        ObjectInfo("deep", "3", 1, storage_class="DEEP_ARCHIVE"),
+    ]
+    first = plan(listing)
+    assert [b.partition_keys for b in first.batches] == [("A",)]
+    assert [(key, info.key) for key, info in first.archived] == [("COLD", "cold"), ("DEEP", "deep")]
+    assert first.state_after([]).etags == {"COLD": "2@GLACIER", "DEEP": "3@DEEP_ARCHIVE"}
+    again = plan(listing, known=first.new_partitions, state=first.next_state)
+    assert again.batches == [] and again.archived == []
+
+
+def test_only_moves_into_or_out_of_an_archived_class_count() -> None:
+    first = plan([ObjectInfo("a", "1", 1), ObjectInfo("b", "2", 1)])
+    moved = [
+        ObjectInfo("a", "1", 1, storage_class="STANDARD_IA"),  # lifecycle: nothing to read anew
+        ObjectInfo("b", "2", 1, storage_class="GLACIER"),
+    ]
+    second = plan(moved, known=first.new_partitions, state=first.next_state)
+    assert second.batches == []
+    assert [key for key, _ in second.archived] == ["B"]
+    back = [ObjectInfo("a", "1", 1), ObjectInfo("b", "2", 1, storage_class="STANDARD")]
+    third = plan(back, known=first.new_partitions, state=second.next_state)
+    assert [b.partition_keys for b in third.batches] == [("B",)] and third.archived == []
+
+
+def test_archived_objects_per_tick_are_bounded_like_runs() -> None:
+    listing = [ObjectInfo(f"k{i}", "1", 1, storage_class="GLACIER") for i in range(7)]
+    first = plan(listing, batch_size=2, max_runs=2)
+    assert len(first.archived) == 4 and first.pending == 3
+    second = plan(listing, known=first.new_partitions, state=first.next_state, batch_size=2)
+    assert len(second.archived) == 3

@@ -8,14 +8,16 @@ from decimal import Decimal
 
 import pytest
 
+from pii_assets.documents import PageContent
 from pii_assets.documents.ocr_quality import dictionary_share
 from pii_assets.extraction import extract_document
-from pii_assets.llm.extractor import SYSTEM_PROMPT
+from pii_assets.llm.extractor import SYSTEM_PROMPT, describe_unit
 from pii_assets.llm.locate import PageLocator
 from pii_assets.llm.pricing import PRICES, Usage, cost_usd, image_tokens, price_for
 from pii_assets.llm.schema import response_format
 from pii_assets.models import CLASSIFICATIONS, ENTITY_TYPES, Word
 from pii_pipeline.corpus import scanned_pdf, single_page_pdf
+from tests.bad_corpus import docx
 from tests.fake_openai import DEFAULT_KEY, FakeOpenAI, Fault
 from tests.llm_helpers import ScriptedAnswer, make_extractor
 from tests.sample_pages import EMAIL, LETTER_LINES, NAME, PHONE
@@ -340,3 +342,83 @@ def test_ocr_routing_is_part_of_the_extractor_identity() -> None:
     assert auto != OpenAIExtractor(**base, ocr_as_text=False).identity
     assert auto != OpenAIExtractor(**base, min_ocr_dictionary_share=0.9).identity
     assert OpenAIExtractor(**base, input_mode="image").identity == "openai:gpt-4o-mini:image"
+
+
+# --- units that are not pages, and estimates of formats read unit by unit ---------------------
+
+
+def _cells_unit() -> PageContent:
+    """Spreadsheet cells as a reader lays them out: words with their cell references."""
+    words = [
+        Word("Name", 0.05, 0.05, 0.2, 0.1, line=1, ref="Payroll!A1"),
+        Word("Email", 0.3, 0.05, 0.45, 0.1, line=1, ref="Payroll!B1"),
+        Word(NAME.split()[0], 0.05, 0.15, 0.15, 0.2, line=2, ref="Payroll!A2"),
+        Word(NAME.split()[1], 0.16, 0.15, 0.28, 0.2, line=2, ref="Payroll!A2"),
+        Word(EMAIL, 0.3, 0.15, 0.6, 0.2, line=2, ref="Payroll!B2"),
+    ]
+    return PageContent(
+        number=3, words=words, source="cells", width=612, height=792, paged=False, area="cell"
+    )
+
+
+def _form_fields_unit() -> PageContent:
+    words = [Word(EMAIL, 0.3, 0.4, 0.6, 0.45, line=1)]
+    return PageContent(
+        number=2, words=words, source="text", width=612, height=792, area="form_field"
+    )
+
+
+@pytest.mark.parametrize("mode", ["image", "auto", "text"])
+def test_units_that_are_not_pages_go_as_text_saying_what_they_are(
+    fake: FakeOpenAI, mode: str
+) -> None:
+    extractor = make_extractor(fake, input_mode=mode)
+    cells, fields = _cells_unit(), _form_fields_unit()
+    assert describe_unit(cells) == "Spreadsheet cells, sheet Payroll"
+    assert describe_unit(fields) == "Form fields of page 2"
+    for unit, label in (
+        (cells, "Spreadsheet cells, sheet Payroll"),
+        (fields, "Form fields of page 2"),
+    ):
+        assert not unit.renderable and extractor.route(unit) == "text"
+        fake.calls.clear()
+        extraction = extractor.extract_page(unit)
+        (call,) = fake.calls
+        assert call.image_sizes == []
+        assert call.user_text.startswith(f"Page {unit.number}: {label}.")
+        assert EMAIL in call.user_text
+        assert EMAIL in {e.text for e in extraction.entities}
+    assert not fake.rejections
+
+
+def test_describe_unit_names_lines_and_parts_never_text() -> None:
+    words = [Word(EMAIL, 0.1, 0.1, 0.5, 0.15, line=12, offset=40)]
+    unit = PageContent(
+        number=1,
+        words=words,
+        source="plain",
+        width=612,
+        height=792,
+        paged=False,
+        area="text",
+        part="attachment:notes.txt",
+    )
+    assert describe_unit(unit) == "Lines 12-12 of a text file, in attachment:notes.txt"
+
+
+def test_estimates_of_office_files_bound_what_they_cost(fake: FakeOpenAI) -> None:
+    paragraphs = [*LETTER_LINES, *PAGE_LINES] * 3
+    data = docx(paragraphs)
+    small = docx(paragraphs[:4])
+    for mode in ("auto", "image", "text"):
+        fake.calls.clear()
+        extractor = make_extractor(fake, input_mode=mode)
+        estimate = extractor.estimate_document_usd(data)
+        result = extract(extractor, data, key="docs/letter.docx")
+        assert result.status == "ok", result.error_message
+        assert 0 < result.cost_usd <= estimate, (mode, result.cost_usd, estimate)
+        assert extractor.estimate_document_usd(small) <= estimate
+    # Not the one-letter-page guess of before: a larger file is estimated higher.
+    text = make_extractor(fake, input_mode="text")
+    big = ("\n".join(LETTER_LINES) + "\n").encode() * 200  # a 100 KB text file
+    assert text.estimate_document_usd(big) > 10 * text.estimate_document_usd(big[:4000])

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw
 
+from pii_assets.documents import open_document
 from pii_pipeline.corpus import generate_corpus
 
 
@@ -77,3 +81,33 @@ def test_process_fails_loudly_when_the_pipeline_cannot_run(cli_env) -> None:
     env = {**cli_env, "PII_S3_BUCKET": "no-such-bucket-anywhere"}
     result = run_cli("process", "--json", env=env)
     assert result.returncode != 0
+
+
+def chatty_png() -> bytes:
+    """ "Hi" in Pillow's default font at the top of a strip, scaled up and saved at 300 dpi:
+    Tesseract finds a text line too narrow to scale and says so on its stderr."""
+    image = Image.new("L", (200, 30), 255)
+    ImageDraw.Draw(image).text((0, 0), "Hi", fill=0)
+    buffer = io.BytesIO()
+    image.resize((833, 125), Image.NEAREST).save(buffer, format="PNG", dpi=(300, 300))
+    return buffer.getvalue()
+
+
+def test_tesseract_chatter_never_reaches_the_terminal(store, cli_env, caplog) -> None:
+    data = chatty_png()
+    # Control: reading this image does make Tesseract complain (into our debug log).
+    with (
+        caplog.at_level(logging.DEBUG, logger="pii_assets.documents.ocr"),
+        open_document(data, name="strip.png") as doc,
+    ):
+        list(doc.pages())
+    assert any("Image too small to scale" in r.getMessage() for r in caplog.records)
+
+    store.client().put_object(Bucket=store.bucket, Key="documents/strip.png", Body=data)
+    done = run_cli("process", "--json", env=cli_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["summary"]["documents_by_status"]["ok"] == 1
+    assert report["summary"]["pages_by_source"]["ocr"] == 1
+    for chatter in ("Image too small", "Line cannot be recognized", "Invalid resolution"):
+        assert chatter not in done.stderr and chatter not in done.stdout

@@ -40,6 +40,38 @@ class ObjectInfo:
         return self.storage_class in ARCHIVED_STORAGE_CLASSES
 
 
+# Server-side encryption settings of the objects the pipeline writes (S3 User Guide, "Protecting
+# data with server-side encryption"): None follows the bucket's default encryption.
+SSE_ALGORITHMS: tuple[str, ...] = ("AES256", "aws:kms")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputEncryption:
+    """How every object the pipeline writes is encrypted at rest.
+
+    `algorithm` None leaves it to the bucket's default encryption; "AES256" is SSE-S3;
+    "aws:kms" is SSE-KMS with `kms_key_id` (a key id, ARN or alias; None: the AWS-managed key).
+    """
+
+    algorithm: str | None = None
+    kms_key_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.algorithm is not None and self.algorithm not in SSE_ALGORITHMS:
+            raise ValueError(f"server-side encryption must be one of {', '.join(SSE_ALGORITHMS)}")
+        if self.kms_key_id and self.algorithm != "aws:kms":
+            raise ValueError("a KMS key id needs server-side encryption aws:kms")
+
+    def put_args(self) -> dict[str, str]:
+        """Extra arguments for boto3's `put_object` / `create_multipart_upload` / `copy_object`."""
+        if self.algorithm is None:
+            return {}
+        args = {"ServerSideEncryption": self.algorithm}
+        if self.kms_key_id:
+            args["SSEKMSKeyId"] = self.kms_key_id
+        return args
+
+
 @dataclass(frozen=True, slots=True)
 class BucketLayout:
     """The prefixes of one pipeline deployment. Every derived path includes the partition key."""
@@ -49,6 +81,7 @@ class BucketLayout:
     output_prefix: str = "labeled-datasets/"
     processed_prefix: str = "processed/"
     results_prefix: str = "extracted/"
+    encryption: OutputEncryption = OutputEncryption()
 
     def partition_key(self, object_key: str) -> str:
         return partition_keys.encode(object_key, self.input_prefix)

@@ -56,12 +56,14 @@ def _dictionaries(language: str) -> list[SpellChecker] | None:
         return [_dictionary(code) for code in codes if code]
 
 
-def dictionary_share(text: str, language: str = "eng") -> float | None:
+def dictionary_share(
+    text: str, language: str = "eng", *, min_words: int = MIN_WORDS
+) -> float | None:
     """Share of the text's words found in the dictionary of `language` (Tesseract codes, e.g.
     "eng" or "eng+deu": a word found in any of them counts). None when there is no dictionary for
-    the language or the text has too few words to judge."""
+    the language or the text has fewer than `min_words` words to judge."""
     words = [word.lower() for word in _WORD.findall(text)]
-    if len(words) < MIN_WORDS:
+    if len(words) < min_words:
         return None
     dictionaries = _dictionaries(language)
     if dictionaries is None:

@@ -55,8 +55,10 @@ MIN_LETTERS_FOR_FREQUENCY = 30
 MIN_FREQUENT_SHARE = 0.85
 _NOT_LETTER = re.compile(r"[\W\d_]+")
 # A text layer whose dictionary share is at least this reads as language: trusted without OCR.
-# (Text layers of the evaluation corpus measure 0.67 and up; ciphers of them below 0.2.)
+# (Text layers of the evaluation corpus measure 0.67 and up; ciphers of them below 0.2.) A short
+# page is judged from a few words: a cover sheet's "Claim file" and an e-mail address are enough.
 READS_AS_LANGUAGE = 0.5
+MIN_DICTIONARY_WORDS = 3
 
 # Stage 2: images cover at least this share of the page ...
 MOSTLY_IMAGE = 0.5
@@ -118,7 +120,7 @@ def suspicion(text: str, language: str) -> str | None:
     reason = _statistics(text, language)
     if reason is None:
         return None
-    share = dictionary_share(text, language)
+    share = dictionary_share(text, language, min_words=MIN_DICTIONARY_WORDS)
     if share is not None and share >= READS_AS_LANGUAGE:
         return None
     return reason

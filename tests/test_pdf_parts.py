@@ -419,3 +419,17 @@ def test_real_world_attachments_are_read() -> None:
     annotated = units((FIXTURES / "attachment.pdf").read_bytes())
     assert [u.part for u in annotated] == [None, None, "attachment:jpeg.pdf"]
     assert "A PDF with a JPEG image." in annotated[-1].text  # an image-only PDF: OCR'd
+
+
+def test_fields_on_a_rotated_page_are_placed_as_displayed() -> None:
+    doc = pymupdf.open(stream=form_pdf(), filetype="pdf")
+    doc[0].set_rotation(90)
+    shown = FIELD * doc[0].rotation_matrix  # where the field is on the page as displayed
+    width, height = doc[0].rect.width, doc[0].rect.height
+    _, fields = units(doc.tobytes())
+    [field] = fields.fields
+    expected = (shown.x0 / width, shown.y0 / height, shown.x1 / width, shown.y1 / height)
+    assert field.rect == pytest.approx(expected)
+    (value,) = [w for w in fields.words if w.text == SSN]
+    assert expected[0] <= value.x0 < value.x1 <= expected[2]
+    assert expected[1] <= value.y0 < value.y1 <= expected[3]

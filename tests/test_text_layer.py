@@ -320,3 +320,54 @@ def test_is_cipher_compares_words_at_the_same_place() -> None:
     assert not textlayer.is_cipher(misread, ocr)
     assert textlayer.is_cipher(cipher, ocr)
     assert not textlayer.is_cipher(elsewhere, ocr)  # nothing to compare: the layer is kept
+
+
+# --- scans with a text layer of their own -------------------------------------------------------
+
+
+def test_searchable_scan_is_read_from_its_text_layer_without_ocr(truth: DocumentResult) -> None:
+    """A scan carrying its own (invisible) OCR text layer covers its picture with words: the
+    text layer is trusted, nothing is OCR'd again. (A sparse one, a few lines on a page, covers
+    as little of its picture as a stamped line does: it is OCR'd again and merged.)"""
+    letter = single_page_pdf([*LETTER_LINES[:4] * 6, *LINES])  # a full page of text
+    scan = scanned_pdf(letter, dpi=150, noise=0.0, seed=1)
+    with (
+        pymupdf.open(stream=letter, filetype="pdf") as source,
+        pymupdf.open(stream=scan, filetype="pdf") as doc,
+    ):
+        for block in source[0].get_text("dict")["blocks"]:
+            for line in block["lines"]:
+                for span in line["spans"]:  # the same text, invisible, where the scan shows it
+                    doc[0].insert_text(
+                        span["origin"], span["text"], fontsize=span["size"], render_mode=3
+                    )
+        data = doc.tobytes()
+    result = extract(data)
+    assert (result.coverage.pages_text, result.coverage.pages_text_and_ocr) == (1, 0)
+    assert found(result) == VALUES
+
+
+def test_sideways_scan_with_a_text_line_is_read_upright() -> None:
+    import io
+
+    from PIL import Image
+
+    from pii_pipeline.corpus import page_image
+    from tests.sample_pages import EMAIL as LETTER_EMAIL
+
+    pdf = single_page_pdf(LETTER_LINES)
+    (upright,) = [e for e in extract(pdf).entities if e.text == LETTER_EMAIL]
+    with Image.open(io.BytesIO(page_image(pdf, dpi=200, fmt="png"))) as image:
+        out = io.BytesIO()
+        image.rotate(90, expand=True).save(out, "PNG")  # fed to the scanner on its side
+    doc = pymupdf.open()
+    page = doc.new_page(width=792, height=612)
+    page.insert_image(page.rect, stream=out.getvalue())
+    page.insert_text((36, 20), BATES, fontsize=9)
+    result = extract(doc.tobytes())
+    assert result.status == "ok" and result.coverage.pages_text_and_ocr == 1
+    (email,) = [e for e in result.entities if e.text == LETTER_EMAIL]
+    # Turned 90 degrees counter-clockwise: upright (x, y) is displayed at (y, 1 - x).
+    expected = (upright.y0, 1 - upright.x1, upright.y1, 1 - upright.x0)
+    got = (email.x0, email.y0, email.x1, email.y1)
+    assert all(abs(g - e) < 0.02 for g, e in zip(got, expected, strict=True)), (got, expected)

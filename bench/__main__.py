@@ -18,6 +18,7 @@ from bench import (
     publish_scaling,
     run_overhead,
     sensor_tick,
+    text_layer_check,
 )
 
 BENCHMARKS = {
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "publish_scaling": publish_scaling.run,
     "document_memory": document_memory.run,
     "page_throughput": page_throughput.run,
+    "text_layer_check": text_layer_check.run,
     "llm_throughput": llm_throughput.run,
     "llm_cost": llm_cost.run,
 }

@@ -1,14 +1,14 @@
 """Every part of a PDF is read: annotations, form fields, XFA data and attachments (real PyMuPDF).
 
 The PDFs are built here with invented values, except the real-world files of PDF libraries in
-tests/fixtures/pdf_parts (see SOURCES.md), whose parts are counted against what PyMuPDF lists.
+two PDF libraries' own test files (read from their fetched repositories: tests/public_corpus.py),
+whose parts are counted against what PyMuPDF lists.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
-from pathlib import Path
 
 import pymupdf
 import pytest
@@ -18,8 +18,27 @@ from pii_assets.documents.pdf_forms import COMB
 from pii_assets.extraction import OfflineExtractor, extract_document
 from pii_assets.models import DocumentResult, Entity, ErrorClass, FormField
 from pii_pipeline.corpus import single_page_pdf
+from tests.public_corpus import public_file
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pdf_parts"
+# Real-world files from two PDF libraries' own tests, read from their fetched repositories.
+PUBLIC = {
+    "sample_form.pdf": ("Hopding/pdf-lib", "assets/pdfs/sample_form.pdf"),
+    "with_xfa_fields.pdf": ("Hopding/pdf-lib", "assets/pdfs/with_xfa_fields.pdf"),
+    "file_with_attachment.pdf": (
+        "Hopding/pdf-lib",
+        "assets/pdfs/examples/file_with_attachment.pdf",
+        "87d5418bac9c374070d4125dd459c9fc4ab2612f",  # removed from the tree since
+    ),
+    "commented.pdf": ("py-pdf/pypdf", "resources/commented.pdf"),
+    "attachment.pdf": ("py-pdf/pypdf", "resources/attachment.pdf"),
+    "FormTestFromOo.pdf": ("py-pdf/pypdf", "resources/FormTestFromOo.pdf"),
+}
+
+
+def public(name: str) -> bytes:
+    return public_file(*PUBLIC[name])
+
+
 NAME, SSN, EMAIL, PHONE = (
     "Maria Gonzalez",
     "536-22-1234",
@@ -360,17 +379,21 @@ def listed(data: bytes) -> Counter[str]:
     return +counts  # without the kinds counted 0
 
 
-@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.pdf")), ids=lambda p: p.name)
-def test_real_world_parts_are_all_read(path: Path) -> None:
-    result = extract(path.read_bytes())
+@pytest.mark.public_corpus
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+@pytest.mark.public_corpus
+def test_real_world_parts_are_all_read(name: str) -> None:
+    data = public(name)
+    result = extract(data)
     assert result.status == "ok", result.error_message
     parts = {k: v for k, v in result.coverage.parts.items() if k != "pages"}
-    assert parts == listed(path.read_bytes())
+    assert parts == listed(data)
     assert parts  # every fixture holds parts of some kind
 
 
+@pytest.mark.public_corpus
 def test_real_world_form_labels_and_values() -> None:
-    data = (FIXTURES / "sample_form.pdf").read_bytes()
+    data = public("sample_form.pdf")
     (fields,) = [u for u in units(data) if u.area == "form_field"]
     by_name = {f.name: f for f in fields.fields}
     assert by_name["SSN"].label == "SOCIAL SECURITY NO. (MANDATORY"  # the field's /TU
@@ -383,16 +406,16 @@ def test_real_world_form_labels_and_values() -> None:
     }
 
 
+@pytest.mark.public_corpus
 def test_real_world_field_kinds() -> None:
-    (fields,) = [
-        u for u in units((FIXTURES / "FormTestFromOo.pdf").read_bytes()) if u.area == "form_field"
-    ]
+    (fields,) = [u for u in units(public("FormTestFromOo.pdf")) if u.area == "form_field"]
     assert {f.kind for f in fields.fields} == {"text", "checkbox", "radio", "combobox", "listbox"}
     assert fields.words == []  # every field is empty
 
 
+@pytest.mark.public_corpus
 def test_real_world_notes_and_ligatures() -> None:
-    page, notes = units((FIXTURES / "commented.pdf").read_bytes())
+    page, notes = units(public("commented.pdf"))
     words = {w.text for w in page.words}
     assert {"misfits.", "differently."} <= words  # typeset with the ﬁ and ﬀ ligatures
     assert not any("\ufb01" in w or "\ufb00" in w for w in words)
@@ -400,8 +423,9 @@ def test_real_world_notes_and_ligatures() -> None:
     assert "Umlaut: äöüß" in notes.text
 
 
+@pytest.mark.public_corpus
 def test_real_world_xfa_rows_are_the_data_leaves() -> None:
-    data = (FIXTURES / "with_xfa_fields.pdf").read_bytes()
+    data = public("with_xfa_fields.pdf")
     (xfa,) = [u for u in units(data) if u.area == "xfa"]
     with pymupdf.open(stream=data, filetype="pdf") as doc:
         packet = ElementTree.fromstring(doc.xref_stream(44).strip())
@@ -412,11 +436,12 @@ def test_real_world_xfa_rows_are_the_data_leaves() -> None:
     )
 
 
+@pytest.mark.public_corpus
 def test_real_world_attachments_are_read() -> None:
-    embedded = extract((FIXTURES / "file_with_attachment.pdf").read_bytes())
+    embedded = extract(public("file_with_attachment.pdf"))
     assert {e.part for e in embedded.entities} <= {"attachment:normal.pdf"}
     assert embedded.coverage.pages_text == 2  # the attached two-page form, from its text layer
-    annotated = units((FIXTURES / "attachment.pdf").read_bytes())
+    annotated = units(public("attachment.pdf"))
     assert [u.part for u in annotated] == [None, None, "attachment:jpeg.pdf"]
     assert "A PDF with a JPEG image." in annotated[-1].text  # an image-only PDF: OCR'd
 

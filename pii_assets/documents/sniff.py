@@ -86,10 +86,14 @@ def sniff_format(data: bytes) -> str | None:
         return _sniff_zip(data)
     if data.startswith(_OLE_MAGIC):
         return _sniff_outlook_message(data) or _sniff_ole(data)
+    # Before PDF's loose check: a tar's first member may be a PDF within the first 1 KiB.
+    container = _sniff_container(data)
+    if container:
+        return container
     # The PDF spec tolerates junk before the header and readers accept it within the first 1 KiB.
     if b"%PDF-" in data[:1024]:
         return PDF
-    return _sniff_container(data) or _sniff_text(data)
+    return _sniff_text(data)
 
 
 def _sniff_zip(data: bytes) -> str:

@@ -163,15 +163,22 @@ class UnitsReader:
     page_count: int = 0
     truncated: bool = False
 
-    def __init__(self, units: Callable[[Coverage], Iterator[PageContent]]) -> None:
+    def __init__(
+        self,
+        units: Callable[[Coverage], Iterator[PageContent]],
+        *,
+        close: Callable[[], object] | None = None,
+    ) -> None:
         self.coverage = Coverage()
         self._units = units
+        self._close = close
 
     def pages(self) -> Iterator[PageContent]:
         return self._units(self.coverage)
 
     def close(self) -> None:
-        pass
+        if self._close is not None:
+            self._close()
 
 
 def _unit(rows: list[Row], *, area: str, numbers: Iterator[int]) -> PageContent | None:

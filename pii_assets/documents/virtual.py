@@ -18,6 +18,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pii_assets.documents.base import PageContent
 from pii_assets.models import Coverage, Word
@@ -36,8 +37,7 @@ PAGE_WIDTH, PAGE_HEIGHT = 612.0, 792.0
 _ROW_FILL = 0.8
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One word of a row: its text, first column, source line and offset (-1: not in the source
     text, e.g. a JSON key path written as a label) and reference (a JSON path)."""
 
@@ -55,14 +55,8 @@ class Row:
 
     tokens: list[Token] = field(default_factory=list)
     items: int = 0
-
-    @property
-    def width(self) -> int:
-        return max((t.column + len(t.text) for t in self.tokens), default=0)
-
-    @property
-    def chars(self) -> int:
-        return sum(len(t.text) + 1 for t in self.tokens)
+    width: int = 0  # columns up to the end of the last word
+    chars: int = 0  # characters of the words, a space after each
 
     def add_text(
         self,
@@ -76,14 +70,18 @@ class Row:
         """Appends the words of `text` after the row's last word (`gap` columns after it), each
         with `offset` + its index in `text` (when `offset` >= 0)."""
         start = self.width + gap if self.tokens else 0
-        for index, word in split_words(text):
-            column = start + visual_column(text, index)
-            self.tokens.append(
-                Token(word, column, line, offset + index if offset >= 0 else -1, ref)
-            )
+        tabs = "\t" in text
+        append = self.tokens.append  # runs once per word of every text file: kept tight
+        for match in _WORD.finditer(text):
+            index, word = match.start(), match.group()
+            column = start + (visual_column(text, index) if tabs else index)
+            append(Token(word, column, line, offset + index if offset >= 0 else -1, ref))
+            self.width = column + len(word)
+            self.chars += len(word) + 1
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD = re.compile(r"\S+")
 
 
 def name_words(name: str) -> str:
@@ -104,18 +102,8 @@ def visual_column(text: str, index: int) -> int:
 
 def split_words(text: str) -> Iterator[tuple[int, str]]:
     """(index, word) for each run of non-whitespace characters in `text`."""
-    index = 0
-    length = len(text)
-    while index < length:
-        while index < length and text[index].isspace():
-            index += 1
-        if index >= length:
-            return
-        end = index
-        while end < length and not text[end].isspace():
-            end += 1
-        yield index, text[index:end]
-        index = end
+    for match in _WORD.finditer(text):
+        yield match.start(), match.group()
 
 
 def cut(text: str, limit: int = MAX_ROW_CHARS) -> Iterator[tuple[int, str]]:
@@ -184,7 +172,7 @@ class UnitsReader:
 def _unit(rows: list[Row], *, area: str, numbers: Iterator[int]) -> PageContent | None:
     if not any(row.tokens for row in rows):
         return None
-    columns = max(max((row.width for row in rows), default=1), 1)
+    columns = max(max(row.width for row in rows), 1)
     height = 1.0 / len(rows)
     words: list[Word] = []
     for index, row in enumerate(rows):

@@ -286,3 +286,12 @@ def test_xml_entity_bomb_is_inert() -> None:
 def test_binary_content_is_still_unsupported() -> None:
     result = extract(random.Random(0).randbytes(4096), "blob.bin")
     assert (result.status, result.error_class) == (Status.FAILED, ErrorClass.UNSUPPORTED_FORMAT)
+
+
+def test_unknown_marked_sections_do_not_stop_the_html_parser() -> None:
+    # Word-generated HTML (and e-mail bodies) carry <![if ...]> sections; others stop
+    # html.parser with an AssertionError unless they are skipped.
+    page = f"<html><body><p>Hi<![foo[x]]></p><p>Email: {EMAIL}</p></body></html>"
+    result = extract(page.encode(), "word.html")
+    assert result.status == Status.OK
+    assert [e.text for e in result.entities] == [EMAIL]

@@ -120,10 +120,10 @@ def _decoded_header(raw: Any) -> str:
 
 
 def _body_units(
-    text: str, *, html: bool, numbers: Iterator[int], coverage: Coverage
+    text: str, *, html: bool, name: str, numbers: Iterator[int], coverage: Coverage
 ) -> Iterator[PageContent]:
     stream = io.StringIO(text, newline="")
-    rows = markup.rows(stream, xml=False) if html else line_rows(text_lines(stream))
+    rows = markup.rows(stream, xml=False, name=name) if html else line_rows(text_lines(stream))
     for unit, _ in paginate(rows, area="email_body", numbers=numbers):
         if unit is not None:
             yield unit
@@ -182,7 +182,9 @@ def _eml_units(
                 f"{name}: e-mail body {index} ({kind}) cannot be decoded ({type(exc).__name__})",
             )
             continue
-        yield from _body_units(text, html=kind == "html", numbers=numbers, coverage=coverage)
+        yield from _body_units(
+            text, html=kind == "html", name=name, numbers=numbers, coverage=coverage
+        )
     yield from _attachments(children, name, coverage, passwords, limits)
     if _truncated(message):
         coverage.unreadable(
@@ -319,11 +321,11 @@ def _msg_bodies(
     plain = _msg_property(item, "body", name, coverage)
     html = _msg_property(item, "htmlBody", name, coverage)
     if isinstance(plain, str) and plain.strip():
-        yield from _body_units(plain, html=False, numbers=numbers, coverage=coverage)
+        yield from _body_units(plain, html=False, name=name, numbers=numbers, coverage=coverage)
     if isinstance(html, bytes) and html.strip():
         encoding = document_encoding(html, kind="html") or "cp1252"
         text = decoded(html, encoding).read()
-        yield from _body_units(text, html=True, numbers=numbers, coverage=coverage)
+        yield from _body_units(text, html=True, name=name, numbers=numbers, coverage=coverage)
     if not (isinstance(plain, str) and plain.strip()) and not (html and html.strip()):
         rtf = _msg_property(item, "rtfBody", name, coverage)
         if isinstance(rtf, bytes) and rtf.strip():

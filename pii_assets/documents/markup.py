@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 
 from pii_assets.documents.virtual import MAX_ROW_CHARS, Row, name_words, split_words
+from pii_assets.models import DocumentError, ErrorClass
 
 _READ_CHARS = 64 * 1024
 # Elements that start a new row (HTML Living Standard §15.3 "flow content" rendered as blocks).
@@ -42,14 +43,19 @@ _RAW_NAME = re.compile(r"<\s*([^\s/>]+)")
 _RAW_ATTRIBUTE = re.compile(r"""\s([^\s=/>"']+)\s*=""")
 
 
-def rows(stream: io.TextIOBase, *, xml: bool) -> Iterator[Row]:
+def rows(stream: io.TextIOBase, *, xml: bool, name: str) -> Iterator[Row]:
     """Rows of the text content of the HTML or XML document read from `stream`; each row counts
-    the source lines it completes (`Row.items`), so the rows add up to the source's lines."""
+    the source lines it completes (`Row.items`), so the rows add up to the source's lines.
+    Raises DocumentError (CORRUPT) naming `name` when html.parser gives up on the markup."""
     parser = _TextParser(xml=xml)
-    while chunk := stream.read(_READ_CHARS):
-        parser.feed(chunk)
-        yield from parser.take()
-    parser.close()
+    try:
+        while chunk := stream.read(_READ_CHARS):
+            parser.feed(chunk)
+            yield from parser.take()
+        parser.close()
+    except AssertionError as exc:  # html.parser's way of giving up on a construct
+        line, _ = parser.getpos()
+        raise DocumentError(ErrorClass.CORRUPT, f"markup cannot be parsed at line {line}") from exc
     parser.end_row()
     yield from parser.take()
     # Lines after the last text (closing tags, blank lines) are read too.
@@ -170,6 +176,14 @@ class _TextParser(HTMLParser):
         self._add(data, line=line, raw_start=raw_start)
         if self._xml:
             self.end_row()
+
+    def parse_marked_section(self, i: int, report: int = 1) -> int:
+        """`<![keyword[...]]>` with a keyword html.parser does not know is skipped as markup
+        (its content then reads as text) instead of stopping the parse."""
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return i + 3
 
     def unknown_decl(self, data: str) -> None:
         if data.startswith("CDATA["):  # <![CDATA[...]]>: text, 9 characters after the "<"

@@ -71,7 +71,7 @@ def open_text(
             yield from _jsonl_units(decoded(data, encoding), name=name, coverage=coverage)
             return
         if kind in ("xml", "html"):
-            rows = markup.rows(decoded(data, encoding), xml=kind == "xml")
+            rows = markup.rows(decoded(data, encoding), xml=kind == "xml", name=name)
         else:
             rows = line_rows(text_lines(decoded(data, encoding)))
         for unit, lines in paginate(rows, area="text"):

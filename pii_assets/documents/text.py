@@ -110,7 +110,14 @@ def text_lines(stream: io.TextIOBase) -> Iterator[tuple[int, int, str]]:
     one empty piece. Lines end at LF, CRLF or CR (universal newlines)."""
     number, offset = 1, 0
     pending, pending_offset = "", 0
+    split_crlf = False  # the read limit fell between a CR and its LF
     while chunk := stream.readline(_READ_CHARS):
+        if split_crlf and chunk.startswith("\n"):
+            pending_offset += 1
+            chunk = chunk[1:]
+            if not chunk:
+                continue
+        split_crlf = len(chunk) == _READ_CHARS and chunk.endswith("\r")
         body = chunk.rstrip("\r\n")
         if body != chunk:
             pending += body

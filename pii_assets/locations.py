@@ -79,15 +79,23 @@ def place(entity: Entity, unit: PageContent) -> Entity:
     return replace(located, **fields)
 
 
+# Areas whose entities are never the same value as one in another area: decoded text is not
+# drawn twice (page areas are: a form field's value is also in the text layer).
+_OWN_AREAS = ("cell", "json", "text", "email_header", "email_body")
+
+
 def _key(entity: Entity) -> tuple:
     return (
         entity.part,
-        entity.area if entity.area in ("cell", "json", "text") else None,
+        entity.area if entity.area in _OWN_AREAS else None,
         entity.page,
         entity.entity_type,
         "".join(entity.text.split()).casefold(),
         entity.cell,
         entity.json_path,
+        # Units without pages share one virtual page size: where the value is in the text tells
+        # two occurrences apart (their boxes on different units can coincide).
+        entity.char_start,
     )
 
 

@@ -46,6 +46,10 @@ READERS: dict[str, str] = {
     sniff.PDF: "pdf:open_pdf",
     **{kind: "images:open_image" for kind in sniff.IMAGE_FORMATS},
     **{kind: "office:open_rendered" for kind in ("docx", "xlsx")},
+    **{kind: "text:open_text" for kind in sniff.TEXT_FORMATS},
+    **{kind: "email:open_email" for kind in sniff.EMAIL_FORMATS},
+    **{kind: "archives:open_archive" for kind in sniff.ARCHIVE_FORMATS},
+    **{kind: "images:open_decoded_image" for kind in sniff.DECODED_IMAGE_FORMATS},
 }
 
 

@@ -1,11 +1,11 @@
-"""E-mail: .eml built with the standard library and public test messages (.eml and Outlook .msg,
-see tests/fixtures/email/SOURCES.md), read for real through `extract_document`."""
+"""E-mail: .eml built with the standard library and public test messages of two mail libraries
+(.eml and Outlook .msg, read from their fetched repositories: tests/public_corpus.py), read for
+real through `extract_document`."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formataddr
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +14,26 @@ from pii_assets.extraction import OfflineExtractor, extract_document
 from pii_assets.models import DocumentResult, Status
 from pii_pipeline.corpus import single_page_pdf
 from tests.five_values import EMAIL, LINES, NAME, SSN, VALUES, found
+from tests.public_corpus import public_file
 
-FIXTURES = Path(__file__).parent / "fixtures" / "email"
+# Public test messages (example and test domains only): php-mime-mail-parser (MIT) and
+# HiraokaHyperTools/msgreader (Apache-2.0).
+MIME_PARSER = "php-mime-mail-parser/php-mime-mail-parser"
+PUBLIC = {
+    "forwarded-rfc822.eml": ("php-mime-mail-parser/php-mime-mail-parser", "tests/mails/issue158a"),
+    "truncated-report.eml": (
+        "php-mime-mail-parser/php-mime-mail-parser",
+        "tests/mails/failure.eml",
+    ),
+    "msg-in-msg.msg": ("HiraokaHyperTools/msgreader", "test/msgInMsg.msg"),
+    "to-cc.msg": ("HiraokaHyperTools/msgreader", "test/test1.msg"),
+}
+
+
+def public(name: str) -> bytes:
+    return public_file(*PUBLIC[name])
+
+
 BODY = "Hello,\n\nplease update the customer record below.\n\n" + "\n".join(LINES) + "\n\nThanks\n"
 STATEMENT = ["Account statement", "Customer: Ana Lopez", "Email: ana.lopez@example.org"]
 
@@ -112,8 +130,9 @@ def test_a_damaged_attachment_makes_the_message_partial() -> None:
     assert set(found(result)) == set(VALUES)  # the rest is still read
 
 
+@pytest.mark.public_corpus
 def test_public_forwarded_message_every_part_accounted_for() -> None:
-    result = extract((FIXTURES / "forwarded-rfc822.eml").read_bytes(), "forwarded.eml")
+    result = extract(public("forwarded-rfc822.eml"), "forwarded.eml")
     assert result.status == Status.OK, result.error_message
     # Outer: Date, From, To, Subject, X-Mailer, Thread-Topic; the forwarded message: 17 fields
     # (Return-Path, 5 Received, 4 X-Spam, X-Virus-Scanned, Date, From, To, Subject, X-Mailer,
@@ -123,8 +142,9 @@ def test_public_forwarded_message_every_part_accounted_for() -> None:
     assert parts == {(None, "email_header"), ("attachment:message-1.eml", "email_header")}
 
 
+@pytest.mark.public_corpus
 def test_public_truncated_message_is_partial() -> None:
-    result = extract((FIXTURES / "truncated-report.eml").read_bytes(), "report.eml")
+    result = extract(public("truncated-report.eml"), "report.eml")
     assert result.status == Status.PARTIAL
     assert result.coverage.parts == {"email_headers": 2, "email_bodies": 1}
     (unread,) = result.coverage.unread
@@ -132,8 +152,9 @@ def test_public_truncated_message_is_partial() -> None:
     assert "closing boundary" in unread.message
 
 
+@pytest.mark.public_corpus
 def test_outlook_msg_with_an_embedded_message_and_an_image() -> None:
-    data = (FIXTURES / "msg-in-msg.msg").read_bytes()
+    data = public("msg-in-msg.msg")
     assert sniff_format(data) == "msg"
     result = extract(data, "outer.msg")
     assert result.status == Status.OK, result.error_message
@@ -153,8 +174,9 @@ def test_outlook_msg_with_an_embedded_message_and_an_image() -> None:
     }
 
 
+@pytest.mark.public_corpus
 def test_outlook_msg_recipients_are_read() -> None:
-    result = extract((FIXTURES / "to-cc.msg").read_bytes(), "to-cc.msg")
+    result = extract(public("to-cc.msg"), "to-cc.msg")
     assert result.status == Status.OK
     assert result.coverage.parts == {"email_headers": 3, "email_bodies": 2}
     assert {(e.text, e.area) for e in result.entities} == {
@@ -163,9 +185,10 @@ def test_outlook_msg_recipients_are_read() -> None:
     }
 
 
+@pytest.mark.public_corpus
 @pytest.mark.parametrize("cut", [0.5, 0.9])
 def test_a_damaged_msg_is_corrupt_or_partial_never_ok(cut: float) -> None:
-    data = (FIXTURES / "msg-in-msg.msg").read_bytes()
+    data = public("msg-in-msg.msg")
     result = extract(data[: int(len(data) * cut)], "cut.msg")
     assert result.status in (Status.FAILED, Status.PARTIAL)
     assert result.error_class in ("corrupt", "unsupported_format")

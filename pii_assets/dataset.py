@@ -85,7 +85,7 @@ ENTITIES_SCHEMA = pa.schema(
         pa.field("line", pa.int32()),
         pa.field("char_start", pa.int64()),
         pa.field("char_end", pa.int64()),
-        pa.field("json_path", pa.string()),
+        pa.field("data_path", pa.string()),
     ]
 )
 

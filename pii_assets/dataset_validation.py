@@ -75,7 +75,7 @@ ENTITY_IDENTITY: list[str] = [
     "area",
     "page",
     "cell",
-    "json_path",
+    "data_path",
     "char_start",
     "entity_type",
     "text",

@@ -3,9 +3,9 @@
 Extractors return entities with a box on their unit (a page, or the virtual page a spreadsheet's
 rows or a text file's lines are laid out on). `place` turns that into the entity's location: the
 unit's part, area and page, plus, for non-paged units, the cell reference and column header, the
-line and character offsets, or the JSON path of the words the box covers. `deduplicate` keeps one
-entity per value and place: text drawn twice (overprint, a form field's value also in the text
-layer, a text layer merged with its OCR) is one value.
+line and character offsets, or the data path (JSON path, XFA element path) of the words the box
+covers. `deduplicate` keeps one entity per value and place: text drawn twice (overprint, a form
+field's value also in the text layer, a text layer merged with its OCR) is one value.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def place(entity: Entity, unit: PageContent) -> Entity:
         header = unit.column_headers.get(sheet_column)
         if header:
             fields["column_header"] = header
-    elif unit.area == "json" and first.ref:
-        fields["json_path"] = first.ref
+    elif unit.area in ("json", "xfa") and first.ref:
+        fields["data_path"] = first.ref
     if first.offset >= 0:
         fields["line"] = first.line or None
         fields["char_start"], fields["char_end"] = _offsets(covered, entity.text)
@@ -92,7 +92,7 @@ def _key(entity: Entity) -> tuple:
         entity.entity_type,
         "".join(entity.text.split()).casefold(),
         entity.cell,
-        entity.json_path,
+        entity.data_path,
         # Units without pages share one virtual page size: where the value is in the text tells
         # two occurrences apart (their boxes on different units can coincide).
         entity.char_start,

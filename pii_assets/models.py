@@ -175,9 +175,9 @@ class Entity:
     Paged content has `page` (1-based, within its part) and a box normalised to the page;
     spreadsheets have `cell` ("Payroll!C5") and `column_header`; text formats `line` and the
     character offsets `char_start`..`char_end` (end exclusive) in the part's decoded text; JSON
-    has `json_path`. `part` names the embedded part the value is in (None: the document itself),
-    e.g. "attachment:invoice.pdf" or "member:2024/scan.pdf > attachment:a.pdf"; `area` is one of
-    `AREAS`.
+    has its JSON path and XFA form data its element path in `data_path`. `part` names the
+    embedded part the value is in (None: the document itself), e.g. "attachment:invoice.pdf" or
+    "member:2024/scan.pdf > attachment:a.pdf"; `area` is one of `AREAS`.
     """
 
     entity_type: str
@@ -196,7 +196,7 @@ class Entity:
     line: int | None = None
     char_start: int | None = None
     char_end: int | None = None
-    json_path: str | None = None
+    data_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,6 +264,9 @@ def test_dynamic_xfa_form_data_is_read() -> None:
         ("PHONE_NUMBER", PHONE),
     }
     assert {(e.page, e.area, e.x0 is not None) for e in result.entities} == {(None, "xfa", True)}
+    paths = {e.entity_type: e.data_path for e in result.entities}
+    assert paths["US_SSN"] == "form1.Applicant.SSN"
+    assert paths["EMAIL_ADDRESS"] == "form1.Applicant.Email"
 
 
 def test_damaged_xfa_data_is_an_unread_part() -> None:

@@ -154,7 +154,7 @@ def test_json_values_have_their_json_path() -> None:
     assert result.status == Status.OK, result.error_message
     assert result.coverage.parts == {"json_values": 11}
     entities = found(result)
-    paths = {entity_type: entity.json_path for entity_type, entity in entities.items()}
+    paths = {entity_type: entity.data_path for entity_type, entity in entities.items()}
     assert paths == {
         "PERSON": "$.customers[1].full_name",
         "US_SSN": "$.customers[1].ssn",
@@ -164,19 +164,19 @@ def test_json_values_have_their_json_path() -> None:
     }
     assert all(e.area == "json" and e.line is None for e in entities.values())
     ana = [e for e in result.entities if e.text == "Ana Lopez"]
-    assert [e.json_path for e in ana] == ["$.customers[0].full_name"]
+    assert [e.data_path for e in ana] == ["$.customers[0].full_name"]
 
 
 def test_json_keys_that_are_not_identifiers_use_brackets() -> None:
     data = json.dumps({"contact details": {"e-mail": EMAIL}}).encode()
     (entity,) = extract(data, "odd.json").entities
-    assert entity.json_path == "$['contact details']['e-mail']"
+    assert entity.data_path == "$['contact details']['e-mail']"
 
 
 def test_utf16_json_is_read() -> None:
     data = json.dumps({"email": EMAIL, "name": NAME}).encode("utf-16")
     result = extract(data, "utf16.json")
-    assert {(e.entity_type, e.json_path) for e in result.entities} == {
+    assert {(e.entity_type, e.data_path) for e in result.entities} == {
         ("EMAIL_ADDRESS", "$.email"),
         ("PERSON", "$.name"),
     }
@@ -186,7 +186,7 @@ def test_truncated_json_keeps_the_values_before_the_damage_and_is_partial() -> N
     data = json.dumps({"a": {"email": EMAIL}, "b": [1, 2, 3]}).encode()[:-8]
     result = extract(data, "cut.json")
     assert result.status == Status.PARTIAL
-    assert [e.json_path for e in result.entities] == ["$.a.email"]
+    assert [e.data_path for e in result.entities] == ["$.a.email"]
     (unread,) = result.coverage.unread
     assert (unread.part, unread.error_class) == ("json_values", "corrupt")
     assert (
@@ -205,7 +205,7 @@ def test_json_lines_records_are_indexed_and_a_bad_line_is_an_unread_part() -> No
     lines.insert(1, '{"id": 9, "email": "broken')
     result = extract(("\n".join(lines) + "\n\n").encode(), "people.jsonl")
     assert result.status == Status.PARTIAL
-    assert {(e.entity_type, e.json_path) for e in result.entities} == {
+    assert {(e.entity_type, e.data_path) for e in result.entities} == {
         ("PERSON", "$[0].name"),
         ("PERSON", "$[2].name"),
         ("US_SSN", "$[2].ssn"),

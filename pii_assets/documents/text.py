@@ -9,9 +9,10 @@ Windows-1252; XML/HTML also honour a declared charset) and laid out on virtual p
   byte-order mark), so entities get `line`, `char_start`, `char_end`. Area "text".
 - JSON / JSON Lines: one row per scalar value, "key path: value", every word carrying the
   value's JSON path as `ref` (`$.customers[3].email`; JSON Lines `$[7].email`, 7 being the
-  0-based record), so entities get `json_path`. Area "json". A JSON document is parsed as a
-  stream (ijson), never held whole; a JSON Lines record is parsed on its own, and a record that
-  is not JSON is recorded as an unread part ("line 12") while the others are read.
+  0-based record), so entities get their JSON path in `data_path`. Area "json". A JSON
+  document is parsed as a stream (ijson), never held whole; a JSON Lines record is parsed on its
+  own, and a record that is not JSON is recorded as an unread part ("line 12") while the others
+  are read.
 - XML / HTML: the text content (`markup`), with lines and offsets into the decoded source.
 """
 

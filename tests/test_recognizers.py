@@ -164,6 +164,9 @@ def test_full_page_has_no_overlapping_entities_and_boxes_within_the_page() -> No
         "Date of birth: April 12, 1990 SSN: 536-22-1234",
         "Card: 4111 1111 1111 1111 IBAN: DE89 3704 0044 0532 0130 00",
         "Login from 203.0.113.7 and again from 203.0.113.7",
+        "Home address: 12 Oak Street, Austin, TX 78701",
+        "ITIN: 912-70-1234 Routing number: 121000358 Account number: 000123456789",
+        "Passport No: A12345678 Driver's license: D1234567",
         "Sincerely,",
         "James Carter",
     ]

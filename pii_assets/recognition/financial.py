@@ -63,14 +63,16 @@ _MAESTRO_LENGTHS = tuple(range(12, 20))  # Maestro: 12 to 19 digits
 
 
 def card_brand(digits: str) -> str | None:
-    """The network whose IIN range and length the card number fits, or None."""
+    """The network whose IIN range and length the card number fits, or None. Ranges overlap
+    (RuPay's 508 lies in GPN's 50): the longest matching prefix names the network."""
+    best: tuple[int, str] | None = None
     for brand, ranges, lengths in CARD_BRANDS:
         if len(digits) not in (lengths or _MAESTRO_LENGTHS):
             continue
         for low, high in ranges:
-            if low <= digits[: len(low)] <= high:
-                return brand
-    return None
+            if low <= digits[: len(low)] <= high and (best is None or len(low) > best[0]):
+                best = (len(low), brand)
+    return best[1] if best else None
 
 
 # A run of digit groups; long runs can hold several numbers side by side. OCR sometimes reads the

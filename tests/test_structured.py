@@ -252,7 +252,7 @@ def test_national_numbers_are_read_in_the_pages_language_region() -> None:
         ("Nous vous remercions pour votre lettre. Le relevé est dans votre espace client.", "fr"),
         ("Le agradecemos su carta. Hemos revisado el extracto y está todo correcto.", "es"),
         (
-            "La ringraziamo per la sua lettera. Abbiamo controllato l'estratto conto ed è corretto.",
+            "La ringraziamo per la sua lettera. Abbiamo controllato l'estratto ed è corretto.",
             "it",
         ),
         (

@@ -140,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     parser.add_argument("--ocr-share", type=float, default=0.3)
     parser.add_argument("--min-confidence", type=float, default=0.5)
-    parser.add_argument("--region", default="US")
+    parser.add_argument(
+        "--region", default=None, help="phone region (default: each page's language's)"
+    )
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--no-presidio", action="store_true")
     parser.add_argument("--json", default=".bench/eval.json", help="where to write figures")

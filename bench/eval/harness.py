@@ -65,7 +65,7 @@ def read_pages(documents: Sequence[EvalDocument], workers: int | None = None) ->
         return [page for pages in pool.map(_read, documents, chunksize=1) for page in pages]
 
 
-def offline_system(*, default_region: str = "US", min_confidence: float = 0.5) -> System:
+def offline_system(*, default_region: str | None = None, min_confidence: float = 0.5) -> System:
     def run(words: Sequence[Word], number: int, source: str) -> list[Prediction]:
         return [
             Prediction(e.entity_type, e.text, e.page, _box(e.x0, e.y0, e.x1, e.y1), e.confidence)

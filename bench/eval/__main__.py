@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.eval import peer_strings
 from bench.eval.corpus import generate
 from bench.eval.harness import (
     CORPUS_TYPES,
@@ -37,6 +38,7 @@ TARGETS = {
     "recall_per_type": 0.85,
     "box_accuracy": 0.95,
     "pages_per_second": 200.0,
+    "times_presidio_throughput": 5.0,
 }
 
 
@@ -167,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     pps = throughput(pages, ours_system)
     theirs = None
     presidio_pps = None
+    presidio_text_pps = None
     description = None
     if not args.no_presidio:
         from bench.eval.presidio_baseline import PresidioBaseline
@@ -176,12 +179,28 @@ def main(argv: list[str] | None = None) -> int:
         presidio = _presidio_system(baseline)
         theirs = score(documents, pages, presidio, types=CORPUS_TYPES)
         presidio_pps = theirs.pages / theirs.seconds if theirs.seconds else None
+        # The same text-layer pages, the same single thread, as `pps`.
+        presidio_text_pps = throughput(pages, presidio)
 
     console.print(_table("offline extractor (ours)", ours, theirs))
     if theirs is not None:
         console.print(_table("Presidio pattern recognizers (baseline)", theirs, None))
         console.print(f"Presidio configuration: {description}")
     checks = _checks(ours, theirs, pps)
+    if presidio_text_pps:
+        checks.append(
+            {
+                "figure": "recognizer throughput / Presidio's, same text pages, one core",
+                "value": pps / presidio_text_pps,
+                "target": TARGETS["times_presidio_throughput"],
+                "met": pps >= TARGETS["times_presidio_throughput"] * presidio_text_pps,
+            }
+        )
+    # A peer's test strings: Presidio's own recognizer test cases, through our recognizers.
+    peer = peer_strings.evaluate(default_region=args.region, min_confidence=args.min_confidence)
+    console.print(peer_strings.table(peer))
+    console.print(peer_strings.disagreement_table(peer))
+    checks += peer_strings.checks(peer)
     table = Table(title="targets")
     for column in ("figure", "value", "target", "met"):
         table.add_column(column)
@@ -200,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours": {s: {t: c.as_dict() for t, c in ours.counts[s].items()} for s in ours.counts},
         "ours_pages_per_second": round(pps, 1),
         "targets": checks,
+        "peer_strings": peer_strings.as_dict(peer),
     }
     if theirs is not None:
         figures["presidio"] = {
@@ -207,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         figures["presidio_configuration"] = description
         figures["presidio_pages_per_second"] = round(presidio_pps or 0.0, 1)
+        figures["presidio_text_pages_per_second"] = round(presidio_text_pps or 0.0, 1)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(figures, indent=2, sort_keys=True))

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import usaddress
 
-from pii_assets.recognition.common import Candidate
+from pii_assets.recognition.common import Candidate, mentions
 
 _US_SUFFIXES = (
     "street|st|avenue|ave|av|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way|place|pl"
@@ -85,6 +85,10 @@ _ADDRESS_LABEL = re.compile(
     r"|current|correspondence) address|address(?: line 1)?|anschrift|wohnanschrift|adresse"
     r"|adresse postale|domicile|direcci[óo]n|domicilio|indirizzo|residenza|adres|woonadres"
     r"|postadres)(?: \([^)\n]{0,30}\))?[ \t]*:[ \t]*"
+)
+_ADDRESS_KEYS = (
+    *("address", "anschrift", "adresse", "domicil", "direcci", "indirizzo", "residenza"),
+    "adres",
 )
 # The value on the label's row: up to a column gap (tab) or the row's end.
 _ROW_VALUE = re.compile(r"[^\t\n]*")
@@ -170,6 +174,8 @@ def _european_addresses(text: str) -> Iterator[Candidate]:
 
 
 def _labelled_addresses(text: str) -> Iterator[Candidate]:
+    if not mentions(text, _ADDRESS_KEYS):
+        return
     for label in _ADDRESS_LABEL.finditer(text):
         start = label.end()
         if start < len(text) and text[start] == "\n":

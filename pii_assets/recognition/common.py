@@ -52,6 +52,13 @@ def nearer(a: int | None, b: int | None) -> bool:
     return a is not None and (b is None or a <= b)
 
 
+def mentions(text: str, keys: tuple[str, ...]) -> bool:
+    """Whether the lower-cased text holds any of `keys`: a quick test that lets a label-gated
+    recognizer skip a page without its label words (most pages) before any regex runs."""
+    lowered = text.lower()
+    return any(key in lowered for key in keys)
+
+
 def clamp(confidence: float) -> float:
     return min(1.0, max(0.0, confidence))
 

@@ -19,7 +19,14 @@ from collections.abc import Iterator
 
 from stdnum import iban, luhn, numdb
 
-from pii_assets.recognition.common import Candidate, before, before_on_row, clamp, labelled_value
+from pii_assets.recognition.common import (
+    Candidate,
+    before,
+    before_on_row,
+    clamp,
+    labelled_value,
+    mentions,
+)
 from pii_assets.recognition.context import NOT_PII_CONTEXT
 
 # --- Payment cards -------------------------------------------------------------------------------
@@ -265,9 +272,12 @@ _ACCOUNT_LABEL = re.compile(
     r"(?: \([^)\n]{0,30}\))?[ \t]*[:#.]?"
 )
 _ACCOUNT_VALUE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){3,16}(?![\w-])")
+_ACCOUNT_KEYS = ("account", "acct", "a/c", "konto", "compte", "cuenta", "conto", "rekening")
 
 
 def bank_accounts(text: str) -> Iterator[Candidate]:
+    if not mentions(text, _ACCOUNT_KEYS):
+        return
     for label in _ACCOUNT_LABEL.finditer(text):
         m = labelled_value(text, label, _ACCOUNT_VALUE, 30)
         if m is not None:

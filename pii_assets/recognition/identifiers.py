@@ -18,7 +18,13 @@ from collections.abc import Iterator
 
 from stdnum.us import ssn
 
-from pii_assets.recognition.common import Candidate, distance_before, labelled_value, nearer
+from pii_assets.recognition.common import (
+    Candidate,
+    distance_before,
+    labelled_value,
+    mentions,
+    nearer,
+)
 from pii_assets.recognition.context import NOT_PII_CONTEXT
 
 # --- SSN and ITIN --------------------------------------------------------------------------------
@@ -78,7 +84,15 @@ _LICENSE_VALUE = re.compile(
 )
 
 
+_LICENSE_KEYS = (
+    *("licen", "dl", "führerschein", "fuhrerschein", "permis", "licencia", "permiso", "carn"),
+    *("patente", "rijbewijs"),
+)
+
+
 def passports(text: str) -> Iterator[Candidate]:
+    if not mentions(text, ("passport",)):
+        return
     for label in _PASSPORT_LABEL.finditer(text):
         m = labelled_value(text, label, _US_PASSPORT, 30)
         if m is not None:
@@ -86,6 +100,8 @@ def passports(text: str) -> Iterator[Candidate]:
 
 
 def driver_licenses(text: str) -> Iterator[Candidate]:
+    if not mentions(text, _LICENSE_KEYS):
+        return
     for label in _LICENSE_LABEL.finditer(text):
         m = labelled_value(text, label, _LICENSE_VALUE, 30)
         if m is None:

@@ -45,6 +45,8 @@ _EMAIL = re.compile(
 
 
 def emails(text: str, *, ocr: bool = False) -> Iterator[Candidate]:
+    if "@" not in text:
+        return
     for m in _EMAIL.finditer(text):
         local, _, _ = m[0].partition("@")
         if local[-1:].isspace() or m[0][len(local) + 1 : len(local) + 2].isspace():

@@ -101,6 +101,8 @@ def find_entities(
         return []
     structured = structured_candidates(page_text, ocr=source == "ocr")
     region = default_region or phone_region(text)
+    # A region chosen by language still lets US-grouped numbers through ("(415) 555-0132").
+    also = None if default_region else "US"
     claims = [c for c in structured if c.claim]
     # Digits recognised as something else, even with too little confidence to keep, are not
     # looked at again as phone numbers.
@@ -109,7 +111,7 @@ def find_entities(
         for c in (
             *structured,
             *persons(text, page_text, ocr=source == "ocr"),
-            *phones(text, region, structured),
+            *phones(text, region, structured, also=also),
         )
         if not c.claim and c.confidence >= min_confidence and not _claimed_by_another(c, claims)
     ]

@@ -374,3 +374,16 @@ def test_not_financial_or_identity_numbers(line: str) -> None:
 def test_aba_checksum() -> None:
     assert aba_valid("121000358") and aba_valid("071101307")
     assert not aba_valid("121000359") and not aba_valid("421042111")
+
+
+def test_us_grouped_numbers_are_found_on_a_page_in_another_language() -> None:
+    lines = (
+        "Si tiene preguntas sobre su declaración, llame al (415) 555-0132 o escriba a la",
+        "dirección que aparece en este formulario. También puede llamar al 91 123 45 67.",
+    )
+    assert of_type("PHONE_NUMBER", *lines) == ["(415) 555-0132", "91 123 45 67"]
+
+
+def test_a_labels_bracketed_qualifier_is_no_other_label() -> None:
+    assert of_type("DATE_OF_BIRTH", "Date of Birth (as on ID): 12-Oct-1954") == ["12-Oct-1954"]
+    assert of_type("DATE_OF_BIRTH", "Date of Birth (as on ID):", "1981-07-10") == ["1981-07-10"]

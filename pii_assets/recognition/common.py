@@ -64,13 +64,16 @@ def clamp(confidence: float) -> float:
 
 
 # A field label: a word or two followed by a colon ("Phone:", "Date of birth:", "IBAN :").
-_LABEL = re.compile(r"[^\W\d_][\w'./-]*(?:[ ][\w'./()-]+){0,3}[ \t]*:(?=[ \t\n]|$)")
+_LABEL = re.compile(r"[^\W\d_][\w'./-]*(?:[ ][\w'./-]+){0,3}[ \t]*:(?=[ \t\n]|$)")
+# A label's own qualifier in brackets ("Date of birth (as on ID):") is part of that label.
+_BRACKETED = re.compile(r"\([^()\n]*\)")
 
 
 def label_between(text: str, start: int, end: int) -> bool:
     """Whether another field's label ("Start date:", "IBAN:") sits in text[start:end]: a value
     found after it belongs to that field, not to the label a recognizer started from."""
-    return _LABEL.search(text, start, end) is not None
+    gap = _BRACKETED.sub(lambda m: " " * len(m[0]), text[start:end])
+    return _LABEL.search(gap) is not None
 
 
 def labelled_value(

@@ -142,12 +142,18 @@ _OTHER_REGIONS = (
 _PHONE_RUN = re.compile(r"(?<![^\W\d_])\+?\(?\d[\d ().\-/:;,]{5,24}\d")
 # OCR reads some separators as ":" ";" or ","; they are read as spaces (same length, same offsets).
 _OCR_SEPARATORS = str.maketrans(":;,", "   ")
+# North American numbers as people write them: "(415) 555-0132", "415-555-0132", "415.555.0132".
+_NANP_GROUPING = re.compile(r"\(\d{3}\) ?\d{3}[ .-]\d{4}|\b\d{3}([.-])\d{3}\1\d{4}\b")
 _DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}")
 
 
-def phones(text: str, region: str, taken: Sequence[Candidate]) -> Iterator[Candidate]:
+def phones(
+    text: str, region: str, taken: Sequence[Candidate], *, also: str | None = None
+) -> Iterator[Candidate]:
     """Phone numbers valid in `region` (national form) or written with a country code; a
-    national number of another region only after a phone label."""
+    national number of another region only after a phone label. `also` is a second region whose
+    numbers are recognised by their grouping alone: the US when the region was chosen by the
+    page's language, so "(415) 555-0132" in a Spanish paragraph of a US form is still found."""
     for run in _PHONE_RUN.finditer(text):
         value = run[0].translate(_OCR_SEPARATORS)
         if sum(map(str.isdigit, value)) < 7 or _DATE_ONLY.fullmatch(value):
@@ -156,6 +162,8 @@ def phones(text: str, region: str, taken: Sequence[Candidate]) -> Iterator[Candi
         if any(t.start <= run.start() and run.end() <= t.end for t in taken):
             continue
         found = list(_matches(value, region))
+        if not found and also and also != region and _NANP_GROUPING.search(value):
+            found = list(_matches(value, also))
         if not found and not value.startswith("+"):
             label = distance_before(text, run.start(), _PHONE_NUMBER_LABEL, 30)
             if label is not None and not _look_alike_nearer(text, run.start(), label):

@@ -38,6 +38,7 @@ def of_type(entity_type: str, *lines: str, **kwargs: object) -> list[str]:
         ("Prefix: 2001:db8::/32.", "2001:db8::/32"),
         ("connecting from ::1", "::1"),
         ("Visit http://[2001:db8::1]/path", "2001:db8::1"),
+        ("from IP address .2001:db8:e681::9a23.", "2001:db8:e681::9a23"),  # OCR's stray dots
     ],
 )
 def test_ipv6_forms_are_one_address(line: str, expected: str) -> None:

@@ -67,7 +67,7 @@ _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)")
 # :db8::1"); it is dropped before validation. The address may not run on into a dotted number
 # ("::ffff:256.0.0.1" is no address, and "::ffff:256" no part of one).
 _IPV6 = re.compile(
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4} ?:){2,7}"
+    r"(?<![\w:])(?:[0-9A-Fa-f]{0,4} ?:){2,7}"
     r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4}(?![.:]?\d)|(?<=:))"
     r"(?:%[A-Za-z0-9_.-]*[A-Za-z0-9])?(?![\w:]|\.\d)"
 )

@@ -388,3 +388,11 @@ def test_us_grouped_numbers_are_found_on_a_page_in_another_language() -> None:
 def test_a_labels_bracketed_qualifier_is_no_other_label() -> None:
     assert of_type("DATE_OF_BIRTH", "Date of Birth (as on ID): 12-Oct-1954") == ["12-Oct-1954"]
     assert of_type("DATE_OF_BIRTH", "Date of Birth (as on ID):", "1981-07-10") == ["1981-07-10"]
+
+
+def test_no_word_counts_for_two_languages() -> None:
+    from pii_assets.recognition.language import _WORDS, LANGUAGES
+
+    for i, a in enumerate(LANGUAGES):
+        for b in LANGUAGES[i + 1 :]:
+            assert not (_WORDS[a] & _WORDS[b]), (a, b)

@@ -18,8 +18,8 @@ from pii_assets.recognition.common import Candidate, label_between
 from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.tables import column_cells
 
-# Month names and abbreviations per language (the CLDR "wide" and "abbreviated" format names,
-# without accents as well, as people and OCR write them).
+# Month names and their common abbreviations per language (CLDR's "wide" and "abbreviated"
+# format names among them), also without accents, as people and OCR write them.
 _MONTHS_BY_LANGUAGE = {
     "en": (
         ("january", "jan"),

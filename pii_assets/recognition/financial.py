@@ -8,7 +8,8 @@
   registry check (stdnum's per-country modules) only raises confidence, because registries lag
   behind banks. Groups may be separated by spaces or dashes.
 - ABA routing numbers: the ABA checksum (3-7-1 weights, modulo 10) and a Federal Reserve routing
-  symbol as the first two digits (ABA, "Routing Number Policy & Procedures", 2023).
+  symbol as the first two digits (American Bankers Association, "Routing Number Policy and
+  Procedures"; the ranges are also those of the Federal Reserve's E-Payments Routing Directory).
 - Bank account numbers: only after a label that names one ("Account number", "Kontonummer").
 """
 
@@ -32,8 +33,8 @@ from pii_assets.recognition.context import NOT_PII_CONTEXT
 # --- Payment cards -------------------------------------------------------------------------------
 
 # Issuer identification number ranges and lengths per network, from the networks' published IIN
-# tables as compiled in Wikipedia's "Payment card number" article (IIN ranges table, retrieved
-# 2026-06): (network, ((low, high) prefixes of equal length, ...), lengths).
+# tables as compiled in Wikipedia's "Payment card number" article (its IIN ranges table):
+# (network, ((low, high) prefixes of equal length, ...), lengths; empty: Maestro's 12 to 19).
 CARD_BRANDS: tuple[tuple[str, tuple[tuple[str, str], ...], tuple[int, ...]], ...] = (
     ("American Express", (("34", "34"), ("37", "37")), (15,)),
     ("BORICA", (("2205", "2205"),), (16,)),

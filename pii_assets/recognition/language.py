@@ -1,11 +1,12 @@
 """The language of a page's text (English, German, French, Spanish, Italian or Dutch), from counts
 of each language's commonest function words, and the phone region that language implies.
 
-The word lists are the most frequent entries of the Snowball stop-word lists
+The word lists are frequent function words from the Snowball stop-word lists
 (https://snowballstem.org/algorithms/<language>/stop.txt, BSD licence), minus every word that is
 also common in another of the six languages ("de", "la", "en", "die", "in", "es", "van"...), plus
-a few form labels that only one of the languages uses ("Vorname", "téléphone", "apellido"). A page
-with too few of these words (a short form, a table of numbers) has no language: None.
+a few form labels and letter phrases that only one of the languages uses ("Vorname", "téléphone",
+"apellido", "geachte"). No word is in two lists. A page with too few of these words (a short form,
+a table of numbers) has no language: None.
 """
 
 from __future__ import annotations
@@ -36,21 +37,21 @@ _WORDS: dict[str, frozenset[str]] = {
         (
             *("les", "des", "du", "et", "est", "une", "pour", "dans", "qui", "pas", "sur"),
             *("avec", "vous", "nous", "votre", "vos", "ce", "cette", "sont", "au", "aux", "par"),
-            *("ne", "été", "être", "mais", "ou", "leur", "nos"),
+            *("ne", "été", "être", "mais", "ou", "leur"),
             *("prénom", "téléphone", "naissance", "adresse", "madame", "monsieur", "rue"),
         )
     ),
     "es": frozenset(
         (
-            *("el", "los", "las", "y", "por", "para", "con", "una", "su", "sus", "lo", "como"),
+            *("el", "los", "las", "y", "por", "para", "una", "su", "sus", "lo", "como"),
             *("más", "pero", "este", "esta", "entre", "cuando", "muy", "sin", "sobre", "también"),
-            *("hasta", "hay", "donde", "desde", "todo", "nos", "está", "usted"),
+            *("hasta", "hay", "donde", "desde", "todo", "está", "usted"),
             *("nombre", "apellido", "apellidos", "teléfono", "nacimiento", "dirección", "señor"),
         )
     ),
     "it": frozenset(
         (
-            *("il", "di", "che", "è", "per", "con", "non", "sono", "della", "dei", "delle"),
+            *("il", "di", "che", "è", "per", "non", "sono", "della", "dei", "delle"),
             *("alla", "nel", "nella", "gli", "anche", "più", "ma", "questo", "questa", "sua"),
             *("suo", "ci", "essere", "loro", "gentile", "cordiali"),
             *("nome", "cognome", "telefono", "nascita", "indirizzo", "signor", "signora"),

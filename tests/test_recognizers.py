@@ -200,10 +200,11 @@ def test_recognizers_are_fast_enough_for_text_pages() -> None:
     words = words_of(*lines)
     assert len(words) > 200
     runs = 100
-    start = time.perf_counter()
+    # CPU time of this process: other processes sharing the machine do not slow the figure.
+    start = time.process_time()
     for _ in range(runs):
         find_entities(words, page=1, source="text")
-    pages_per_second = runs / (time.perf_counter() - start)
+    pages_per_second = runs / (time.process_time() - start)
     # The target is 200+ pages/s on one core; the bound leaves room for slow, shared CI machines.
     assert pages_per_second > 50
 

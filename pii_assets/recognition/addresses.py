@@ -31,9 +31,11 @@ _US_SUFFIXES = (
     "|tpke|route|rte|point|pt|ridge|rdg|heights|hts|hill|hl|park|pkwy|crossing|xing|cove|cv"
     "|creek|crk|glen|gln|grove|grv|harbor|hbr|meadow|mdw|meadows|mdws|view|vw|walk|wy"
 )
+_US_SUFFIX_WORDS = frozenset(_US_SUFFIXES.split("|")) | {"box"}
+_WORDS = re.compile(r"[a-z]+")
 # A US street line: house number, an optional direction, up to four name words, a suffix.
 _US_STREET = re.compile(
-    r"(?<![\w.,/$#-])\d{1,6}[A-Z]?(?:-\d{1,5})? (?:[NSEW]\.? )?(?:[A-Z0-9][\w'.-]* ){1,4}?"
+    r"(?=[\dP])(?<![\w.,/$#-])\d{1,6}[A-Z]?(?:-\d{1,5})? (?:[NSEW]\.? )?(?:[A-Z0-9][\w'.-]* ){1,4}?"
     rf"(?i:{_US_SUFFIXES})\b\.?"
     r"|(?<![\w-])P\.? ?O\.? Box \d+"
 )
@@ -58,18 +60,22 @@ _TOWN_LABELS = frozenset(("PlaceName", "StateName", "ZipCode"))
 _UP = "A-ZÀ-ÖØ-Þ"
 _W = r"[\wÀ-ÿ'’.-]"
 _HOUSE = r"\d{1,4}(?: ?[a-zA-Z])?(?:[-/]\d{1,4}[a-zA-Z]?)?"
+_DE_NL_SUFFIXES = (
+    "straße|strasse|str\\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|straat"
+    "|laan|plein|gracht|kade|singel|dijk|hof|steeg"
+)
 _EU_STREET = re.compile(
-    # German and Dutch: the street type is the end of the name ("Hauptstraße", "Keizersgracht").
-    rf"(?<![\w-])[{_UP}]{_W}*(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer"
-    r"|chaussee|steig|pfad|markt|straat|laan|plein|gracht|kade|singel|dijk|hof|steeg)"
-    rf" {_HOUSE}(?![\w])"
+    rf"(?=[\d{_UP}])(?<![\w-])(?:"
+    # German and Dutch: the street type is the end of the name ("Hauptstraße", "Keizersgracht"),
+    # and a number follows the name.
+    rf"(?=[{_UP}][\w'’.-]* \d)[{_UP}]{_W}*(?:{_DE_NL_SUFFIXES}) {_HOUSE}(?![\w])"
     # French: number first ("12 rue de la Paix", "5 bis, avenue Foch").
-    r"|(?<![\w-])\d{1,4}(?: ?(?:bis|ter|[A-Z]))?,? (?i:rue|avenue|av\.|boulevard|bd|chemin"
+    r"|\d{1,4}(?: ?(?:bis|ter|[A-Z]))?,? (?i:rue|avenue|av\.|boulevard|bd|chemin"
     rf"|place|allée|impasse|quai|route|cours|square|passage|voie)(?: {_W}+){{1,5}}"
     # Spanish and Italian: the street type first, the number last ("Calle Mayor, 5", "Via Roma 10").
-    r"|(?<![\w-])(?:Calle|C/|Avenida|Avda\.|Av\.|Plaza|Pza\.|Paseo|Camino|Carretera|Ctra\."
+    r"|(?:Calle|C/|Avenida|Avda\.|Av\.|Plaza|Pza\.|Paseo|Camino|Carretera|Ctra\."
     r"|Ronda|Travesía|Via|Viale|V\.le|Piazza|P\.zza|Corso|C\.so|Largo|Vicolo|Piazzale|Strada"
-    rf"|Lungomare)(?: {_W}+){{1,5}}?,? (?:n[º°o.]\.? ?)?{_HOUSE}(?![\w])(?:,? \d+º ?\w?)?"
+    rf"|Lungomare)(?: {_W}+){{1,5}}?,? (?:n[º°o.]\.? ?)?{_HOUSE}(?![\w])(?:,? \d+º ?\w?)?)"
 )
 # The town line: a postcode and the town's name.
 _POSTCODE_TOWN = re.compile(
@@ -80,7 +86,7 @@ _POSTCODE_TOWN = re.compile(
 # --- Labelled blocks -----------------------------------------------------------------------------
 
 _ADDRESS_LABEL = re.compile(
-    r"(?i)(?<![\w-])(?<!e-mail )(?<!email )(?<!ip )(?<!web )(?<!mac )(?<!wallet )"
+    r"(?i)(?=[abcdhimprsw])(?<![\w-])(?<!e-mail )(?<!email )(?<!ip )(?<!web )(?<!mac )(?<!wallet )"
     r"(?:(?:home|mailing|postal|street|residential|billing|shipping|permanent"
     r"|current|correspondence) address|address(?: line 1)?|anschrift|wohnanschrift|adresse"
     r"|adresse postale|domicile|direcci[óo]n|domicilio|indirizzo|residenza|adres|woonadres"
@@ -101,6 +107,9 @@ def addresses(text: str) -> Iterator[Candidate]:
 
 
 def _us_addresses(text: str) -> Iterator[Candidate]:
+    # A page without any street suffix word has no US street line: skip the per-number search.
+    if _US_SUFFIX_WORDS.isdisjoint(_WORDS.findall(text.lower())):
+        return
     for m in _US_STREET.finditer(text):
         line_end = _line_end(text, m.start())
         window_end = line_end

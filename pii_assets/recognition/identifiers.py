@@ -29,8 +29,8 @@ from pii_assets.recognition.context import NOT_PII_CONTEXT
 
 # --- SSN and ITIN --------------------------------------------------------------------------------
 
-_SEPARATED = re.compile(r"(?<![\d.-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\d-]|\.\d)")
-_COMPACT = re.compile(r"(?<![\d.-])(\d{3})(\d{2})(\d{4})(?![\d-]|\.\d)")
+_SEPARATED = re.compile(r"(?=\d)(?<![\d.-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\d-]|\.\d)")
+_COMPACT = re.compile(r"(?=\d)(?<![\d.-])(\d{3})(\d{2})(\d{4})(?![\d-]|\.\d)")
 _SSN_CONTEXT = re.compile(
     r"(?i)(?:\bssn\b|social security|\bsoc\.? ?sec\b|\bss ?#|\bss no\b|\bssa\b|taxpayer id"
     r"|\bitin\b|\btin\b|taxpayer identification)"

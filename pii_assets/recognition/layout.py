@@ -133,6 +133,8 @@ def _comb_runs(words: list[Word]) -> list[tuple[int, int]]:
     """Runs (first, last index, inclusive) of single characters drawn one per box: at least two
     digits or three characters, at an even pitch of at most `_COMB_PITCH` character heights."""
     runs: list[tuple[int, int]] = []
+    if sum(len(w.text) == 1 for w in words) < 2:
+        return runs  # most rows: nothing drawn one character per box
     index = 0
     while index < len(words) - 1:
         last = index

@@ -39,7 +39,7 @@ __all__ = [
 # top-level domain is letters, or an internationalised one in its ASCII (punycode, RFC 3492) form
 # "xn--..." (RFC 5890 §2.3.2.1), which holds digits and hyphens.
 _EMAIL = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+    r"(?=[A-Za-z0-9])(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
     r"\.(?:[Xx][Nn]--[A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z]{2,})(?![\w-])"
 )
 
@@ -60,14 +60,14 @@ def emails(text: str, *, ocr: bool = False) -> Iterator[Candidate]:
 
 # --- IP addresses --------------------------------------------------------------------------------
 
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)")
+_IPV4 = re.compile(r"(?=\d)(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)")
 # IPv6 in the text forms of RFC 4291 §2.2, the last with an IPv4 address in its low 32 bits
 # ("::ffff:192.0.2.1", "64:ff9b::198.51.100.1"), an optional zone ("fe80::1%eth0", RFC 4007 §11)
 # and an optional prefix length ("2001:db8::/32"). OCR can put a space before a colon ("2001
 # :db8::1"); it is dropped before validation. The address may not run on into a dotted number
 # ("::ffff:256.0.0.1" is no address, and "::ffff:256" no part of one).
 _IPV6 = re.compile(
-    r"(?<![\w:])(?:[0-9A-Fa-f]{0,4} ?:){2,7}"
+    r"(?=[0-9A-Fa-f:])(?<![\w:])(?:[0-9A-Fa-f]{0,4} ?:){2,7}"
     r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4}(?![.:]?\d)|(?<=:))"
     r"(?:%[A-Za-z0-9_.-]*[A-Za-z0-9])?(?![\w:]|\.\d)"
 )
@@ -139,7 +139,7 @@ _OTHER_REGIONS = (
 )
 # Digit runs that could hold a phone number; only these reach the (slow) phonenumbers matcher. A
 # run glued to a word ("is415-555-0132") is part of that word, not a number on its own.
-_PHONE_RUN = re.compile(r"(?<![^\W\d_])\+?\(?\d[\d ().\-/:;,]{5,24}\d")
+_PHONE_RUN = re.compile(r"(?=[+(\d])(?<![^\W\d_])\+?\(?\d[\d ().\-/:;,]{5,24}\d")
 # OCR reads some separators as ":" ";" or ","; they are read as spaces (same length, same offsets).
 _OCR_SEPARATORS = str.maketrans(":;,", "   ")
 # North American numbers as people write them: "(415) 555-0132", "415-555-0132", "415.555.0132".

@@ -101,6 +101,8 @@ _ROW_VALUE = re.compile(r"[^\t\n]*")
 
 
 def addresses(text: str) -> Iterator[Candidate]:
+    """STREET_ADDRESS candidates: US street lines, European street lines, labelled blocks (they
+    may overlap; overlaps are settled when candidates are resolved)."""
     yield from _us_addresses(text)
     yield from _european_addresses(text)
     yield from _labelled_addresses(text)

@@ -192,6 +192,9 @@ def _is_date(year: int, month: int, day: int) -> bool:
 
 
 def birth_dates(text: str, page: PageText) -> Iterator[Candidate]:
+    """DATE_OF_BIRTH candidates: the first valid date within 50 characters after a birth keyword
+    (no other field's label, year or condition word between), and the dates in columns headed by
+    one."""
     # Birth keywords are rare, so dates are only looked for just after one.
     for label in _BIRTH_CONTEXT.finditer(text):
         window_end = min(len(text), label.end() + _WINDOW)

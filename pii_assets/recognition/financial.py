@@ -109,6 +109,8 @@ def _card_shape(groups: list[re.Match[str]], text: str) -> bool:
 
 
 def cards(text: str) -> Iterator[Candidate]:
+    """CREDIT_CARD candidates: every Luhn-valid number printed like a card in each digit run,
+    confident when a network issues it (`card_brand`) or a card label precedes it."""
     for run in _CARD_RUN.finditer(text):
         groups = list(_GROUP.finditer(text, run.start(), run.end()))
         first = 0
@@ -178,6 +180,7 @@ def valid_iban(compact: str) -> bool:
 
 
 def ibans(text: str) -> Iterator[Candidate]:
+    """IBAN_CODE candidates (ISO 13616 valid), and claims over IBAN-shaped values that are not."""
     position = 0
     while m := _IBAN.search(text, position):
         groups = list(_IBAN_GROUP.finditer(m[0]))
@@ -249,6 +252,8 @@ def aba_valid(digits: str) -> bool:
 
 
 def routing_numbers(text: str) -> Iterator[Candidate]:
+    """ABA_ROUTING_NUMBER candidates: checksum-valid, confident after a routing label or in the
+    XXXX-YYYY-C form."""
     for m in _ABA.finditer(text):
         if not aba_valid(m[0].replace("-", "")):
             continue
@@ -277,6 +282,7 @@ _ACCOUNT_KEYS = ("account", "acct", "a/c", "konto", "compte", "cuenta", "conto",
 
 
 def bank_accounts(text: str) -> Iterator[Candidate]:
+    """BANK_ACCOUNT_NUMBER candidates: 4 to 17 digits right after an account label."""
     if not mentions(text, _ACCOUNT_KEYS):
         return
     for label in _ACCOUNT_LABEL.finditer(text):

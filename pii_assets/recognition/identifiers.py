@@ -39,6 +39,7 @@ _ITIN_GROUPS = frozenset((*range(50, 66), *range(70, 89), 90, 91, 92, *range(94,
 
 
 def itin_valid(area: str, group: str, serial: str) -> bool:
+    """Whether the three digit groups (3, 2, 4 digits) are in the IRS's ITIN ranges."""
     return area[0] == "9" and int(group) in _ITIN_GROUPS and serial.isdigit()
 
 
@@ -91,6 +92,7 @@ _LICENSE_KEYS = (
 
 
 def passports(text: str) -> Iterator[Candidate]:
+    """US_PASSPORT candidates: a US passport number right after a passport label."""
     if not mentions(text, ("passport",)):
         return
     for label in _PASSPORT_LABEL.finditer(text):
@@ -100,6 +102,7 @@ def passports(text: str) -> Iterator[Candidate]:
 
 
 def driver_licenses(text: str) -> Iterator[Candidate]:
+    """DRIVER_LICENSE candidates: a licence number right after a driver's-licence label."""
     if not mentions(text, _LICENSE_KEYS):
         return
     for label in _LICENSE_LABEL.finditer(text):

@@ -45,6 +45,8 @@ _EMAIL = re.compile(
 
 
 def emails(text: str, *, ocr: bool = False) -> Iterator[Candidate]:
+    """EMAIL_ADDRESS candidates in the page text; an "@" set apart by a space counts on OCR
+    pages only."""
     if "@" not in text:
         return
     for m in _EMAIL.finditer(text):
@@ -85,6 +87,8 @@ def _with_prefix_length(text: str, end: int, longest: int) -> int:
 
 
 def ips(text: str) -> Iterator[Candidate]:
+    """IP_ADDRESS candidates: IPv6 (every RFC 4291 text form, zone and prefix length included),
+    then IPv4 outside them; a look-alike's label ("Version 10.0.0.1") lowers confidence."""
     v6_spans: list[tuple[int, int]] = []
     for m in _IPV6.finditer(text):
         value = m[0].replace(" ", "")

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 # The closed vocabulary of entity types. The LLM extractor's JSON schema uses the same list.
+# Names follow Presidio's where it has the type (ABA_ROUTING_NUMBER, US_ITIN, US_PASSPORT).
 ENTITY_TYPES: tuple[str, ...] = (
     "PERSON",
     "EMAIL_ADDRESS",
@@ -19,6 +20,12 @@ ENTITY_TYPES: tuple[str, ...] = (
     "IBAN_CODE",
     "IP_ADDRESS",
     "DATE_OF_BIRTH",
+    "STREET_ADDRESS",  # a postal address: street and number, with the town when written with it
+    "US_ITIN",  # IRS individual taxpayer identification number (9XX-XX-XXXX)
+    "ABA_ROUTING_NUMBER",  # US bank routing transit number
+    "BANK_ACCOUNT_NUMBER",  # a bank account number other than an IBAN, found by its label
+    "US_PASSPORT",
+    "DRIVER_LICENSE",  # any country's driver's licence number, found by its label
 )
 
 # Document classification taxonomy, shared by the offline and LLM extractors.

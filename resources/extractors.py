@@ -43,7 +43,11 @@ class LocalExtractor(ExtractorResource):
     """Offline recognizers over the text layer or Tesseract OCR; no network, no cost."""
 
     default_region: str = Field(
-        default="US", description="Region for phone numbers written without a country code."
+        default="",
+        description=(
+            "Region for phone numbers written without a country code (ISO 3166 alpha-2); empty: "
+            "the region of each page's language (US for English or an undecided page)."
+        ),
     )
     min_confidence: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Entities below this confidence are dropped."
@@ -57,7 +61,7 @@ class LocalExtractor(ExtractorResource):
 
     def page_extractor(self) -> PageExtractor:
         return OfflineExtractor(
-            default_region=self.default_region, min_confidence=self.min_confidence
+            default_region=self.default_region or None, min_confidence=self.min_confidence
         )
 
     def document_concurrency(self) -> int:
@@ -70,4 +74,5 @@ class LocalExtractor(ExtractorResource):
     def identity(self) -> str:
         # Settings that change what is extracted are part of the identity, hence of the code
         # version: changing them marks every partition stale.
-        return f"local(region={self.default_region},min_confidence={self.min_confidence})"
+        region = self.default_region or "by-language"
+        return f"local(region={region},min_confidence={self.min_confidence})"

@@ -160,7 +160,7 @@ def build_extractor(kind: str, environ: Mapping[str, str] | None = None) -> Extr
     if kind == "local":
         env = os.environ if environ is None else environ
         return LocalExtractor(
-            default_region=env_or("PII_PHONE_REGION", "US", env),
+            default_region=env_or("PII_PHONE_REGION", "", env),
             concurrency=_int(env, "PII_LOCAL_CONCURRENCY", 0, minimum=0),
         )
     if kind == "openai":

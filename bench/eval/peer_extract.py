@@ -1,0 +1,175 @@
+"""Extract Microsoft Presidio's parametrized recognizer test cases into `bench/eval/peer/`.
+
+`python -m bench.eval.peer_extract GIT_DIR [--commit REV]` reads the test files below from a
+clone of github.com/microsoft/presidio (a bare git directory will do) without importing or running
+them: each `@pytest.mark.parametrize` table is parsed with `ast` and its literal rows become cases
+(text, Presidio's entity type, the expected spans or count, the expected score range). The cases
+are written to `bench/eval/peer/presidio_cases.json`; `bench.eval.peer_strings` scores our
+recognizers on them. Rows that are not literals, and rows of the phone test that set a leniency
+other than the recognizer's default (1, `PhoneRecognizer.__init__`), are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+# The test files whose entity types we extract (Presidio type in brackets):
+TEST_FILES = (
+    "test_credit_card_recognizer.py",  # CREDIT_CARD
+    "test_email_recognizer.py",  # EMAIL_ADDRESS
+    "test_iban_recognizer.py",  # IBAN_CODE
+    "test_ip_recognizer.py",  # IP_ADDRESS
+    "test_phone_recognizer.py",  # PHONE_NUMBER
+    "test_us_ssn_recognizer.py",  # US_SSN
+    "test_us_itin_recognizer.py",  # US_ITIN
+    "test_us_passport_recognizer.py",  # US_PASSPORT
+    "test_us_driver_license_recognizer.py",  # US_DRIVER_LICENSE
+    "test_us_bank_recognizer.py",  # US_BANK_NUMBER
+    "test_aba_routing_recognizer.py",  # ABA_ROUTING_NUMBER
+    "test_date_recognizer.py",  # DATE_TIME
+    "test_spacy_recognizer.py",  # PERSON, DATE_TIME
+    "test_stanza_recognizer.py",  # PERSON, DATE_TIME
+    "test_transformers_recognizer.py",  # PERSON, DATE_TIME
+)
+TESTS_DIR = "presidio-analyzer/tests"
+OUT = Path(__file__).parent / "peer" / "presidio_cases.json"
+# PhoneRecognizer's default leniency (phonenumbers.Leniency.VALID).
+DEFAULT_LENIENCY = 1
+
+
+def _literal(node: ast.AST) -> Any:
+    return ast.literal_eval(node)
+
+
+def _fixture_entities(tree: ast.Module) -> list[str]:
+    """The list returned by the module's `entities` fixture, if any."""
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "entities":
+            for stmt in node.body:
+                if isinstance(stmt, ast.Return) and stmt.value is not None:
+                    return list(_literal(stmt.value))
+    return []
+
+
+def _parametrize(function: ast.FunctionDef) -> tuple[list[str], ast.List] | None:
+    for decorator in function.decorator_list:
+        if (
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr == "parametrize"
+            and len(decorator.args) >= 2
+            and isinstance(decorator.args[1], ast.List)
+        ):
+            names = [n.strip() for n in _literal(decorator.args[0]).split(",")]
+            return names, decorator.args[1]
+    return None
+
+
+def _score_range(value: Any) -> list[float] | None:
+    if value is None:
+        return None
+    low, high = value
+    return [float(low), 1.0 if high == "max" else float(high)]
+
+
+def cases_of(source: str, file: str) -> list[dict[str, Any]]:
+    """The literal parametrized cases of one test module."""
+    tree = ast.parse(source)
+    default_entities = _fixture_entities(tree)
+    cases = []
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        found = _parametrize(function)
+        if found is None:
+            continue
+        names, rows = found
+        if "expected_len" not in names:
+            continue
+        for node in rows.elts:
+            try:
+                row = dict(zip(names, _literal(node), strict=True))
+            except (ValueError, TypeError, SyntaxError):
+                continue
+            if row.get("leniency", DEFAULT_LENIENCY) != DEFAULT_LENIENCY:
+                continue
+            text = row.get("text", row.get("iban"))
+            count = int(row["expected_len"])
+            spans = [list(s) for s in row.get("expected_positions", row.get("expected_res", ()))]
+            ranges = row.get("expected_score_ranges")
+            fixed = row.get("expected_score")  # one score for every result (ABA, US bank)
+            entity_list = row.get("entities") or default_entities
+            if "entity_num" in row:
+                entity_list = [default_entities[row["entity_num"]]] * max(count, 1)
+            expected = []
+            for index, span in enumerate(spans):
+                if ranges:
+                    score = _score_range(ranges[index])
+                elif fixed is not None and fixed >= 0:
+                    score = [float(fixed), float(fixed)]
+                else:
+                    score = None
+                entity_type = entity_list[min(index, len(entity_list) - 1)]
+                expected.append({"entity_type": entity_type, "span": span, "score": score})
+            cases.append(
+                {
+                    "file": f"{TESTS_DIR}/{file}",
+                    "test": function.name,
+                    "line": node.lineno,
+                    "text": text,
+                    "entity_type": entity_list[0],
+                    "expected_count": count,
+                    "expected": expected,
+                }
+            )
+    return cases
+
+
+def deduplicated(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One case per string and expectation: the spaCy, Stanza and transformers tests share their
+    PERSON strings, and a string tested twice would count twice. Later sources are listed in
+    `also`."""
+    kept: dict[str, dict[str, Any]] = {}
+    for case in cases:
+        key = json.dumps([case["text"], case["expected_count"], case["expected"]])
+        if key in kept:
+            kept[key].setdefault("also", []).append(f"{case['file']}:{case['line']}")
+        else:
+            kept[key] = case
+    return list(kept.values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.eval.peer_extract")
+    parser.add_argument("git_dir", help="a clone (bare or not) of github.com/microsoft/presidio")
+    parser.add_argument("--commit", default="HEAD")
+    args = parser.parse_args(argv)
+    git = ["git", "--git-dir", args.git_dir]
+    commit = subprocess.run(
+        [*git, "rev-parse", args.commit], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    cases = []
+    for file in TEST_FILES:
+        source = subprocess.run(
+            [*git, "show", f"{commit}:{TESTS_DIR}/{file}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        cases += cases_of(source, file)
+    cases = deduplicated(cases)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    document = {"repository": "microsoft/presidio", "commit": commit, "cases": cases}
+    OUT.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    print(f"{len(cases)} cases from {len(TEST_FILES)} files at {commit} written to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,12 +1,13 @@
-"""Extract Microsoft Presidio's parametrized recognizer test cases into `bench/eval/peer/`.
+"""Microsoft Presidio's parametrized recognizer test cases, read from its fetched repository.
 
-`python -m bench.eval.peer_extract GIT_DIR [--commit REV]` reads the test files below from a
-clone of github.com/microsoft/presidio (a bare git directory will do) without importing or running
-them: each `@pytest.mark.parametrize` table is parsed with `ast` and its literal rows become cases
-(text, Presidio's entity type, the expected spans or count, the expected score range). The cases
-are written to `bench/eval/peer/presidio_cases.json`; `bench.eval.peer_strings` scores our
-recognizers on them. Rows that are not literals, and rows of the phone test that set a leniency
-other than the recognizer's default (1, `PhoneRecognizer.__init__`), are left out.
+`extract_cases()` reads the test files below from the snapshot of github.com/microsoft/presidio
+fetched onto this machine (`bench.public_corpus`; nothing of it is committed here), at the pinned
+commit, without importing or running them: each `@pytest.mark.parametrize` table is parsed with
+`ast` and its literal rows become cases (text, Presidio's entity type, the expected spans or count,
+the expected score range). `bench.eval.peer_strings` scores our recognizers on them; `python -m
+bench.eval.peer_extract [--commit REV] [--json PATH]` prints or saves them. Rows that are not
+literals, and rows of the phone test that set a leniency other than the recognizer's default (1,
+`PhoneRecognizer.__init__`), are left out.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench import public_corpus
 
 # The test files whose entity types we extract (Presidio type in brackets):
 TEST_FILES = (
@@ -38,7 +40,9 @@ TEST_FILES = (
     "test_transformers_recognizer.py",  # PERSON, DATE_TIME
 )
 TESTS_DIR = "presidio-analyzer/tests"
-OUT = Path(__file__).parent / "peer" / "presidio_cases.json"
+REPOSITORY = "microsoft/presidio"
+# The commit the floors in tests/test_peer_strings.py were set on (2026-07-02; MIT licence).
+PINNED_COMMIT = "0aa9f8e44275cb52c00fbbebe19168e934e1f076"
 # PhoneRecognizer's default leniency (phonenumbers.Leniency.VALID).
 DEFAULT_LENIENCY = 1
 
@@ -145,29 +149,27 @@ def deduplicated(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(kept.values())
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.eval.peer_extract")
-    parser.add_argument("git_dir", help="a clone (bare or not) of github.com/microsoft/presidio")
-    parser.add_argument("--commit", default="HEAD")
-    args = parser.parse_args(argv)
-    git = ["git", "--git-dir", args.git_dir]
-    commit = subprocess.run(
-        [*git, "rev-parse", args.commit], check=True, capture_output=True, text=True
-    ).stdout.strip()
+def extract_cases(commit: str = PINNED_COMMIT) -> dict[str, Any]:
+    """{"repository", "commit", "cases"} from the fetched repository at `commit`; raises
+    `bench.public_corpus.CorpusMissing` when it is not on this machine."""
     cases = []
     for file in TEST_FILES:
-        source = subprocess.run(
-            [*git, "show", f"{commit}:{TESTS_DIR}/{file}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+        source = public_corpus.read(REPOSITORY, f"{TESTS_DIR}/{file}", commit).decode("utf-8")
         cases += cases_of(source, file)
-    cases = deduplicated(cases)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    document = {"repository": "microsoft/presidio", "commit": commit, "cases": cases}
-    OUT.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
-    print(f"{len(cases)} cases from {len(TEST_FILES)} files at {commit} written to {OUT}")
+    return {"repository": REPOSITORY, "commit": commit, "cases": deduplicated(cases)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.eval.peer_extract")
+    parser.add_argument("--commit", default=PINNED_COMMIT)
+    parser.add_argument("--json", help="write the cases here (outside the repository)")
+    args = parser.parse_args(argv)
+    document = extract_cases(args.commit)
+    text = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
+    if args.json:
+        Path(args.json).write_text(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 

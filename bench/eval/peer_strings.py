@@ -1,9 +1,10 @@
 """A peer's test strings: Microsoft Presidio's parametrized recognizer tests, run through ours.
 
-The cases (`peer/presidio_cases.json`, extracted by `bench.eval.peer_extract`; see
-`peer/SOURCES.md`) are strings with the values Presidio's tests expect its recognizers to find. Each
-string is laid out as a one-line page (monospaced words) and read by `find_entities`, exactly as a
-text-layer page is. Every expected value and every value we report is then one of:
+The cases (read by `bench.eval.peer_extract` from Presidio's repository fetched onto this
+machine, at a pinned commit; nothing of it is committed here) are strings with the values
+Presidio's tests expect its recognizers to find. Each string is laid out as a one-line page
+(monospaced words) and read by `find_entities`, exactly as a text-layer page is. Every expected
+value and every value we report is then one of:
 
 - `agree`: we report the value Presidio expects, with the same type and the same characters;
 - `miss`: a value Presidio expects that we do not report ("a value we miss");
@@ -21,20 +22,17 @@ strings"); `make eval` reports them apart from the unexplained ones.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from bench.eval.peer_extract import PINNED_COMMIT, extract_cases
 from pii_assets.models import Entity, Word
 from pii_assets.recognizers import find_entities
-
-CASES = Path(__file__).parent / "peer" / "presidio_cases.json"
 
 # Presidio's entity types onto ours (None: a type we do not extract; its cases are left out).
 TYPE_MAP: dict[str, str | None] = {
@@ -225,14 +223,16 @@ def score_case(case: dict[str, Any], found: Sequence[Entity]) -> list[Finding]:
     return findings
 
 
-def load_cases(path: Path = CASES) -> tuple[str, list[dict[str, Any]]]:
-    document = json.loads(path.read_text())
+def load_cases(commit: str = PINNED_COMMIT) -> tuple[str, list[dict[str, Any]]]:
+    """(commit, cases); raises `bench.public_corpus.CorpusMissing` when Presidio's repository has
+    not been fetched onto this machine."""
+    document = extract_cases(commit)
     return document["commit"], document["cases"]
 
 
-def evaluate(path: Path = CASES, **options: Any) -> PeerResult:
+def evaluate(commit: str = PINNED_COMMIT, **options: Any) -> PeerResult:
     """Run `find_entities` on every case string (`options` go to it) and classify the values."""
-    commit, cases = load_cases(path)
+    commit, cases = load_cases(commit)
     result = PeerResult(commit=commit)
     for case in cases:
         if TYPE_MAP.get(case["entity_type"]) is None:

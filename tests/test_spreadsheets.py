@@ -330,3 +330,10 @@ def test_public_workbooks_hidden_sheets_and_annotations() -> None:
     with open_document(data, name="with-annotation.ods") as doc:
         (comment,) = [u for u in doc.pages() if u.area == "comment"]
     assert comment.words and all(w.ref == "table1!A1" for w in comment.words)
+
+
+@pytest.mark.parametrize("file", ["password.xls", "password.ods"])
+def test_protected_public_workbooks_without_their_password(file: str) -> None:
+    result = extract((FIXTURES / file).read_bytes(), key=file)
+    assert result.status == "failed"
+    assert result.error_class == "encrypted_no_password"

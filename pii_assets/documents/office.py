@@ -16,6 +16,7 @@ LibreOffice's own output (which can quote the document).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import shutil
@@ -188,10 +189,13 @@ def decrypt_office(data: bytes, *, name: str, passwords: Sequence[str]) -> bytes
         raise DocumentError(
             ErrorClass.UNSUPPORTED_FORMAT, f"{name}: OLE compound file without an Office package"
         )
+    # OOXML files check the password before decrypting; xls files (RC4) take no such option and
+    # check it while decrypting.
+    verify = "verify_password" in inspect.signature(office.load_key).parameters
     for password in passwords:
         out = io.BytesIO()
         try:
-            office.load_key(password=password, verify_password=True)
+            office.load_key(password=password, **({"verify_password": True} if verify else {}))
             office.decrypt(out)
         except (InvalidKeyError, DecryptionError):
             continue

@@ -465,7 +465,11 @@ def _xls_rows(book, sheet) -> Iterator[list[Cell]]:  # noqa: ANN001 - xlrd Book,
 def _open_ods(data: bytes, *, name: str) -> SpreadsheetReader:
     from python_calamine import CalamineWorkbook, PasswordError, SheetVisibleEnum
 
+    from pii_assets.documents.office import odf_encrypted
+
     try:
+        if odf_encrypted(data):
+            raise PasswordError()
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except PasswordError:
         raise DocumentError(

@@ -337,3 +337,21 @@ def test_protected_public_workbooks_without_their_password(file: str) -> None:
     result = extract((FIXTURES / file).read_bytes(), key=file)
     assert result.status == "failed"
     assert result.error_class == "encrypted_no_password"
+
+
+def test_sheet_whose_part_is_missing_is_an_unread_part_not_a_silent_miss() -> None:
+    book = openpyxl.Workbook()
+    book.active.title = "Good"
+    book.active.append(["Name", "Email"])
+    book.active.append(["Maria Gonzalez", "maria.gonzalez@example.com"])
+    book.create_sheet("Gone")["A1"] = "lost"
+    source = zipfile.ZipFile(io.BytesIO(_save(book)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            if info.filename != "xl/worksheets/sheet2.xml":
+                target.writestr(info, source.read(info))
+    result = extract(out.getvalue())
+    assert result.status == "partial"
+    assert [u.part for u in result.coverage.unread] == ["sheet:Gone"]
+    assert found(result)["maria.gonzalez@example.com"][1] == "Good!B2"

@@ -322,30 +322,56 @@ def _damaged(kind: str, name: str, exc: BaseException | None = None) -> Document
 
 
 def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
-    import openpyxl  # imported on use: most buckets hold few workbooks
+    # openpyxl's own reader (what `openpyxl.load_workbook` runs), kept for its workbook parser:
+    # it lists every sheet the workbook names, also one whose part is missing (which
+    # `load_workbook` would drop without a word), and the package to read comments from.
+    from openpyxl.reader.excel import ExcelReader
 
     try:
         with warnings.catch_warnings():
             # openpyxl warns about features it drops (data validation, conditional formats...).
             warnings.simplefilter("ignore")
-            book = openpyxl.load_workbook(
-                io.BytesIO(data), read_only=True, data_only=True, keep_links=False
-            )
+            reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+            reader.read()
     except Exception as exc:  # zipfile, XML and openpyxl's own errors alike
         raise _damaged("xlsx", name, exc) from None
+    book = reader.wb
+    loaded = {worksheet.title: worksheet for worksheet in book.worksheets}
 
     def sheets() -> Iterator[Sheet]:
-        for worksheet in book.worksheets:
+        for entry in reader.parser.sheets:
+            hidden = entry.state != "visible"
+            try:
+                rel = reader.parser.rels.get(entry.id)
+            except KeyError:
+                rel = None
+            if rel is not None and "chartsheet" in rel.Type:
+                continue  # a chart sheet holds a chart, no cells
+            worksheet = loaded.get(entry.name)
+            if rel is None or worksheet is None:
+                missing = DocumentError(
+                    ErrorClass.CORRUPT,
+                    f"{name}: sheet {entry.name!r} is listed but its part is missing; "
+                    "the workbook is probably damaged",
+                )
+                yield Sheet(entry.name, hidden, _failing_rows(missing))
+                continue
             # Dimensions written by some producers are wrong; without them every row is read.
             worksheet.reset_dimensions()
             yield Sheet(
-                name=worksheet.title,
-                hidden=worksheet.sheet_state != "visible",
+                name=entry.name,
+                hidden=hidden,
                 rows=_xlsx_rows(worksheet),
-                comments=lambda ws=worksheet: _xlsx_comments(book, ws),
+                comments=lambda target=rel.target: _xlsx_comments(reader.archive, target),
             )
 
-    return SpreadsheetReader(sheets, name=name, close=book.close)
+    return SpreadsheetReader(sheets, name=name, close=reader.archive.close)
+
+
+def _failing_rows(error: Exception) -> Iterator[list[Cell]]:
+    """Rows of a sheet that cannot be read: raises `error` when read (the sheet is unread)."""
+    raise error
+    yield []  # pragma: no cover - makes this a generator
 
 
 def _xlsx_rows(worksheet) -> Iterator[list[Cell]]:  # noqa: ANN001 - openpyxl ReadOnlyWorksheet
@@ -363,18 +389,16 @@ def _xlsx_rows(worksheet) -> Iterator[list[Cell]]:  # noqa: ANN001 - openpyxl Re
             yield cells
 
 
-def _xlsx_comments(book, worksheet) -> Iterator[tuple[int, int, str]]:  # noqa: ANN001
-    """The sheet's comments (notes), from its comments part. openpyxl reads comments only into
-    fully loaded workbooks; its own parts parser is used here on the read-only workbook's package
-    (`_archive`, `_worksheet_path`: what its read-only worksheets keep)."""
+def _xlsx_comments(archive: zipfile.ZipFile, sheet_part: str) -> Iterator[tuple[int, int, str]]:
+    """The sheet's comments (notes), from the comments part its relationships name, parsed by
+    openpyxl (which reads comments into fully loaded workbooks only)."""
     from openpyxl.comments.comment_sheet import CommentSheet
     from openpyxl.packaging.relationship import get_dependents, get_rels_path
     from openpyxl.utils.cell import coordinate_to_tuple
     from openpyxl.xml.constants import COMMENTS_NS
     from openpyxl.xml.functions import fromstring
 
-    archive: zipfile.ZipFile = book._archive
-    rels_path = get_rels_path(worksheet._worksheet_path)
+    rels_path = get_rels_path(sheet_part)
     if rels_path not in archive.namelist():
         return
     for rel in get_dependents(archive, rels_path).find(COMMENTS_NS):
@@ -413,9 +437,8 @@ def _open_xls(data: bytes, *, name: str, passwords: Sequence[str]) -> Spreadshee
         for index in range(book.nsheets):
             try:
                 sheet = book.sheet_by_index(index)
-            except Exception:
-                sheet_name = book.sheet_names()[index]
-                yield Sheet(sheet_name, False, _raise(_damaged("xls", f"{name}: {sheet_name}")))
+            except Exception as exc:
+                yield Sheet(book.sheet_names()[index], False, _failing_rows(exc))
                 continue
             yield Sheet(
                 name=sheet.name,
@@ -428,11 +451,6 @@ def _open_xls(data: bytes, *, name: str, passwords: Sequence[str]) -> Spreadshee
             book.unload_sheet(index)
 
     return SpreadsheetReader(sheets, name=name, close=book.release_resources)
-
-
-def _raise(error: Exception) -> Iterator[list[Cell]]:
-    raise error
-    yield []  # pragma: no cover - makes this a generator
 
 
 def _xls_rows(book, sheet) -> Iterator[list[Cell]]:  # noqa: ANN001 - xlrd Book, Sheet

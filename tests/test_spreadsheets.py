@@ -65,7 +65,7 @@ def hidden_workbook() -> bytes:
     visible.title = "Overview"
     visible.append(["Team", "Count"])
     visible.append(["Payroll", 2])
-    visible["A2"].comment = Comment(COMMENT, "HR")
+    visible["B2"].comment = Comment(COMMENT, "HR")
     hidden = book.create_sheet("Staff details")
     hidden.sheet_state = "hidden"
     for row in HIDDEN:
@@ -110,8 +110,8 @@ def test_hidden_sheet_and_cell_comment_are_read() -> None:
     assert sum(1 for e in result.entities if e.cell and e.cell.startswith(sheet)) == len(
         hidden_values
     )
-    assert values["Robert Brown"] == ("PERSON", "Overview!A2", "Team", "comment")
-    assert values["(646) 555-0143"] == ("PHONE_NUMBER", "Overview!A2", "Team", "comment")
+    assert values["Robert Brown"] == ("PERSON", "Overview!B2", "Count", "comment")
+    assert values["(646) 555-0143"] == ("PHONE_NUMBER", "Overview!B2", "Count", "comment")
     parts = result.coverage.parts
     assert parts["sheets"] == 2 and parts["hidden_sheets"] == 1 and parts["comments"] == 1
 
@@ -234,7 +234,7 @@ def test_xls_and_ods_are_read_from_their_cells_with_hidden_sheets_and_comments(k
     assert values["Peter Miller"] == ("PERSON", "'Staff details'!A2", "Name", "cell")
     assert values["318-52-6633"] == ("US_SSN", "'Staff details'!C3", "SSN", "cell")
     assert values["1980-05-17"][0] == "DATE_OF_BIRTH"
-    assert values["(646) 555-0143"] == ("PHONE_NUMBER", "Overview!A2", "Team", "comment")
+    assert values["(646) 555-0143"] == ("PHONE_NUMBER", "Overview!B2", "Count", "comment")
     parts = result.coverage.parts
     assert parts["hidden_sheets"] == 1 and parts["comments"] == 1
 

@@ -355,3 +355,16 @@ def test_sheet_whose_part_is_missing_is_an_unread_part_not_a_silent_miss() -> No
     assert result.status == "partial"
     assert [u.part for u in result.coverage.unread] == ["sheet:Gone"]
     assert found(result)["maria.gonzalez@example.com"][1] == "Good!B2"
+
+
+def test_title_above_the_table_is_passed_over_for_the_header_row() -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Staff list, March"])
+    sheet.append([])
+    sheet.append(["Employee name", "Date of birth"])
+    sheet.append(["Laura Chen", datetime.date(1990, 7, 4)])
+    result = extract(_save(book))
+    values = found(result)
+    assert values["Laura Chen"] == ("PERSON", "Sheet!A4", "Employee name", "cell")
+    assert values["1990-07-04"] == ("DATE_OF_BIRTH", "Sheet!B4", "Date of birth", "cell")

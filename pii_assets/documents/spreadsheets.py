@@ -192,7 +192,7 @@ class SpreadsheetReader:
         self, rows: list[list[Cell]], header: list[Cell] | None, prefix: str
     ) -> PageContent:
         count = sum(len(row) for row in rows)
-        if header is not None and rows[0] is not header:
+        if header is not None and not any(row is header for row in rows):
             rows = [header, *rows]  # repeated for the column context; counted once, where it is
         words, width, height = layout_rows(rows, prefix)
         if header is not None and not self._headers:
@@ -257,7 +257,9 @@ def layout_rows(rows: Sequence[list[Cell]], prefix: str) -> tuple[list[Word], fl
             widths[cell.column] = max(widths[cell.column], *(len(line) for line in lines))
         lines_of.append(laid)
     content = sum(widths.values())
-    gap = COLUMN_GAP_CHARS + content // 40  # wider sheets: a little more air between columns
+    # `recognition.tables` lets a value start up to 1.5% of the page width left of its header:
+    # on wide pages the gap grows with the content so a neighbouring column stays outside that.
+    gap = COLUMN_GAP_CHARS + content // 40
     x_of: dict[int, int] = {}
     x = 0
     for column in columns:

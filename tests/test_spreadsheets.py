@@ -307,6 +307,12 @@ def _worksheet_counts(path: Path) -> tuple[int, int]:
         "issues.xls",
         "merge_cells.xls",
         "with-annotation.ods",
+        # Packages openpyxl cannot parse (a case-mismatched shared-strings part name, no styles
+        # part, an empty style reference, Strict OOXML): python-calamine reads them instead.
+        "issue_419.xlsx",
+        "minimal_package.xlsx",
+        "empty_s_attribute.xlsx",
+        "strict_iso_paths.xlsx",
     ],
 )
 def test_public_workbooks_every_sheet_and_cell_is_read(file: str) -> None:
@@ -368,3 +374,24 @@ def test_title_above_the_table_is_passed_over_for_the_header_row() -> None:
     values = found(result)
     assert values["Laura Chen"] == ("PERSON", "Sheet!A4", "Employee name", "cell")
     assert values["1990-07-04"] == ("DATE_OF_BIRTH", "Sheet!B4", "Date of birth", "cell")
+
+
+def test_workbook_openpyxl_cannot_open_is_read_by_calamine_and_its_comments_named_unread() -> None:
+    source = zipfile.ZipFile(io.BytesIO(hidden_workbook()))
+    out = io.BytesIO()
+    shared = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "[Content_Types].xml":
+                # A shared-strings part the manifest names but the package lacks: openpyxl
+                # gives up on the whole workbook.
+                override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{shared}"/>'
+                content = content.replace(b"</Types>", override.encode() + b"</Types>")
+            target.writestr(info, content)
+    result = extract(out.getvalue())
+    assert result.status == "partial"
+    assert [u.part for u in result.coverage.unread] == ["comments"]
+    values = found(result)
+    assert values["Peter Miller"] == ("PERSON", "'Staff details'!A2", "Name", "cell")
+    assert result.coverage.parts["hidden_sheets"] == 1

@@ -325,10 +325,11 @@ def _damaged(kind: str, name: str, exc: BaseException | None = None) -> Document
 
 def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
     # openpyxl's own reader (what `openpyxl.load_workbook` runs), kept for its workbook parser:
-    # it lists every sheet the workbook names, also one whose part is missing (which
+    # it lists every sheet the workbook names, also one whose part it cannot find (which
     # `load_workbook` would drop without a word), and the package to read comments from.
     from openpyxl.reader.excel import ExcelReader
 
+    fallback = CalamineBook(data)
     try:
         with warnings.catch_warnings():
             # openpyxl warns about features it drops (data validation, conditional formats...).
@@ -336,7 +337,7 @@ def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
             reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
             reader.read()
     except Exception as exc:  # zipfile, XML and openpyxl's own errors alike
-        raise _damaged("xlsx", name, exc) from None
+        return _open_xlsx_with_calamine(data, fallback, name=name, cause=exc)
     book = reader.wb
     loaded = {worksheet.title: worksheet for worksheet in book.worksheets}
 
@@ -351,23 +352,53 @@ def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
                 continue  # a chart sheet holds a chart, no cells
             worksheet = loaded.get(entry.name)
             if rel is None or worksheet is None:
-                missing = DocumentError(
-                    ErrorClass.CORRUPT,
-                    f"{name}: sheet {entry.name!r} is listed but its part is missing; "
-                    "the workbook is probably damaged",
-                )
-                yield Sheet(entry.name, hidden, _failing_rows(missing))
+                # A part openpyxl cannot find (e.g. Strict OOXML paths): calamine may.
+                yield Sheet(entry.name, hidden, fallback.rows(entry.name))
                 continue
             # Dimensions written by some producers are wrong; without them every row is read.
             worksheet.reset_dimensions()
             yield Sheet(
                 name=entry.name,
                 hidden=hidden,
-                rows=_xlsx_rows(worksheet),
+                rows=_xlsx_rows(worksheet, fallback),
                 comments=lambda target=rel.target: _xlsx_comments(reader.archive, target),
             )
 
-    return SpreadsheetReader(sheets, name=name, close=reader.archive.close)
+    def close() -> None:
+        reader.archive.close()
+        fallback.close()
+
+    return SpreadsheetReader(sheets, name=name, close=close)
+
+
+def _open_xlsx_with_calamine(
+    data: bytes, book: CalamineBook, *, name: str, cause: Exception
+) -> SpreadsheetReader:
+    """The workbook read by calamine where openpyxl cannot open it; its comments, which calamine
+    does not read, are recorded as unread when the package holds any."""
+    try:
+        book.book()
+    except Exception:
+        raise _damaged("xlsx", name, cause) from None
+    reader = SpreadsheetReader(lambda: book.sheets(lambda _: ()), name=name, close=book.close)
+    if _has_comments(data):
+        reader.coverage.unreadable(
+            "comments",
+            ErrorClass.CORRUPT,
+            f"{name}: the workbook's cell comments cannot be read ({type(cause).__name__}); "
+            "its cells were read",
+        )
+    return reader
+
+
+def _has_comments(data: bytes) -> bool:
+    """Whether the package's content types name a comments part (ECMA-376 Part 1 §12.3.2)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            types = package.read("[Content_Types].xml")
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return True  # cannot tell: not claimed as read
+    return b"spreadsheetml.comments+xml" in types
 
 
 def _failing_rows(error: Exception) -> Iterator[list[Cell]]:
@@ -376,19 +407,34 @@ def _failing_rows(error: Exception) -> Iterator[list[Cell]]:
     yield []  # pragma: no cover - makes this a generator
 
 
-def _xlsx_rows(worksheet) -> Iterator[list[Cell]]:  # noqa: ANN001 - openpyxl ReadOnlyWorksheet
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for number, row in enumerate(worksheet.iter_rows(), start=1):
-            cells = []
-            for cell in row:
-                value = cell.value
-                if value is None or value == "":
-                    continue
-                text = display_text(value, cell.number_format)
-                if text.strip():
-                    cells.append(Cell(cell.row or number, cell.column, text))
-            yield cells
+def _xlsx_rows(worksheet, fallback: CalamineBook) -> Iterator[list[Cell]]:  # noqa: ANN001
+    """A read-only openpyxl worksheet's rows; where openpyxl cannot parse the rest of a sheet,
+    calamine reads the rows after the last one openpyxl gave."""
+    last = 0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for number, row in enumerate(worksheet.iter_rows(), start=1):
+                cells = []
+                for cell in row:
+                    value = cell.value
+                    if value is None or value == "":
+                        continue
+                    text = display_text(value, _number_format(cell))
+                    if text.strip():
+                        cells.append(Cell(cell.row or number, cell.column, text))
+                last = number
+                yield cells
+    except Exception:
+        yield from fallback.rows(worksheet.title, after_row=last)
+
+
+def _number_format(cell) -> str | None:  # noqa: ANN001 - openpyxl ReadOnlyCell
+    """The cell's number format; None (General) where its style reference is broken."""
+    try:
+        return cell.number_format
+    except (IndexError, TypeError, KeyError, ValueError):
+        return None
 
 
 def _xlsx_comments(archive: zipfile.ZipFile, sheet_part: str) -> Iterator[tuple[int, int, str]]:
@@ -482,15 +528,69 @@ def _xls_rows(book, sheet) -> Iterator[list[Cell]]:  # noqa: ANN001 - xlrd Book,
         yield cells
 
 
+class CalamineBook:
+    """python-calamine over a workbook's bytes, opened on first use: the reader of ods files, and
+    of xlsx workbooks or sheets that openpyxl cannot parse (calamine is the more lenient of the
+    two: case-mismatched part names, Strict OOXML, broken style references). It gives values
+    (dates as dates) but no number formats or comments."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._book = None
+
+    def book(self):  # noqa: ANN201 - python_calamine.CalamineWorkbook, imported on use
+        from python_calamine import CalamineWorkbook
+
+        if self._book is None:
+            self._book = CalamineWorkbook.from_filelike(io.BytesIO(self._data))
+        return self._book
+
+    def sheets(self, comments: Callable[[str], Iterable[tuple[int, int, str]]]) -> Iterator[Sheet]:
+        """Every worksheet (chart sheets hold no cells), with its comments from `comments`."""
+        from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+        for meta in self.book().sheets_metadata:
+            if meta.typ == SheetTypeEnum.ChartSheet:
+                continue
+            yield Sheet(
+                name=meta.name,
+                hidden=meta.visible != SheetVisibleEnum.Visible,
+                rows=self.rows(meta.name),
+                comments=lambda n=meta.name: comments(n),
+            )
+
+    def rows(self, sheet_name: str, after_row: int = 0) -> Iterator[list[Cell]]:
+        """The sheet's rows of non-empty cells below row `after_row` (1-based)."""
+        sheet = self.book().get_sheet_by_name(sheet_name)
+        first_row, first_column = sheet.start or (0, 0)
+        for r, values in enumerate(sheet.to_python(), start=first_row + 1):
+            if r <= after_row:
+                continue
+            cells = []
+            for c, value in enumerate(values, start=first_column + 1):
+                text = display_text(value)
+                if text.strip():
+                    cells.append(Cell(r, c, text))
+            yield cells
+
+    def close(self) -> None:
+        if self._book is not None:
+            self._book.close()
+
+
 def _open_ods(data: bytes, *, name: str) -> SpreadsheetReader:
-    from python_calamine import CalamineWorkbook, PasswordError, SheetVisibleEnum
+    from python_calamine import PasswordError
 
     from pii_assets.documents.office import odf_encrypted
 
+    if odf_encrypted(data):
+        raise DocumentError(
+            ErrorClass.ENCRYPTED_NO_PASSWORD,
+            f"{name}: OpenDocument spreadsheet is encrypted; ODF encryption is not supported",
+        )
+    book = CalamineBook(data)
     try:
-        if odf_encrypted(data):
-            raise PasswordError()
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book.book()
     except PasswordError:
         raise DocumentError(
             ErrorClass.ENCRYPTED_NO_PASSWORD,
@@ -506,27 +606,7 @@ def _open_ods(data: bytes, *, name: str) -> SpreadsheetReader:
             annotations = ods_annotations(data)
         return annotations.get(sheet_name, [])
 
-    def rows(sheet_name: str) -> Iterator[list[Cell]]:
-        sheet = book.get_sheet_by_name(sheet_name)
-        first_row, first_column = sheet.start or (0, 0)
-        for r, values in enumerate(sheet.to_python(), start=first_row + 1):
-            cells = []
-            for c, value in enumerate(values, start=first_column + 1):
-                text = display_text(value)
-                if text.strip():
-                    cells.append(Cell(r, c, text))
-            yield cells
-
-    def sheets() -> Iterator[Sheet]:
-        for meta in book.sheets_metadata:
-            yield Sheet(
-                name=meta.name,
-                hidden=meta.visible != SheetVisibleEnum.Visible,
-                rows=rows(meta.name),
-                comments=lambda n=meta.name: comments(n),
-            )
-
-    return SpreadsheetReader(sheets, name=name, close=book.close)
+    return SpreadsheetReader(lambda: book.sheets(comments), name=name, close=book.close)
 
 
 _ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"

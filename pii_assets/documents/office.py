@@ -54,6 +54,18 @@ _LABELS = {
     "ppt": "PowerPoint 97-2003 presentation",
     "odp": "OpenDocument presentation",
 }
+# PDF export options (LibreOffice's PDF export filter, JSON form of its filter options, 7.4+):
+# what a printout leaves out is exported too. Comments become PDF text annotations (read with
+# the PDF's annotations); docx comments are read from the package instead (`word`), so not
+# twice. Hidden slides are exported with the others.
+_TRUE = '{"type":"boolean","value":"true"}'
+_EXPORT = {
+    **{kind: f'pdf:writer_pdf_Export:{{"ExportNotes":{_TRUE}}}' for kind in ("doc", "rtf", "odt")},
+    **{
+        kind: f'pdf:impress_pdf_Export:{{"ExportNotes":{_TRUE},"ExportHiddenSlides":{_TRUE}}}'
+        for kind in ("ppt", "pptx", "odp")
+    },
+}
 _MAX_MANIFEST_BYTES = 4 << 20
 _MAC_SOFFICE = "/Applications/LibreOffice.app/Contents/MacOS/soffice"
 
@@ -91,7 +103,7 @@ def convert_to_pdf(data: bytes, *, kind: str, name: str, timeout_s: float) -> by
             "--norestore",
             f"--infilter={_IMPORT_FILTERS[kind]}",
             "--convert-to",
-            "pdf",
+            _EXPORT.get(kind, "pdf"),
             "--outdir",
             str(outdir),
             str(source),

@@ -1,13 +1,13 @@
 # Every target installs what it needs: a Python 3.11+ virtualenv in .venv and, when missing and
-# we are root, the system packages (Tesseract OCR, LibreOffice headless for docx/xlsx). Without
-# root, the message says what to install.
+# we are root, the system packages (Tesseract OCR, LibreOffice headless for Office documents and
+# presentations). Without root, the message says what to install.
 SHELL := /bin/bash
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui python3-venv
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-venv
 
 .PHONY: demo test dev bench eval robustness lint format system-deps clean
 
@@ -17,6 +17,8 @@ system-deps:
 	command -v soffice >/dev/null 2>&1 || command -v libreoffice >/dev/null 2>&1 \
 	  || [ -x /Applications/LibreOffice.app/Contents/MacOS/soffice ] \
 	  || missing="$$missing libreoffice-writer-nogui libreoffice-calc-nogui"; \
+	[ "$$(uname)" != Linux ] || [ -e /usr/lib/libreoffice/share/registry/impress.xcd ] \
+	  || missing="$$missing libreoffice-impress-nogui"; \
 	[ -n "$(PYTHON)" ] || { echo "Python 3.11+ is required (python3.11 or newer on PATH)"; exit 1; }; \
 	$(PYTHON) -c 'import ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

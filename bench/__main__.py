@@ -18,6 +18,7 @@ from bench import (
     publish_scaling,
     run_overhead,
     sensor_tick,
+    spreadsheet_memory,
     text_layer_check,
 )
 
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "run_overhead": run_overhead.run,
     "publish_scaling": publish_scaling.run,
     "document_memory": document_memory.run,
+    "spreadsheet_memory": spreadsheet_memory.run,
     "page_throughput": page_throughput.run,
     "text_layer_check": text_layer_check.run,
     "llm_throughput": llm_throughput.run,

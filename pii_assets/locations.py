@@ -65,7 +65,8 @@ def place(entity: Entity, unit: PageContent) -> Entity:
         return located
     first = min(covered, key=lambda w: (w.line, w.offset, w.x0))
     fields: dict[str, object] = {}
-    if unit.area == "cell" and first.ref:
+    # A spreadsheet comment's words carry the commented cell's reference.
+    if unit.area in ("cell", "comment") and first.ref:
         fields["cell"] = first.ref
         sheet_column = first.ref.rstrip("0123456789")
         header = unit.column_headers.get(sheet_column)
@@ -100,6 +101,8 @@ def _key(entity: Entity) -> tuple:
 
 
 def _overlap(a: Entity, b: Entity) -> float:
+    if a.cell is not None and a.cell == b.cell:
+        return 1.0  # a cell is the place (its header row is laid out again on later units)
     if a.x0 is None or b.x0 is None:
         return 1.0 if a.x0 is None and b.x0 is None else 0.0
     ix = min(a.x1, b.x1) - max(a.x0, b.x0)  # type: ignore[operator]

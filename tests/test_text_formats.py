@@ -51,7 +51,7 @@ def test_csv_and_tsv_are_sniffed_from_their_content() -> None:
         ("Grüße aus Köln\n".encode("utf-16"), "txt"),
         ("Grüße aus Köln\n".encode("utf-16-le"), "txt"),  # no byte-order mark
         ("Grüße aus Köln\n".encode("cp1252"), "txt"),
-        (b"{\\rtf1\\ansi hello}", None),  # RTF is the Office reader's
+        (b"{\\rtf1\\ansi hello}", "rtf"),  # rendered by LibreOffice (office.py)
         (bytes(range(256)) * 4, None),
     ],
 )

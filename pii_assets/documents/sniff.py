@@ -28,7 +28,7 @@ TEXT_FORMATS = ("txt", "json", "jsonl", "xml", "html")
 EMAIL_FORMATS = ("eml", "msg")
 ARCHIVE_FORMATS = ("zip", "gzip", "tar")
 # Office Open XML documents a password-protected OLE package may hold.
-OFFICE_FORMATS = ("docx", "xlsx")
+OFFICE_FORMATS = ("docx", "xlsx", "pptx")
 # An OLE compound file holding an encrypted OOXML package (how Word/Excel save a password-protected
 # .docx/.xlsx); it is decrypted, then sniffed again.
 ENCRYPTED_OFFICE = "encrypted-office"
@@ -40,14 +40,22 @@ UNSUPPORTED_LABELS = {
     "avif": "AVIF images",
     "7z": "7-Zip archives",
     "rar": "RAR archives",
-    "pptx": "PowerPoint (.pptx) presentations",
-    "opendocument": "OpenDocument files",
-    "doc": "legacy Word (.doc) documents",
-    "xls": "legacy Excel (.xls) workbooks",
+    "opendocument": "OpenDocument files other than text, spreadsheets and presentations",
     "ole": "OLE compound files",
 }
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_RTF_MAGIC = b"{\\rtf"  # RTF 1.9.1 specification: a file starts with "{\rtf<version>"
+# ODF packages name their type in a first, stored `mimetype` entry (ODF 1.2 Part 3 §3.3);
+# templates read as the documents they make.
+_ODF_TYPES = {
+    b"application/vnd.oasis.opendocument.text": "odt",
+    b"application/vnd.oasis.opendocument.text-template": "odt",
+    b"application/vnd.oasis.opendocument.spreadsheet": "ods",
+    b"application/vnd.oasis.opendocument.spreadsheet-template": "ods",
+    b"application/vnd.oasis.opendocument.presentation": "odp",
+    b"application/vnd.oasis.opendocument.presentation-template": "odp",
+}
 _CONTENT_TYPES = "[Content_Types].xml"
 _MAX_CONTENT_TYPES_BYTES = 1 << 20  # real ones are a few KB; a bigger one is not trusted
 _OOXML_MAIN_TYPES = (
@@ -67,8 +75,9 @@ _OOXML_MAIN_TYPES = (
 def sniff_format(data: bytes) -> str | None:
     """The format named by the content, or None for bytes that are no known format.
 
-    One of `PDF`, `IMAGE_FORMATS`, `OFFICE_FORMATS`, `ENCRYPTED_OFFICE`, `DAMAGED_OFFICE`, or a
-    key of `UNSUPPORTED_LABELS`.
+    One of `PDF`, `IMAGE_FORMATS`, `WORD_FORMATS`, `SPREADSHEET_FORMATS` (but csv/tsv),
+    `RENDERED_OFFICE_FORMATS`, `ENCRYPTED_OFFICE`, `DAMAGED_OFFICE`, or a key of
+    `UNSUPPORTED_LABELS`.
     """
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
@@ -86,6 +95,8 @@ def sniff_format(data: bytes) -> str | None:
         return _sniff_zip(data)
     if data.startswith(_OLE_MAGIC):
         return _sniff_outlook_message(data) or _sniff_ole(data)
+    if data.startswith(_RTF_MAGIC):
+        return "rtf"
     # Before PDF's loose check: a tar's first member may be a PDF within the first 1 KiB.
     container = _sniff_container(data)
     if container:
@@ -101,7 +112,7 @@ def _sniff_zip(data: bytes) -> str:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
             if _CONTENT_TYPES not in names:
-                return "opendocument" if "mimetype" in names else "zip"
+                return _sniff_odf(archive) if "mimetype" in names else "zip"
             info = archive.getinfo(_CONTENT_TYPES)
             if info.file_size > _MAX_CONTENT_TYPES_BYTES:
                 return DAMAGED_OFFICE
@@ -121,15 +132,29 @@ def _sniff_zip(data: bytes) -> str:
     return "zip"
 
 
+def _sniff_odf(archive: zipfile.ZipFile) -> str:
+    """odt/ods/odp from an ODF package's `mimetype` entry; "opendocument" for other ODF types."""
+    try:
+        with archive.open("mimetype") as entry:
+            mimetype = entry.read(100).strip()
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return "opendocument"
+    return _ODF_TYPES.get(mimetype, "opendocument")
+
+
 def _sniff_ole(data: bytes) -> str:
     try:
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
             if ole.exists("EncryptionInfo") and ole.exists("EncryptedPackage"):
                 return ENCRYPTED_OFFICE
+            # The main stream of each binary format ([MS-DOC] §2.1.1, [MS-XLS] §2.1.2 (BIFF5
+            # workbooks name it "Book"), [MS-PPT] §2.1.1).
             if ole.exists("WordDocument"):
                 return "doc"
             if ole.exists("Workbook") or ole.exists("Book"):
                 return "xls"
+            if ole.exists("PowerPoint Document"):
+                return "ppt"
     except Exception:  # olefile raises a variety of errors on damaged directories
         return "ole"
     return "ole"

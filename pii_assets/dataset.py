@@ -44,6 +44,7 @@ from pii_assets.dataset_tables import (
     ENTITIES,
     CommitFailedError,
     DatasetLocation,
+    DeltaError,
     changed_values,
     ensure_table,
     location,
@@ -184,10 +185,16 @@ def _pointer(client: Any, layout: BucketLayout) -> tuple[dict[str, Any] | None, 
         return json.loads(body.read()), response["ETag"]
 
 
+def _is_delta_pointer(pointer: dict[str, Any] | None) -> bool:
+    # A pointer of the folder-per-version layout (format 2) names no table version; it is left
+    # for `dataset convert` and replaced by the first Delta version.
+    return pointer is not None and "documents_version" in pointer
+
+
 def latest_version(client: Any, layout: BucketLayout) -> str | None:
     """The newest published version, as `_latest.json` names it."""
     pointer, _ = _pointer(client, layout)
-    return pointer["version"] if pointer else None
+    return pointer["version"] if _is_delta_pointer(pointer) else None
 
 
 def existing_versions(client: Any, layout: BucketLayout) -> list[str]:
@@ -216,11 +223,12 @@ def read_version(
     ):
         try:
             delta = open_table(where, name, manifest.get(key, number))
-        except Exception as exc:  # delta-rs: version not found, or vacuumed away
+            if delta is None:
+                raise LookupError(f"{version} cannot be read: no {name} table")
+            tables.append(read_table(delta, schema))
+        except (DeltaError, OSError, ValueError, RuntimeError) as exc:
+            # delta-rs: no such table version; pyarrow: a data file vacuumed away.
             raise LookupError(f"{version} cannot be read: {type(exc).__name__}") from None
-        if delta is None:
-            raise LookupError(f"{version} cannot be read: no {name} table")
-        tables.append(read_table(delta, schema))
     return tables[0], tables[1]
 
 
@@ -397,7 +405,7 @@ def _move_pointer(client: Any, layout: BucketLayout, record: dict[str, Any]) -> 
     mine = version_number(record["version"])
     for _ in range(50):
         current, etag = _pointer(client, layout)
-        if current is not None and version_number(current["version"]) >= mine:
+        if _is_delta_pointer(current) and version_number(current["version"]) >= mine:
             return False
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
@@ -596,7 +604,7 @@ def publish_version(
 # --- retention ----------------------------------------------------------------------------
 
 
-def apply_retention(client: Any, layout: BucketLayout, retention_days: int) -> list[str]:
+def apply_retention(client: Any, layout: BucketLayout, retention_days: float) -> list[str]:
     """Keep every version of the last `retention_days` days readable and no more: vacuum both
     tables (delete data files only older versions use) and drop those versions' manifests and
     cards. 0 keeps everything. The latest version always stays. Returns the versions dropped."""
@@ -604,7 +612,7 @@ def apply_retention(client: Any, layout: BucketLayout, retention_days: int) -> l
         return []
     where = location(client, layout)
     for table in (DOCUMENTS, ENTITIES):
-        vacuum(where, table, retention_days * 24)
+        vacuum(where, table, int(retention_days * 24))
     cutoff = datetime.now(UTC) - timedelta(days=retention_days)
     latest = latest_version(client, layout)
     dropped = []

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from pii_assets.bucket import BucketLayout
 
@@ -46,7 +46,7 @@ TARGET_FILE_BYTES = 2 * 1024 * 1024
 # protocol, "Change Data Feed"); it adds `_change_data/` files only where rows were rewritten.
 TABLE_CONFIGURATION = {"delta.enableChangeDataFeed": "true"}
 
-__all__ = ["CommitFailedError", "DatasetLocation"]
+__all__ = ["CommitFailedError", "DatasetLocation", "DeltaError"]
 
 
 @dataclass(frozen=True)

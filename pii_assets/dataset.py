@@ -71,6 +71,9 @@ VERSIONS_FOLDER = "versions/"
 REJECTED_FOLDER = "rejected/"
 # A publish that lost a race starts over; beyond this many tries it gives up (and says so).
 MAX_ATTEMPTS = 8
+# Above this many changed documents a full build rewrites the tables instead of replacing rows
+# by a predicate naming each document.
+_MAX_KEYED_REPLACE = 20_000
 _CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
@@ -297,6 +300,9 @@ def _prepare(documents: Any, entities: Any, change: Change) -> Prepared:
     removed = sorted(set(old) - set(new))
     changed = sorted(k for k in set(old) & set(new) if old[k] != new[k])
     touched = set(added) | set(removed) | set(changed)
+    if change.full and touched and len(touched) > _MAX_KEYED_REPLACE:
+        # Most of the table changes: rewrite it whole rather than name every document.
+        return Prepared(change, base, old_docs, old_ents, DatasetDiff(added, removed, changed))
 
     # Only documents whose rows change are written; the rest keep their rows (and processed_at).
     new_docs = change.documents.filter(_in(change.documents.column("document_key"), touched))
@@ -306,7 +312,7 @@ def _prepare(documents: Any, entities: Any, change: Change) -> Prepared:
     partitions = set(new_docs.column("partition_key").to_pylist())
     partitions |= set(old_docs.column("partition_key").to_pylist())
     duplicates = 0
-    if not change.full and new_docs.num_rows:
+    if new_docs.num_rows:
         holders = rows_for_keys(
             documents,
             "document_key",
@@ -316,7 +322,7 @@ def _prepare(documents: Any, entities: Any, change: Change) -> Prepared:
         kept = holders.filter(pc.invert(_in(holders.column("partition_key"), change.partitions)))
         duplicates = kept.num_rows
     return Prepared(
-        change=Change(new_docs, new_ents, frozenset(partitions), change.full),
+        change=Change(new_docs, new_ents, frozenset(partitions)),
         base_version=base,
         old_documents=old_docs,
         old_entities=old_ents,

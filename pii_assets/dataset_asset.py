@@ -264,6 +264,7 @@ def _materialization(
             "partitions_cursor": partitions_cursor or "",
             # The version this materialization stands for: the new one, or the unchanged latest.
             "version": published.version or (latest or ""),
+            "path": dg.MetadataValue.url(location(client, layout).uri("")),
             "published": published.status == "published",
             "publish_status": published.status,
             "documents_added": changes.get("documents_added", 0),

@@ -467,6 +467,7 @@ def publish(
         created_at = datetime.now(UTC).isoformat()
         documents = ensure_table(where, DOCUMENTS, DOCUMENTS_SCHEMA)
         entities = ensure_table(where, ENTITIES, ENTITIES_SCHEMA)
+        entities_base = entities.version()
         prepared = _prepare(documents, entities, change)
         base = prepared.base_version
         parent = version_name(base) if base > 0 else None
@@ -529,7 +530,11 @@ def publish(
             # Another publisher committed rows this change read: start over from its version.
             time.sleep(min(2.0, 0.05 * 2**attempt))
             continue
-        if documents_version != base + 1:
+        paired = (read_manifest(client, layout, parent) or {}) if parent else {}
+        consistent = (base == 0 and entities_base == 0) or (
+            paired.get("entities_version") == entities_base
+        )
+        if documents_version != base + 1 or entities_version != entities_base + 1 or not consistent:
             # Another publisher's commit landed in between (on other documents): count from the
             # tables as they are now rather than from the base's facts.
             now_docs = read_table(documents, DOCUMENTS_SCHEMA)

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-venv
 
-.PHONY: demo test dev bench eval robustness lint format system-deps clean
+.PHONY: demo test dev bench bench-scale eval robustness lint format system-deps clean
 
 system-deps:
 	@missing=""; \
@@ -51,6 +51,10 @@ dev: system-deps $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
+
+# The long benchmarks: publishing on a 1,000,000-document / 10,000,000-entity dataset.
+bench-scale: system-deps $(STAMP)
+	BENCH_SCALE=1 $(BIN)/python -m bench --only publish_scaling --json .bench/scale.json
 
 $(EVAL_STAMP): pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)

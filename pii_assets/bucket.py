@@ -71,6 +71,16 @@ class OutputEncryption:
             args["SSEKMSKeyId"] = self.kms_key_id
         return args
 
+    def object_store_options(self) -> dict[str, str]:
+        """The same settings as storage options of delta-rs (Rust `object_store`'s
+        `aws_server_side_encryption` and `aws_sse_kms_key_id`), for the dataset's Delta writes."""
+        if self.algorithm is None:
+            return {}
+        options = {"aws_server_side_encryption": self.algorithm}
+        if self.kms_key_id:
+            options["aws_sse_kms_key_id"] = self.kms_key_id
+        return options
+
 
 @dataclass(frozen=True, slots=True)
 class BucketLayout:

@@ -1,8 +1,8 @@
 """Quality checks on a dataset version's tables, run before the version is published.
 
-Each check reports counts only (never values). Blocking checks keep a bad version from becoming
-`_latest`; the coverage check is a warning, because objects uploaded since the discovery sensor's
-last tick cannot be in the version yet.
+Each check reports counts only (never values). A failing blocking check keeps a version from
+being committed; the coverage check is a warning, because objects uploaded since the discovery
+sensor's last tick cannot be in the version yet.
 
 The entity checks also run per document on the rows a new version takes in (`problem_documents`):
 a document whose rows would fail one is quarantined there (rollup.py), so one bad document never
@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pii_assets.dataset import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
+from pii_assets.dataset_schema import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
 from pii_assets.models import STATUSES_WITH_ENTITIES
 
 
@@ -119,12 +119,18 @@ def problem_documents(documents: pa.Table, entities: pa.Table) -> dict[str, list
 
 
 def validate(
-    documents: pa.Table, entities: pa.Table, new_documents: set[str] | None = None
+    documents: pa.Table,
+    entities: pa.Table,
+    new_documents: set[str] | None = None,
+    *,
+    existing_duplicates: int = 0,
 ) -> list[CheckOutcome]:
     """The checks that need only the tables (all but coverage), cheap enough to run on publish.
 
-    `new_documents` limits the entity checks to those documents' rows: rows carried over from a
-    version that passed them need no second look, which keeps publishing proportional to changes.
+    A publish passes the rows it writes: rows kept from a version that passed the checks need no
+    second look, which keeps publishing proportional to changes. `existing_duplicates` counts
+    documents of these rows that kept rows of the dataset already hold (documents_unique).
+    `new_documents` limits the entity checks to those documents' rows.
     """
     if new_documents is not None:
         scope = pa.array(sorted(new_documents), type=pa.string())
@@ -134,7 +140,9 @@ def validate(
             "schema_as_documented",
             int(documents.schema != DOCUMENTS_SCHEMA) + int(entities.schema != ENTITIES_SCHEMA),
         ),
-        _outcome("documents_unique", _duplicates(documents, ["document_key"])),
+        _outcome(
+            "documents_unique", _duplicates(documents, ["document_key"]) + existing_duplicates
+        ),
         _outcome("entities_unique", _duplicates(entities, ENTITY_IDENTITY)),
     ]
     _, orphans, outside = _page_masks(documents, entities)

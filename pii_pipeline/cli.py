@@ -168,6 +168,8 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
         "failed_runs": report.failed_runs,
         "dataset_version": report.dataset_version,
         "dataset_path": report.dataset_path,
+        "publish_status": report.publish_status,
+        "publish_errors": report.publish_errors,
         "summary": summary,
     }
 

@@ -29,8 +29,10 @@ class DocumentStore(S3Resource):
         default="extracted/", description="Per-document extraction results (entities included)."
     )
 
-    keep_versions: int = Field(
-        default=0, description="Dataset versions to keep; older ones are pruned (0 keeps all)."
+    retention_days: int = Field(
+        default=0,
+        description="Days for which every dataset version stays readable (Delta time travel); "
+        "older data files are vacuumed after a publish (0 keeps every version).",
     )
 
     _client: Any = PrivateAttr(default=None)

@@ -78,7 +78,7 @@ def build_store(environ: Mapping[str, str] | None = None) -> DocumentStore:
         output_prefix=env_or("PII_OUTPUT_PREFIX", "labeled-datasets/", environ),
         processed_prefix=env_or("PII_PROCESSED_PREFIX", "processed/", environ),
         results_prefix=env_or("PII_RESULTS_PREFIX", "extracted/", environ),
-        keep_versions=env_or("PII_KEEP_VERSIONS", 0, environ),
+        retention_days=env_or("PII_DATASET_RETENTION_DAYS", 0, environ),
     )
 
 

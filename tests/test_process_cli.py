@@ -68,7 +68,8 @@ def test_process_end_to_end(store, cli_env) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     second = json.loads(again.stdout)
     assert second["documents_processed"] == 0 and second["runs"] == 0
-    assert second["dataset_version"] == "v000002"
+    # Nothing changed, so no new version: the report names the unchanged latest one.
+    assert second["dataset_version"] == "v000001"
     assert second["summary"]["documents"] == objects
 
     # No extracted value reaches the command's output.

@@ -6,6 +6,7 @@ type, because exception text can quote document content.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,10 @@ from pii_assets.models import (
     ErrorClass,
     ExtractorError,
     Status,
+    Word,
 )
+from pii_assets.recognition import ner
+from pii_assets.recognition.forms import captions, form_entities
 from pii_assets.recognizers import classify, find_entities
 
 # Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
@@ -57,10 +61,20 @@ class PageExtractor(Protocol):
 
 @dataclass(frozen=True)
 class OfflineExtractor:
-    """The offline recognizers over the text layer or OCR words: no network, no cost."""
+    """The offline recognizers over the text layer or OCR words: no network, no cost.
+
+    `ner_backend` ("spacy:<pipeline>" or "gliner:<model>", `recognition.ner`) adds a statistical
+    model for names in running text; "" (the default) uses the rule-based recognizers only.
+    Form-field units (`PageContent.fields`) are read through their structure
+    (`recognition.forms`): a field without a tooltip is labelled by the caption printed beside
+    its widget, taken from its page's unit, which the PDF reader yields just before it.
+    """
 
     default_region: str = "US"
     min_confidence: float = 0.5
+    ner_backend: str = ""
+    # The last page unit read on this thread (documents are read one per thread, in unit order).
+    _last_page: threading.local = field(default_factory=threading.local, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -68,17 +82,47 @@ class OfflineExtractor:
 
     @property
     def model(self) -> str | None:
-        return None
+        return self.ner_backend or None
 
     def extract_page(self, page: PageContent) -> PageExtraction:
+        backend = ner.load(self.ner_backend) if self.ner_backend else None
         entities = find_entities(
             page.words,
             page=page.number,
             source=page.source,
             default_region=self.default_region,
             min_confidence=self.min_confidence,
+            ner=backend,
         )
+        if page.area == "page":
+            self._last_page.key = (page.part, page.number)
+            self._last_page.words = page.words
+        if page.fields:
+            entities = self._with_fields(page, entities)
         return PageExtraction(entities=entities)
+
+    def _with_fields(self, page: PageContent, entities: list[Entity]) -> list[Entity]:
+        """The form recognizer's entities, plus the generic recognizers' outside their widgets:
+        inside a widget the form recognizer typed, the field's label has decided."""
+        printed: list[Word] = []
+        if getattr(self._last_page, "key", None) == (page.part, page.number):
+            printed = self._last_page.words
+        fields = form_entities(
+            page.fields,
+            page=page.number,
+            source=page.source,
+            captions=captions(page.fields, printed),
+            region=self.default_region,
+        )
+        return fields + [e for e in entities if not any(_centre_inside(e, f) for f in fields)]
+
+
+def _centre_inside(entity: Entity, container: Entity) -> bool:
+    if entity.x0 is None or container.x0 is None:
+        return False
+    cx = (entity.x0 + entity.x1) / 2  # type: ignore[operator]
+    cy = (entity.y0 + entity.y1) / 2  # type: ignore[operator]
+    return container.x0 <= cx <= container.x1 and container.y0 <= cy <= container.y1  # type: ignore[operator]
 
 
 class _ExtractorFailure(Exception):

@@ -14,8 +14,10 @@ from collections.abc import Sequence
 from pii_assets.models import Entity, Word
 from pii_assets.recognition.classify import classify
 from pii_assets.recognition.common import Candidate
+from pii_assets.recognition.forms import conditional_date, join_comb_runs
 from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import persons
+from pii_assets.recognition.ner import NerBackend
 from pii_assets.recognition.patterns import birth_dates, cards, emails, ibans, ips, phones, ssns
 
 __all__ = ["PageText", "classify", "find_entities", "structured_candidates"]
@@ -57,12 +59,15 @@ def find_entities(
     source: str,
     default_region: str = "US",
     min_confidence: float = 0.5,
+    ner: NerBackend | None = None,
 ) -> list[Entity]:
     """PII entities on one page, in reading order, each with the box of the words it covers.
 
-    Every entity has a confidence in [0, 1]; those below `min_confidence` are left out.
+    Every entity has a confidence in [0, 1]; those below `min_confidence` are left out. `ner`, when
+    given, adds the names a statistical model finds in running text (`recognition.ner`).
     """
-    page_text = PageText.build(words)
+    # Characters drawn one per comb box (a filled or flattened form) read as one word.
+    page_text = PageText.build(join_comb_runs(words))
     text = page_text.text
     if not text:
         return []
@@ -74,9 +79,12 @@ def find_entities(
         for c in (
             *structured,
             *persons(text, page_text, ocr=source == "ocr"),
+            *(ner.find(text) if ner else ()),
             *phones(text, default_region, structured),
         )
         if c.confidence >= min_confidence
+        # A date printed instructions compare against ("born before ...") is no one's birth date.
+        and not (c.entity_type == "DATE_OF_BIRTH" and conditional_date(text, c.start))
     ]
     entities: list[Entity] = []
     for c in _resolve(candidates):

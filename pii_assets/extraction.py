@@ -102,27 +102,43 @@ class OfflineExtractor:
         return PageExtraction(entities=entities)
 
     def _with_fields(self, page: PageContent, entities: list[Entity]) -> list[Entity]:
-        """The form recognizer's entities, plus the generic recognizers' outside their widgets:
-        inside a widget the form recognizer typed, the field's label has decided."""
+        """The form recognizer's entities, plus the generic recognizers' that lie within one
+        field the form recognizer did not type: inside a typed field the label has decided, and
+        a match across two fields joins values that are not one ("82,906" "56,750")."""
         printed: list[Word] = []
         if getattr(self._last_page, "key", None) == (page.part, page.number):
             printed = self._last_page.words
-        fields = form_entities(
+        typed = form_entities(
             page.fields,
             page=page.number,
             source=page.source,
             captions=captions(page.fields, printed),
             region=self.default_region,
         )
-        return fields + [e for e in entities if not any(_centre_inside(e, f) for f in fields)]
+        untyped = [f.rect for f in page.fields if not any(_centre_in(f.rect, e) for e in typed)]
+        return typed + [e for e in entities if any(_within(e, rect) for rect in untyped)]
 
 
-def _centre_inside(entity: Entity, container: Entity) -> bool:
-    if entity.x0 is None or container.x0 is None:
+def _box(entity: Entity) -> tuple[float, float, float, float]:
+    return (entity.x0, entity.y0, entity.x1, entity.y1)  # type: ignore[return-value]
+
+
+def _centre_in(rect: tuple[float, float, float, float], entity: Entity) -> bool:
+    x0, y0, x1, y1 = _box(entity)
+    cx, cy = (rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2
+    return x0 <= cx <= x1 and y0 <= cy <= y1
+
+
+def _within(entity: Entity, rect: tuple[float, float, float, float], slack: float = 0.005) -> bool:
+    if entity.x0 is None:
         return False
-    cx = (entity.x0 + entity.x1) / 2  # type: ignore[operator]
-    cy = (entity.y0 + entity.y1) / 2  # type: ignore[operator]
-    return container.x0 <= cx <= container.x1 and container.y0 <= cy <= container.y1  # type: ignore[operator]
+    x0, y0, x1, y1 = _box(entity)
+    return (
+        x0 >= rect[0] - slack
+        and y0 >= rect[1] - slack
+        and x1 <= rect[2] + slack
+        and y1 <= rect[3] + slack
+    )
 
 
 class _ExtractorFailure(Exception):

@@ -150,7 +150,7 @@ FORMS: tuple[FormSpec, ...] = (
         "ssa_ss5.pdf",
         "SSA Form SS-5 (application for a Social Security card), page 5",
         (
-            _g("PERSON", "name3", "firstname[0]", "Middlename[0]", "LastName[0]"),
+            _g("PERSON", "name3", "Page5[0].firstname[0]", "Middlename[0]", "LastName[0]"),
             _g("", "city", "cityofbirth[0]"),
             _g("DATE_OF_BIRTH", "dob", "DateTimeField1[0]"),
             _g(
@@ -325,7 +325,7 @@ def fill(spec: FormSpec, seed: int) -> FilledForm:
             group, position = by_suffix[index]
             widget.field_value = values[id(group)][position]
             rects.setdefault(id(group), []).append((page.number + 1, _norm(widget.rect, page)))
-        elif widget.field_type_string == "Text" and widget.rect.width > 30:
+        elif widget.rect.width > 30 and not widget.field_flags & (1 << 24):
             widget.field_value = _amount(rng, widget.text_maxlen)
         else:
             continue

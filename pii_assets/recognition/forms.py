@@ -32,6 +32,7 @@ from stdnum import iban, luhn
 from stdnum.us import itin, rtn, ssn
 
 from pii_assets.models import ENTITY_TYPES, Entity, FormField, Word
+from pii_assets.recognition.names import ORGANISATION_WORDS
 from pii_assets.recognition.patterns import DATES, valid_date
 
 # Field kinds a label can name, most specific first: the first kind whose value test passes wins.
@@ -62,7 +63,7 @@ _LABEL_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("ip", r"\bip\b(?: address)?"),
         (
             "phone",
-            r"phone|telephone|\btel\b|\bmobile\b|\bcell\b|\bfax\b|daytime number|telefon"
+            r"phone|telephone|area code|\btel\b|\bmobile\b|\bcell\b|\bfax\b|daytime number|telefon"
             r"|t[ée]l[ée]phone|tel[ée]fono|telefoon|\bhandy\b|cellulare|portable",
         ),
         (
@@ -95,6 +96,8 @@ _ORGANISATION = re.compile(
     r"|organi[sz]ation|agency|\bpayer'?s?\b|requester|\bentity\b|school|hospital|\bplan\b"
     r"|trust|partnership|corporation|arbeitgeber|employeur|empleador|datore|werkgever"
 )
+# ... unless it also names a person ("Name of entity/individual", "owner's name").
+_INDIVIDUAL = re.compile(r"(?i)individual|\bowner|\bperson\b|employee")
 # Parts of an address that are not the street line (quasi-identifiers on their own).
 _NOT_STREET = re.compile(
     r"(?i)e-?mail|\bip\b|web|url|city|town|\bstate\b|zip|postal|country|province|county"
@@ -138,7 +141,7 @@ def label_kinds(label: str) -> list[str]:
     kinds = [kind for kind, pattern in _LABEL_KINDS if pattern.search(tail)]
     if "ein" in kinds and not {"ssn", "itin"} & set(kinds):
         return []  # an employer's number, not a person's
-    if _ORGANISATION.search(tail):
+    if _ORGANISATION.search(tail) and not _INDIVIDUAL.search(tail):
         kinds = [k for k in kinds if k not in _PERSON_KINDS and k != "address"]
     if "address" in kinds and _NOT_STREET.search(tail) and "street" not in tail.lower():
         kinds.remove("address")
@@ -148,8 +151,11 @@ def label_kinds(label: str) -> list[str]:
 def name_words(name: str) -> str:
     """A field name's words ("topmostSubform[0].Page1[0].Employee_SSN[0]" -> "Employee SSN"),
     from its last part only: the parents are subforms and pages."""
-    last = name.rsplit(".", 1)[-1]
-    return " ".join(_NAME_WORDS.findall(last))
+    for part in reversed(name.split(".")):
+        words = _NAME_WORDS.findall(part)
+        if words:
+            return " ".join(words)
+    return ""
 
 
 def _digits(value: str) -> str:
@@ -206,7 +212,8 @@ def _entity_type(kind: str, value: str, region: str) -> str | None:
         return "STREET_ADDRESS" if has_digit and has_word else None
     if kind in _PERSON_KINDS:
         ok = _NAME_VALUE.fullmatch(value) and value.lower().strip(".") not in _NOT_A_NAME
-        return "PERSON" if ok else None
+        organisation = any(w.lower().strip(".,") in ORGANISATION_WORDS for w in value.split())
+        return "PERSON" if ok and not organisation else None
     return None
 
 
@@ -252,7 +259,7 @@ def _same_row(a: FormField, b: FormField) -> bool:
 
 
 # Widgets this far apart (page widths) on one row still hold pieces of one value.
-_ADJACENT = 0.06
+_ADJACENT = 0.1
 
 
 def _rows(fields: Sequence[FormField]) -> list[list[FormField]]:
@@ -291,9 +298,11 @@ def form_entities(
             continue
         label = f.label if f.label and f.label != f.name else name_words(f.name)
         caption = captions.get(f.name, "")
-        kinds = label_kinds(label) or label_kinds(caption)
-        if kinds:
-            labelled.append((f, kinds))
+        # The tooltip first; the printed caption can still name a kind it missed (a tooltip copied
+        # from the neighbouring field is a real-world mistake).
+        kinds = label_kinds(label)
+        kinds += [k for k in label_kinds(caption) if k not in kinds]
+        labelled.append((f, kinds))
     kinds_of = {id(f): kinds for f, kinds in labelled}
     typed: list[_Typed] = []
     for row in _rows([f for f, _ in labelled]):
@@ -314,46 +323,51 @@ def _row_values(row: list[FormField], kinds_of: dict[int, list[str]], region: st
     found: list[_Typed] = []
     index = 0
     while index < len(row):
-        first = row[index]
-        group = [first]
-        # Neighbours to the right whose labels name the same value: name parts, or the same kind.
+        group = [row[index]]
         while index + len(group) < len(row):
             nxt = row[index + len(group)]
             gap = nxt.rect[0] - group[-1].rect[2]
-            if gap > _ADJACENT or not _continues(kinds_of[id(group[-1])], kinds_of[id(nxt)]):
+            if gap > _ADJACENT or not _continues(group, nxt, kinds_of, region):
                 break
             group.append(nxt)
-        typed = _typed_group(group, kinds_of, region)
-        found.extend(typed)
+        found.extend(_typed_group(group, kinds_of, region))
         index += len(group)
     return found
 
 
-def _continues(left: list[str], right: list[str]) -> bool:
-    """Whether a field labelled `right` can continue the value of one labelled `left`."""
-    parts = {"first", "middle", "last"}
-    if parts & set(left) and parts & set(right):
+_PARTS = frozenset({"first", "middle", "last"})
+
+
+def _continues(
+    group: list[FormField], nxt: FormField, kinds_of: dict[int, list[str]], region: str
+) -> bool:
+    """Whether `nxt` continues the value of `group` (its left neighbours): the next part of a
+    name, or the next box of a split number (the same kind, or a box whose value fits no kind
+    of its own, such as an SSN's second box labelled only "Number")."""
+    head = kinds_of[id(group[0])][:1]
+    right = kinds_of[id(nxt)]
+    if not head or head[0] == "name":
+        return False
+    if head[0] in _PARTS:
+        return bool(right) and right[0] in _PARTS
+    if right[:1] == head:
         return True
-    return bool(left) and left[0] == (right[0] if right else None) and left[0] not in parts
+    return not any(_entity_type(kind, nxt.value.strip(), region) for kind in right)
 
 
 def _typed_group(
     group: list[FormField], kinds_of: dict[int, list[str]], region: str
 ) -> list[_Typed]:
     """A group of adjacent fields as one value when their kinds allow, else each on its own."""
-    if len(group) > 1:
-        kinds = kinds_of[id(group[0])]
-        if set(kinds) & {"first", "middle", "last"}:
-            if all(_entity_type("name", f.value.strip(), region) for f in group):
-                return [_Typed(tuple(group), "name", "PERSON")]
-        else:
-            joined = "".join(_digits(f.value) for f in group)
-            for kind in kinds:
-                entity_type = _entity_type(kind, joined, region)
-                if entity_type and not any(
-                    _entity_type(kind, f.value.strip(), region) for f in group
-                ):
-                    return [_Typed(tuple(group), kind, entity_type)]
+    kinds = kinds_of[id(group[0])]
+    if len(group) > 1 and kinds[0] in _PARTS:
+        if all(_entity_type("name", f.value.strip(), region) for f in group):
+            return [_Typed(tuple(group), "name", "PERSON")]
+    elif len(group) > 1:
+        joined = "".join(_digits(f.value) for f in group)
+        entity_type = _entity_type(kinds[0], joined, region)
+        if entity_type and not any(_entity_type(kinds[0], f.value.strip(), region) for f in group):
+            return [_Typed(tuple(group), kinds[0], entity_type)]
     found = []
     for f in group:
         for kind in kinds_of[id(f)]:
@@ -370,6 +384,7 @@ def _typed_group(
 _CAPTION_ABOVE = 0.03
 _CAPTION_LEFT = 0.25
 _CAPTION_LEFT_GAP = 0.04
+_CAPTION_LINES = 0.02
 
 
 def captions(fields: Sequence[FormField], words: Sequence[Word]) -> dict[str, str]:
@@ -378,25 +393,46 @@ def captions(fields: Sequence[FormField], words: Sequence[Word]) -> dict[str, st
     above it within its width ("Your social security number" over the boxes). `words` are the
     page's own (printed) words, normalised like the fields' rects."""
     found: dict[str, str] = {}
-    for f in fields:
-        x0, y0, x1, y1 = f.rect
-        middle = (y0 + y1) / 2
-        left = [
-            w for w in words if w.y0 <= middle <= w.y1 and x0 - _CAPTION_LEFT <= w.x1 <= x0 + 0.002
-        ]
-        if left and x0 - max(w.x1 for w in left) <= _CAPTION_LEFT_GAP:
-            found[f.name] = " ".join(w.text for w in sorted(left, key=lambda w: w.x0))
-            continue
-        above = [
-            w
-            for w in words
-            if y0 - _CAPTION_ABOVE <= w.y1 <= y0 + 0.003 and w.x1 > x0 and w.x0 < x1 - 0.003
-        ]
-        if above:
-            lowest = max(w.y1 for w in above)
-            line = [w for w in above if w.y1 >= lowest - 0.006]
-            found[f.name] = " ".join(w.text for w in sorted(line, key=lambda w: w.x0))
+    for f in sorted(fields, key=lambda f: (f.rect[1], f.rect[0])):
+        caption = _caption(f, words)
+        if not label_kinds(caption):
+            caption = _column_caption(f, fields, found) or caption
+        if caption:
+            found[f.name] = caption
     return found
+
+
+def _caption(f: FormField, words: Sequence[Word]) -> str:
+    x0, y0, x1, y1 = f.rect
+    middle = (y0 + y1) / 2
+    left = [w for w in words if w.y0 <= middle <= w.y1 and x0 - _CAPTION_LEFT <= w.x1 <= x0 + 0.002]
+    if left and x0 - max(w.x1 for w in left) <= _CAPTION_LEFT_GAP:
+        return " ".join(w.text for w in sorted(left, key=lambda w: w.x0))
+    above = [
+        w
+        for w in words
+        if y0 - _CAPTION_ABOVE <= w.y1 <= y0 + 0.003 and w.x1 > x0 and w.x0 < x1 - 0.003
+    ]
+    if not above:
+        return ""
+    # The caption's last two lines: small print often wraps ("(2) Social security / number").
+    lowest = max(w.y1 for w in above)
+    lines = [w for w in above if w.y1 >= lowest - _CAPTION_LINES]
+    return " ".join(w.text for w in sorted(lines, key=lambda w: (round(w.y1, 3), w.x0)))
+
+
+def _column_caption(f: FormField, fields: Sequence[FormField], found: dict[str, str]) -> str:
+    """A row of a table of fields takes the caption of the field above it in its column."""
+    x0, y0, x1, y1 = f.rect
+    above = [
+        g
+        for g in fields
+        if g.name in found
+        and g.rect[3] <= y0 + 0.002
+        and y0 - g.rect[3] <= 0.25 * (y1 - y0)
+        and min(x1, g.rect[2]) - max(x0, g.rect[0]) >= 0.5 * (x1 - x0)
+    ]
+    return found[max(above, key=lambda g: g.rect[3]).name] if above else ""
 
 
 # --- Comb fields on the page ---------------------------------------------------------------------

@@ -31,14 +31,16 @@ _SP = " {1,2}"
 _NAME = rf"{_TOKEN}(?:{_SP}(?:{_TOKEN}|{_INITIAL}|{_PARTICLE})){{0,4}}"
 _CAPS_NAME = rf"{_CAPS}(?:{_SP}(?:{_CAPS}|{_INITIAL})){{1,3}}"
 _INVERTED = rf"{_TOKEN}(?:{_SP}{_TOKEN})?, {{0,2}}{_TOKEN}(?:{_SP}{_INITIAL})?(?![ ]\w)"
-_ANY_NAME = rf"(?P<name>{_INVERTED}|{_CAPS_NAME}|{_NAME})"
+# "OSTROWSKI, MARIBEL": LAST, FIRST in capitals (medical and HR records).
+_CAPS_INVERTED = rf"{_CAPS}(?:{_SP}{_CAPS})?, {{0,2}}{_CAPS}(?:{_SP}{_INITIAL})?(?![ ]\w)"
+_ANY_NAME = rf"(?P<name>{_INVERTED}|{_CAPS_INVERTED}|{_CAPS_NAME}|{_NAME})"
 
 _QUALIFIER = (
     r"(?:full|legal|first and last|patient|employee|customer|client|applicant|member|contact"
     r"|tenant|account|cardholder|insured|student|guest|passenger|borrower|participant|your)"
 )
 _LABELS = (
-    rf"(?:{_QUALIFIER} )?name"
+    rf"(?:{_QUALIFIER} ){{0,2}}name"
     r"|name of (?:the )?(?:applicant|patient|employee|insured|account holder)"
     r"|applicant|co-applicant|patient|employee|customer|client|account holder|account name"
     r"|card ?holder|name on card|bill to|billed to|ship to|sold to|deliver to|attn\.?|attention"
@@ -46,11 +48,37 @@ _LABELS = (
     r"|parent|spouse|emergency contact|contact name|contact person|next of kin|signature"
     r"|signed(?: by)?|authori[sz]ed by|prepared by|approved by|witness|physician|doctor"
     r"|manager|supervisor|recipient|payee|sender|student|passenger|borrower|co-borrower"
+    r"|referred by|referring (?:physician|provider|doctor)|ordered by|requested by|attending"
+    r"|submitted by|reviewed by|verified by|provider|caregiver|dependent|contact"
+    # German, French, Spanish, Italian, Dutch: name labels and account holders.
+    r"|vorname|nachname|familienname|geburtsname|kontoinhaber(?:in)?|ansprechpartner(?:in)?"
+    r"|unterschrift|nom|pr[ée]nom|nom de famille|nom complet|titulaire(?: du compte)?"
+    r"|nombre(?: completo)?|apellidos?|titular(?: de la cuenta)?|nome(?: completo)?|cognome"
+    r"|intestatario|titolare|naam|voornaam|achternaam|rekeninghouder|tenaamstelling"
 )
-_TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
+_TITLES = (
+    r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?|Herrn?|Frau|Hr\.|Fr\.|Mme\.?|Mlle\.?|Monsieur"
+    r"|Madame|Mademoiselle|Sr\.|Sra\.|Srta\.|Señora?|Sig\.(?:ra|na)?|Signora?|Dott\.(?:ssa)?"
+    r"|Dhr\.|Mevr\.|Mw\.|(?i:de heer|mevrouw))"
+)
+# Salutations: English, German, French, Spanish, Italian, Dutch.
+_SALUTATIONS = (
+    r"dear|hello|hi|sehr geehrte[rs]?|liebe[rs]?|hallo|guten tag|cher|ch[èe]re|bonjour"
+    r"|estimad[oa]s?|querid[oa]s?|hola|gentile|egregi[oa]|car[oa]|buongiorno|geachte|beste"
+)
+# "My name is Dan May": a speaker naming themselves.
+_SELF_NAMED = (
+    r"my name is|my name's|i am|i'm|this is|ich hei(?:ß|ss)e|mein name ist|je m'appelle"
+    r"|je suis|me llamo|mi nombre es|mi chiamo|il mio nome [èe]|ik heet|mijn naam is"
+)
 _CLOSINGS = (
     r"sincerely|regards|kind regards|best regards|warm regards|yours truly|yours sincerely"
     r"|yours faithfully|best wishes|respectfully|cordially|thank you|thanks|with thanks"
+    r"|mit freundlichen gr(?:ü|ue)(?:ß|ss)en|freundliche gr(?:ü|ue)(?:ß|ss)e"
+    r"|viele gr(?:ü|ue)(?:ß|ss)e"
+    r"|cordialement|bien (?:à|a) vous|salutations distingu[ée]es|atentamente|saludos cordiales"
+    r"|un saludo|cordiali saluti|distinti saluti|saluti|met vriendelijke groet(?:en)?"
+    r"|hoogachtend|vriendelijke groet(?:en)?"
 )
 
 # (pattern, confidence, fewest name tokens)
@@ -63,9 +91,10 @@ _PATTERNS = (
         0.85,
         2,
     ),
-    (re.compile(rf"\b(?i:dear|hello|hi)[ \t]+{_TITLES}[ \t]+{_ANY_NAME}"), 0.85, 1),
-    (re.compile(rf"\b(?i:dear|hello|hi)[ \t]+{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
+    (re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_TITLES}[ \t]+{_ANY_NAME}"), 0.85, 1),
+    (re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
     (re.compile(rf"(?<![\w.]){_TITLES}[ \t]+{_ANY_NAME}"), 0.75, 1),
+    (re.compile(rf"\b(?i:{_SELF_NAMED})[ \t]+(?P<name>{_NAME})"), 0.75, 1),
     (
         re.compile(
             rf"\b(?i:{_CLOSINGS})[ \t]*[,.!;]?[ \t:;.,'|]*\n[ \t]*{_ANY_NAME}[ \t]*(?:\n|$)"
@@ -102,10 +131,17 @@ _STOP = frozenset(
         *("september", "october", "november", "december", "monday", "tuesday", "wednesday"),
         *("thursday", "friday", "saturday", "sunday", "today", "tomorrow", "yes", "none", "n/a"),
         *("please", "thank", "thanks", "your", "our", "this", "that", "we", "i", "see", "attn"),
+        # Words of printed captions ("TO BE SHOWN ON CARD", "FULL NAME AT BIRTH").
+        *("to", "be", "on", "at", "if", "than", "above", "below", "used", "other", "in", "for"),
+        *("by", "with", "from", "as", "or", "a", "an", "is", "are", "full", "name", "names"),
+        *("birth", "shown", "card", "print", "type", "here", "only", "use", "office"),
     )
 )
+# Months that are also given names ("Mr. May", "June Carter"): a name part unless a day or a
+# year follows ("May 4", "June 2024").
+_NAME_MONTHS = frozenset({"may", "june", "april", "august"})
 # Words that make the whole value an organisation or a place, not a person.
-_ORG = frozenset(
+ORGANISATION_WORDS = _ORG = frozenset(
     (
         *("inc", "llc", "ltd", "gmbh", "corp", "corporation", "company", "co", "group", "bank"),
         *("team", "department", "dept", "office", "services", "service", "systems", "solutions"),
@@ -129,8 +165,9 @@ _NAME_LABEL_QUALIFIERS = frozenset(
 _PREVIOUS_WORD = re.compile(r"([A-Za-z']+)[ \t]*$")
 
 
-def _trim(value: str) -> tuple[int, int] | None:
-    """The span (within `value`) of the name it holds, or None when it is no person's name."""
+def _trim(value: str, after: str = "") -> tuple[int, int] | None:
+    """The span (within `value`) of the name it holds, or None when it is no person's name.
+    `after` is the text that follows `value` (a month name before a number is a date)."""
     if "," in value:  # "Last, First": both sides are the name
         words = re.split(r",? ", value)
         if any(w.lower().strip(".") in _ORG or w.lower() in _STOP for w in words):
@@ -138,12 +175,14 @@ def _trim(value: str) -> tuple[int, int] | None:
         return 0, len(value)
     tokens = value.split(" ")
     kept: list[str] = []
-    for token in tokens:
+    for index, token in enumerate(tokens):
         lowered = token.lower()
         if lowered in _ORG:
             return None
         if lowered in _STOP:
-            break
+            following = " ".join(tokens[index + 1 :]) or after.lstrip(" \t")
+            if lowered not in _NAME_MONTHS or following[:1].isdigit():
+                break
         kept.append(token)
     while kept and kept[-1].endswith("."):
         kept.pop()  # a trailing initial belongs to no one
@@ -177,7 +216,7 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
             if "label" in pattern.groupindex and not _labels_a_person(text, m):
                 continue
             value = m["name"]
-            span = _trim(value)
+            span = _trim(value, text[m.end("name") : m.end("name") + 6])
             if span is None:
                 continue
             start = m.start("name") + span[0]
@@ -194,6 +233,58 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
         tokens = m["name"].replace(",", " ").split()
         if len([t for t in tokens if not t.endswith(".")]) >= 2:
             yield Candidate("PERSON", cell.start, cell.end, 0.85)
+    yield from caption_names(page, text)
+
+
+# Form captions printed above their boxes ("Your first name and middle initial", "Last name"):
+# the value drawn in the box below is a name, or part of one.
+_FIRST_CAPTION = re.compile(
+    r"[^\t\n]*\b(?:first name|given name|vorname|pr[ée]nom|nombre|nome|voornaam)[^\t\n]*",
+    re.IGNORECASE,
+)
+_LAST_CAPTION = re.compile(
+    r"[^\t\n]*\b(?:last name|surname|family name|nachname|nom de famille|apellidos?|cognome"
+    r"|achternaam)[^\t\n]*",
+    re.IGNORECASE,
+)
+_FULL_CAPTION = re.compile(
+    r"(?:[a-z]\s)?(?:(?:your|employee'?s|employee’s|full|legal|print(?:ed)?|applicant'?s"
+    r"|patient'?s|preparer'?s|designee'?s|spouse'?s|spouse’s)\s)*name(?:\s\(please print\))?"
+    r"(?:,? address,? and zip code)?",
+    re.IGNORECASE,
+)
+_CAPTION_VALUE = re.compile(rf"[{_UP}][\w'’.-]*(?: [{_UP}][\w'’.-]*){{0,4}}")
+
+
+def caption_names(page: PageText, text: str) -> Iterator[Candidate]:
+    """Names drawn under form captions (a filled or flattened form's page): the value in the row
+    below a "first name" caption joined with the one below the "last name" caption beside it."""
+    cells: list[tuple[int, int, str]] = []
+    for role, caption in (("first", _FIRST_CAPTION), ("last", _LAST_CAPTION)):
+        for cell in column_cells(page, caption, max_rows=1):
+            value = text[cell.start : cell.end]
+            if _CAPTION_VALUE.fullmatch(value) and _trim(value) == (0, len(value)):
+                cells.append((cell.start, cell.end, role))
+    for cell in column_cells(page, _FULL_CAPTION, max_rows=1):
+        value = text[cell.start : cell.end]
+        if _CAPTION_VALUE.fullmatch(value) and _trim(value) == (0, len(value)) and " " in value:
+            cells.append((cell.start, cell.end, "full"))
+    cells.sort()
+    index = 0
+    while index < len(cells):
+        start, end, role = cells[index]
+        # A first name and the last name beside it (only a column gap between) are one name.
+        if (
+            role == "first"
+            and index + 1 < len(cells)
+            and cells[index + 1][2] == "last"
+            and not text[end : cells[index + 1][0]].strip()
+            and "\n" not in text[end : cells[index + 1][0]]
+        ):
+            end = cells[index + 1][1]
+            index += 1
+        yield Candidate("PERSON", start, end, 0.8)
+        index += 1
 
 
 def _labels_a_person(text: str, m: re.Match[str]) -> bool:

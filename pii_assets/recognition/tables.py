@@ -41,8 +41,11 @@ def _bounded(header: re.Pattern[str]) -> re.Pattern[str]:
     return re.compile(rf"(?:^|(?<=[\t\n]))(?:{header.pattern})(?=[\t\n]|$)", header.flags)
 
 
-def column_cells(page: PageText, header: re.Pattern[str]) -> Iterator[Cell]:
-    """The cell under every header that `header` matches, row by row until the table ends.
+def column_cells(
+    page: PageText, header: re.Pattern[str], *, max_rows: int = _MAX_ROWS
+) -> Iterator[Cell]:
+    """The cell under every header that `header` matches, row by row until the table ends or
+    `max_rows` rows were read (1: a form caption and the value in the box under it).
 
     A header is a match standing alone between column gaps (tabs) or the row's ends, in a row of
     at least two columns.
@@ -60,12 +63,14 @@ def column_cells(page: PageText, header: re.Pattern[str]) -> Iterator[Cell]:
             after = page.word_index(m.end() - 1) + 1
             left = page.words[first].x0 - _SLACK
             right = page.words[after].x0 - _SLACK / 3 if after in words else 1.01
-            yield from _cells_below(page, row + 1, left, right)
+            yield from _cells_below(page, row + 1, left, right, max_rows)
 
 
-def _cells_below(page: PageText, row: int, left: float, right: float) -> Iterator[Cell]:
+def _cells_below(
+    page: PageText, row: int, left: float, right: float, max_rows: int
+) -> Iterator[Cell]:
     misses = 0
-    for below in range(row, min(len(page.row_starts), row + _MAX_ROWS)):
+    for below in range(row, min(len(page.row_starts), row + max_rows)):
         inside = []
         for index in _row_range(page, below):
             word = page.words[index]

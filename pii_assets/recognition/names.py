@@ -59,7 +59,7 @@ _LABELS = (
 _TITLES = (
     r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?|Herrn?|Frau|Hr\.|Fr\.|Mme\.?|Mlle\.?|Monsieur"
     r"|Madame|Mademoiselle|Sr\.|Sra\.|Srta\.|Señora?|Sig\.(?:ra|na)?|Signora?|Dott\.(?:ssa)?"
-    r"|Dhr\.|Mevr\.|Mw\.|(?i:de heer|mevrouw))"
+    r"|Dhr\.|Mevr\.|Mw\.|(?i:de heer|heer|mevrouw))"
 )
 # Salutations: English, German, French, Spanish, Italian, Dutch.
 _SALUTATIONS = (
@@ -91,7 +91,11 @@ _PATTERNS = (
         0.85,
         2,
     ),
-    (re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_TITLES}[ \t]+{_ANY_NAME}"), 0.85, 1),
+    (
+        re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}"),
+        0.85,
+        1,
+    ),
     (re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
     (re.compile(rf"(?<![\w.]){_TITLES}[ \t]+{_ANY_NAME}"), 0.75, 1),
     (re.compile(rf"\b(?i:{_SELF_NAMED})[ \t]+(?P<name>{_NAME})"), 0.75, 1),
@@ -135,6 +139,7 @@ _STOP = frozenset(
         *("to", "be", "on", "at", "if", "than", "above", "below", "used", "other", "in", "for"),
         *("by", "with", "from", "as", "or", "a", "an", "is", "are", "full", "name", "names"),
         *("birth", "shown", "card", "print", "type", "here", "only", "use", "office"),
+        *("mr", "mrs", "ms", "dr", "prof", "herr", "frau", "sr", "sra", "sig", "dhr", "mevr"),
     )
 )
 # Months that are also given names ("Mr. May", "June Carter"): a name part unless a day or a
@@ -161,6 +166,12 @@ _NAME_LABEL_QUALIFIERS = frozenset(
         *("member", "contact", "tenant", "account", "cardholder", "insured", "student", "guest"),
         *("passenger", "borrower", "participant", "last", "first", "and", "the"),
     )
+)
+# Labels of one part of a name.
+_PART_LABEL = re.compile(
+    r"(?i)(?:first|last|given|family|middle|sur)[ -]?name|vorname|nachname|familienname"
+    r"|geburtsname|nom(?: de famille)?|pr[ée]nom|nombre|apellidos?|nome|cognome|voornaam"
+    r"|achternaam|naam"
 )
 _PREVIOUS_WORD = re.compile(r"([A-Za-z']+)[ \t]*$")
 
@@ -222,7 +233,10 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
             start = m.start("name") + span[0]
             end = m.start("name") + span[1]
             tokens = text[start:end].replace(",", " ").split()
-            if len([t for t in tokens if not t.endswith(".")]) < fewest:
+            needed = fewest
+            if "label" in pattern.groupindex and _PART_LABEL.fullmatch(m["label"]):
+                needed = 1  # "Vorname: Jürgen", "Last name: Okafor"
+            if len([t for t in tokens if not t.endswith(".")]) < needed:
                 continue
             score = confidence - (0.05 if value.isupper() else 0.0)
             yield Candidate("PERSON", start, end, score)

@@ -447,7 +447,7 @@ def join_comb_runs(words: Sequence[Word]) -> list[Word]:
     (text joined, box the union), so "1 2 3 4 5 6 7 8 9" in an SSN's boxes reads as 123456789.
 
     A run is at least four one-character letters or digits on one baseline, each gap wider than
-    half a character and the pitch (distance between character starts) regular within 20%:
+    0.8 of a character and the pitch (distance between character starts) regular within 20%:
     a comb's boxes, not words in running text.
     """
     singles = [i for i, w in enumerate(words) if len(w.text) == 1 and w.text.isalnum()]
@@ -507,7 +507,7 @@ def _next_in_comb(row: list[Word], current: list[int], k: int) -> bool:
     prev, word = row[current[-1]], row[k]
     width = max(prev.x1 - prev.x0, 1e-6)
     gap = word.x0 - prev.x1
-    if not 0.5 * width < gap < 4 * width:
+    if not 0.8 * width < gap < 4 * width:
         return False
     pitches = [row[b].x0 - row[a].x0 for a, b in zip(current, current[1:], strict=False)]
     pitch = word.x0 - prev.x0

@@ -82,13 +82,18 @@ def place(entity: Entity, unit: PageContent) -> Entity:
     return replace(located, **fields)
 
 
+def _value(text: str) -> str:
+    """A value without its separators and case: "495-41-3921" and "495 41 3921" are one."""
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
 def _key(entity: Entity) -> tuple:
     return (
         entity.part,
         entity.area if entity.area in ("cell", "json", "text") else None,
         entity.page,
         entity.entity_type,
-        "".join(entity.text.split()).casefold(),
+        _value(entity.text),
         entity.cell,
         entity.json_path,
     )
@@ -134,13 +139,13 @@ def _fragment(entity: Entity, of: Entity) -> bool:
         return False
     if (entity.part, entity.page, entity.entity_type) != (of.part, of.page, of.entity_type):
         return False
-    inner = "".join(entity.text.split()).casefold()
-    return bool(inner) and inner in "".join(of.text.split()).casefold() and _inside(entity, of)
+    inner = _value(entity.text)
+    return bool(inner) and inner in _value(of.text) and _inside(entity, of)
 
 
 def deduplicate(entities: Iterable[Entity]) -> list[Entity]:
     """One entity per value and place, in first-seen order: the same type and value (ignoring
-    whitespace and case) in the same part, page or cell, with boxes that overlap by at least half
+    separators and case) in the same part, page or cell, with boxes that overlap by at least half
     of the smaller one (or both without a box), is one entity; a form field's is kept, else the
     most confident, with the first one's position in the list. A page-text entity that is a
     fragment of a form field's entity (`_fragment`) is dropped: one value is one row."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pii_assets.models import Entity, Word
 from pii_assets.recognition.classify import classify
 from pii_assets.recognition.common import Candidate
-from pii_assets.recognition.forms import conditional_date, join_comb_runs
+from pii_assets.recognition.forms import caption_values, conditional_date, join_comb_runs
 from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import persons
 from pii_assets.recognition.ner import NerBackend
@@ -78,6 +78,7 @@ def find_entities(
         c
         for c in (
             *structured,
+            *caption_values(page_text, default_region),
             *persons(text, page_text, ocr=source == "ocr"),
             *(ner.find(text) if ner else ()),
             *phones(text, default_region, structured),

@@ -32,8 +32,11 @@ from stdnum import iban, luhn
 from stdnum.us import itin, rtn, ssn
 
 from pii_assets.models import ENTITY_TYPES, Entity, FormField, Word
+from pii_assets.recognition.common import Candidate
+from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import ORGANISATION_WORDS
 from pii_assets.recognition.patterns import DATES, valid_date
+from pii_assets.recognition.tables import column_cells
 
 # Field kinds a label can name, most specific first: the first kind whose value test passes wins.
 # Sources of the wording: IRS Forms 1040, W-4, W-9, W-2; USCIS Form I-9; SSA Form SS-5; state
@@ -435,6 +438,56 @@ def _column_caption(f: FormField, fields: Sequence[FormField], found: dict[str, 
     return found[max(above, key=lambda g: g.rect[3]).name] if above else ""
 
 
+# --- Values under printed captions (a filled or flattened form's page) ----------------------------
+
+# Kinds whose values are recognised under a caption; names have their own (`names.caption_names`).
+_CAPTIONED_KINDS = ("ssn", "itin", "routing", "account", "phone", "dob", "email")
+_CAPTION = re.compile(
+    "[^\t\n]*(?:"
+    + "|".join(p.pattern for k, p in _LABEL_KINDS if k in _CAPTIONED_KINDS)
+    + ")[^\t\n]*",
+    re.IGNORECASE,
+)
+
+
+def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
+    """Values drawn in the boxes under printed captions ("(2) Social security number" over a
+    table's column of SSNs, "Date of birth" over a box), typed by the caption and checked by
+    shape like a field's value (`form_entities`). Confidence 0.9."""
+    text = page.text
+    found = []
+    # A caption starts over its box or sits centred over it: both readings, each cell once.
+    cells = {
+        cell: None
+        for centred in (False, True)
+        for cell in column_cells(page, _CAPTION, max_rows=6, gaps=1, centred=centred)
+    }
+    for cell in cells:
+        header_end = text.find("\t", cell.header)
+        newline = text.find("\n", cell.header)
+        ends = [e for e in (header_end, newline) if e >= 0]
+        caption = text[cell.header : min(ends) if ends else len(text)]
+        value = text[cell.start : cell.end]
+        # A neighbouring box's value can sit a space away ("318130772 Son", "1981 190522501"):
+        # the first or the last word alone.
+        first_end = cell.start + len(value.split(" ", 1)[0])
+        last_start = cell.end - len(value.rsplit(" ", 1)[-1])
+        spans = dict.fromkeys(
+            ((cell.start, cell.end), (cell.start, first_end), (last_start, cell.end))
+        )
+        for kind in label_kinds(caption):
+            if kind not in _CAPTIONED_KINDS:
+                continue
+            typed = [(s, e, _entity_type(kind, text[s:e], region)) for s, e in spans]
+            hits = [(s, e, t) for s, e, t in typed if t]
+            if hits:
+                start, end, entity_type = hits[0]
+                if entity_type in ENTITY_TYPES:
+                    found.append(Candidate(entity_type, start, end, 0.9))  # type: ignore[arg-type]
+                break
+    return list(dict.fromkeys(found))
+
+
 # --- Comb fields on the page ---------------------------------------------------------------------
 
 # Characters drawn one per box: at least this many, with a regular pitch.
@@ -450,22 +503,28 @@ def join_comb_runs(words: Sequence[Word]) -> list[Word]:
     0.8 of a character and the pitch (distance between character starts) regular within 20%:
     a comb's boxes, not words in running text.
     """
-    singles = [i for i, w in enumerate(words) if len(w.text) == 1 and w.text.isalnum()]
+    singles = [i for i, w in enumerate(words) if _boxed(w.text)]
     if len(singles) < _MIN_COMB:
         return list(words)
-    by_row: dict[tuple[int, int], list[int]] = {}
-    for i in singles:
+    # Rows: characters whose vertical centres lie within half a character height of each other.
+    rows: list[list[int]] = []
+    for i in sorted(singles, key=lambda i: (words[i].y0 + words[i].y1) / 2):
         w = words[i]
-        height = w.y1 - w.y0
-        key = (round(w.y1 / max(height * 0.5, 1e-6)), round(height * 1000))
-        by_row.setdefault(key, []).append(i)
+        centre, height = (w.y0 + w.y1) / 2, w.y1 - w.y0
+        last = words[rows[-1][-1]] if rows else None
+        if last is not None and abs((last.y0 + last.y1) / 2 - centre) <= 0.5 * height:
+            rows[-1].append(i)
+        else:
+            rows.append([i])
     replaced: dict[int, Word | None] = {}
-    for members in by_row.values():
+    for members in rows:
         members.sort(key=lambda i: words[i].x0)
         for run in _regular_runs([words[i] for i in members], members):
             first = words[run[0]]
+            # Printed group separators read as the ASCII hyphen the value patterns expect.
+            text = "".join(words[i].text for i in run).replace("–", "-").replace("—", "-")
             joined = Word(
-                "".join(words[i].text for i in run),
+                text,
                 first.x0,
                 min(words[i].y0 for i in run),
                 words[run[-1]].x1,
@@ -490,14 +549,34 @@ def join_comb_runs(words: Sequence[Word]) -> list[Word]:
     return out
 
 
+# A separator printed between groups of comb boxes ("[0][0][6] - [9][3] - [8][0][9][4]").
+_GROUP_SEPARATORS = frozenset("-–—")
+
+
+def _boxed(text: str) -> bool:
+    """One character in a box, a separator printed between box groups, or a group of digits
+    that the text layer already reads as one word."""
+    return (
+        (len(text) == 1 and text.isalnum())
+        or text in _GROUP_SEPARATORS
+        or (text.isdigit() and len(text) <= 4)
+    )
+
+
 def _regular_runs(row: list[Word], indexes: list[int]) -> list[list[int]]:
+    """Runs of boxed characters: single characters at a regular pitch, or digit groups with a
+    separator printed between them; each run holds at least four single characters."""
     runs: list[list[int]] = []
     current = [0]
     for k in range(1, len(row) + 1):
         if k < len(row) and _next_in_comb(row, current, k):
             current.append(k)
             continue
-        if len(current) >= _MIN_COMB:
+        singles = sum(len(row[j].text) == 1 and row[j].text.isalnum() for j in current)
+        grouped = any(row[j].text in _GROUP_SEPARATORS for j in current)
+        if singles >= _MIN_COMB or (grouped and singles >= 3 and len(current) >= 5):
+            while current and row[current[-1]].text in _GROUP_SEPARATORS:
+                current.pop()
             runs.append([indexes[j] for j in current])
         current = [k]
     return runs
@@ -505,11 +584,19 @@ def _regular_runs(row: list[Word], indexes: list[int]) -> list[list[int]]:
 
 def _next_in_comb(row: list[Word], current: list[int], k: int) -> bool:
     prev, word = row[current[-1]], row[k]
-    width = max(prev.x1 - prev.x0, 1e-6)
+    singles = [row[j] for j in current if len(row[j].text) == 1 and row[j].text.isalnum()]
+    width = statistics.median(w.x1 - w.x0 for w in singles) if singles else prev.x1 - prev.x0
+    width = max(width, 1e-6)
     gap = word.x0 - prev.x1
     if not 0.8 * width < gap < 4 * width:
         return False
-    pitches = [row[b].x0 - row[a].x0 for a, b in zip(current, current[1:], strict=False)]
+    if {prev.text, word.text} & _GROUP_SEPARATORS or len(prev.text) > 1 or len(word.text) > 1:
+        return True  # a group boundary: the pitch changes there
+    pitches = [
+        row[b].x0 - row[a].x0
+        for a, b in zip(current, current[1:], strict=False)
+        if len(row[a].text) == len(row[b].text) == 1 and row[a].text.isalnum()
+    ]
     pitch = word.x0 - prev.x0
     if not pitches:
         return True

@@ -140,6 +140,8 @@ _STOP = frozenset(
         *("by", "with", "from", "as", "or", "a", "an", "is", "are", "full", "name", "names"),
         *("birth", "shown", "card", "print", "type", "here", "only", "use", "office"),
         *("mr", "mrs", "ms", "dr", "prof", "herr", "frau", "sr", "sra", "sig", "dhr", "mevr"),
+        *("designee", "preparer", "taxpayer", "spouse", "employee", "employer", "paid"),
+        *("first", "last", "middle", "initial", "unknown", "suff"),
     )
 )
 # Months that are also given names ("Mr. May", "June Carter"): a name part unless a day or a
@@ -253,52 +255,84 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
 # Form captions printed above their boxes ("Your first name and middle initial", "Last name"):
 # the value drawn in the box below is a name, or part of one.
 _FIRST_CAPTION = re.compile(
-    r"[^\t\n]*\b(?:first name|given name|vorname|pr[ée]nom|nombre|nome|voornaam)[^\t\n]*",
+    r"[^\t\n]*\b(?:first name|given name|vorname|pr[ée]nom|nombre|nome|voornaam)[^\t\n]*"
+    r"|(?:\(?[a-z0-9]\)?\s)?first",
     re.IGNORECASE,
 )
+_MIDDLE_CAPTION = re.compile(r"(?:full )?middle(?: name| initial)?|m\.?i\.?", re.IGNORECASE)
 _LAST_CAPTION = re.compile(
     r"[^\t\n]*\b(?:last name|surname|family name|nachname|nom de famille|apellidos?|cognome"
-    r"|achternaam)[^\t\n]*",
+    r"|achternaam)[^\t\n]*|(?:\(?[a-z0-9]\)?\s)?last",
     re.IGNORECASE,
 )
 _FULL_CAPTION = re.compile(
-    r"(?:[a-z]\s)?(?:(?:your|employee'?s|employee’s|full|legal|print(?:ed)?|applicant'?s"
-    r"|patient'?s|preparer'?s|designee'?s|spouse'?s|spouse’s)\s)*name(?:\s\(please print\))?"
+    r"(?:[a-z]\s)?(?:(?:your|employee['’]?s|full|legal|print(?:ed)?|applicant['’]?s"
+    r"|patient['’]?s|preparer['’]?s|designee['’]?s|spouse['’]?s)\s)*name(?:\s\(please print\))?"
     r"(?:,? address,? and zip code)?",
     re.IGNORECASE,
 )
 _CAPTION_VALUE = re.compile(rf"[{_UP}][\w'’.-]*(?: [{_UP}][\w'’.-]*){{0,4}}")
+_NAME_ORDER = {"first": 0, "middle": 1, "last": 2}
 
 
 def caption_names(page: PageText, text: str) -> Iterator[Candidate]:
-    """Names drawn under form captions (a filled or flattened form's page): the value in the row
-    below a "first name" caption joined with the one below the "last name" caption beside it."""
+    """Names drawn under form captions (a filled or flattened form's page): the values in the row
+    below "first name", "middle" and "last name" captions side by side are one name."""
     cells: list[tuple[int, int, str]] = []
-    for role, caption in (("first", _FIRST_CAPTION), ("last", _LAST_CAPTION)):
-        for cell in column_cells(page, caption, max_rows=1):
-            value = text[cell.start : cell.end]
-            if _CAPTION_VALUE.fullmatch(value) and _trim(value) == (0, len(value)):
-                cells.append((cell.start, cell.end, role))
-    for cell in column_cells(page, _FULL_CAPTION, max_rows=1):
-        value = text[cell.start : cell.end]
-        if _CAPTION_VALUE.fullmatch(value) and _trim(value) == (0, len(value)) and " " in value:
-            cells.append((cell.start, cell.end, "full"))
-    cells.sort()
+    for role, caption in (
+        ("first", _FIRST_CAPTION),
+        ("middle", _MIDDLE_CAPTION),
+        ("last", _LAST_CAPTION),
+        ("full", _FULL_CAPTION),
+    ):
+        # The box under a caption: its first line of text, a few rows down at most (a tall box
+        # draws its value in the middle, beside other boxes' values).
+        seen: set[int] = set()
+        for cell in column_cells(page, caption, max_rows=4, gaps=3):
+            if cell.header in seen:
+                continue
+            seen.add(cell.header)
+            start = _extend_left(page, cell.start)
+            value = text[start : cell.end]
+            if not _CAPTION_VALUE.fullmatch(value) or _trim(value) != (0, len(value)):
+                continue
+            if role == "full" and " " not in value:
+                continue
+            cells.append((start, cell.end, role))
+    cells = sorted(set(cells))
     index = 0
     while index < len(cells):
         start, end, role = cells[index]
-        # A first name and the last name beside it (only a column gap between) are one name.
-        if (
-            role == "first"
+        # Parts in order (first, middle, last) with only column gaps between are one name.
+        while (
+            role in _NAME_ORDER
             and index + 1 < len(cells)
-            and cells[index + 1][2] == "last"
+            and _NAME_ORDER.get(cells[index + 1][2], -1) > _NAME_ORDER[role]
             and not text[end : cells[index + 1][0]].strip()
             and "\n" not in text[end : cells[index + 1][0]]
         ):
-            end = cells[index + 1][1]
             index += 1
+            end, role = cells[index][1], cells[index][2]
         yield Candidate("PERSON", start, end, 0.8)
         index += 1
+
+
+def _extend_left(page: PageText, start: int) -> int:
+    """A value can start a little left of its caption (the caption is indented in its box):
+    capitalised words just before the cell, a plain space away and drawn in the same size (the
+    same field's value, not a printed caption), belong to it."""
+    text = page.text
+    index = page.word_index(start)
+    first = page.words[index]
+    while index > 0 and text[page.starts[index] - 1] == " ":
+        previous = page.words[index - 1]
+        same_size = abs((previous.y1 - previous.y0) - (first.y1 - first.y0)) <= 0.1 * (
+            first.y1 - first.y0
+        )
+        if not same_size or not previous.text[:1].isupper() or previous.text.lower() in _STOP:
+            break
+        index -= 1
+    return page.starts[index]
 
 
 def _labels_a_person(text: str, m: re.Match[str]) -> bool:

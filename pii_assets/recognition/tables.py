@@ -24,6 +24,7 @@ _SLACK = 0.015
 class Cell:
     start: int  # character offsets in the page text
     end: int
+    header: int = -1  # offset of the header the cell is under
 
 
 def _row_range(page: PageText, row: int) -> range:
@@ -42,13 +43,21 @@ def _bounded(header: re.Pattern[str]) -> re.Pattern[str]:
 
 
 def column_cells(
-    page: PageText, header: re.Pattern[str], *, max_rows: int = _MAX_ROWS
+    page: PageText,
+    header: re.Pattern[str],
+    *,
+    max_rows: int = _MAX_ROWS,
+    gaps: int = 1,
+    centred: bool = False,
 ) -> Iterator[Cell]:
-    """The cell under every header that `header` matches, row by row until the table ends or
-    `max_rows` rows were read (1: a form caption and the value in the box under it).
+    """The cell under every header that `header` matches, row by row until the table ends (more
+    than `gaps` rows in a row with nothing in the column) or `max_rows` rows were read (a form
+    caption labels the box under it: a row or a few).
 
     A header is a match standing alone between column gaps (tabs) or the row's ends, in a row of
-    at least two columns.
+    at least two columns. `centred`: the header may be centred over its column (a form's caption
+    over a box), so a word whose centre lies under the header belongs to the column even when it
+    starts left of it.
     """
     text = page.text
     bounded = _bounded(header)
@@ -63,11 +72,15 @@ def column_cells(
             after = page.word_index(m.end() - 1) + 1
             left = page.words[first].x0 - _SLACK
             right = page.words[after].x0 - _SLACK / 3 if after in words else 1.01
-            yield from _cells_below(page, row + 1, left, right, max_rows)
+            if centred:  # a caption centred over a wider box: its column reaches further left
+                header_right = page.words[page.word_index(m.end() - 1)].x1
+                left -= 0.5 * (header_right - page.words[first].x0)
+            for cell in _cells_below(page, row + 1, left, right, max_rows, gaps):
+                yield Cell(cell.start, cell.end, m.start())
 
 
 def _cells_below(
-    page: PageText, row: int, left: float, right: float, max_rows: int
+    page: PageText, row: int, left: float, right: float, max_rows: int, gaps: int
 ) -> Iterator[Cell]:
     misses = 0
     for below in range(row, min(len(page.row_starts), row + max_rows)):
@@ -82,7 +95,7 @@ def _cells_below(
                 inside.append(index)
         if not inside:
             misses += 1
-            if misses > 1:
+            if misses > gaps:
                 return
             continue
         misses = 0

@@ -51,6 +51,7 @@ _LABELS = (
     r"|referred by|referring (?:physician|provider|doctor)|ordered by|requested by|attending"
     r"|submitted by|reviewed by|verified by|provider|caregiver|dependent|contact"
     # German, French, Spanish, Italian, Dutch: name labels and account holders.
+    r"|kunde|kundin|cliente|empfänger(?:in)?|destinataire|destinatario|klant|ontvanger"
     r"|vorname|nachname|familienname|geburtsname|kontoinhaber(?:in)?|ansprechpartner(?:in)?"
     r"|unterschrift|nom|pr[ée]nom|nom de famille|nom complet|titulaire(?: du compte)?"
     r"|nombre(?: completo)?|apellidos?|titular(?: de la cuenta)?|nome(?: completo)?|cognome"
@@ -65,6 +66,11 @@ _TITLES = (
 _SALUTATIONS = (
     r"dear|hello|hi|sehr geehrte[rs]?|liebe[rs]?|hallo|guten tag|cher|ch[èe]re|bonjour"
     r"|estimad[oa]s?|querid[oa]s?|hola|gentile|egregi[oa]|car[oa]|buongiorno|geachte|beste"
+)
+# Street words written in lower case after the house number (French, Italian, Spanish).
+_STREET_WORDS = (
+    r"(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route|via|viale|piazza|corso"
+    r"|calle|avenida|plaza|paseo)\b"
 )
 # "My name is Dan May": a speaker naming themselves.
 _SELF_NAMED = (
@@ -106,11 +112,13 @@ _PATTERNS = (
         0.8,
         2,
     ),
-    # An address block: a line that is only a name, above a line starting with a house number.
+    # An address block: a line that is only a name, above a street line: a house number first
+    # ("12 Oak Street", "47 avenue Victor Hugo") or last ("Hauptstraße 75", "Via Roma 66").
     (
         re.compile(
             rf"(?:^|\n)[ \t]*{_ANY_NAME}[ \t]*\n[ \t]*"
-            rf"(?=\d{{1,5}}[A-Za-z]?[ .][{_UP}]|P\.? ?O\.? Box)"
+            rf"(?=\d{{1,5}}[A-Za-z]?,?[ .](?:[{_UP}]|{_STREET_WORDS})|P\.? ?O\.? Box"
+            rf"|[{_UP}][{_LO}]+(?:[ -][\w'’.]+){{0,3}} \d{{1,5}}[a-z]?[ \t]*\n)"
         ),
         0.7,
         2,

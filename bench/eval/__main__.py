@@ -158,6 +158,26 @@ def _counts_table(title: str, counts: dict[str, dict[str, Counts]]) -> Table:
     return table
 
 
+def _language_table(by_language: dict[str, dict[str, Counts]]) -> Table:
+    """One row per language: F1 per entity type, then overall precision / recall / F1."""
+    types = sorted({t for c in by_language.values() for t in c} - {"ALL"})
+    table = Table(title="five-language documents: F1 per type (n), overall P / R / F1")
+    table.add_column("language")
+    for entity_type in types:
+        table.add_column(entity_type, justify="right")
+    for label in ("P", "R", "F1"):
+        table.add_column(label, justify="right")
+    for code, counts in by_language.items():
+        cells = []
+        for entity_type in types:
+            c = counts.get(entity_type)
+            cells.append(f"{_fmt(c.f1)} ({c.tp + c.fn})" if c else "-")
+        overall = counts["ALL"]
+        cells += [_fmt(overall.precision), _fmt(overall.recall), _fmt(overall.f1)]
+        table.add_row(code, *cells)
+    return table
+
+
 def _without(counts: dict[str, Counts], types: tuple[str, ...]) -> Counts:
     total = Counts()
     for entity_type, c in counts.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import string
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -264,12 +265,9 @@ def _dob(lang: Language, rng: random.Random) -> str:
 
 
 def _email(first: str, last: str, rng: random.Random) -> str:
-    plain = (
-        (first + "." + last)
-        .lower()
-        .translate(str.maketrans("äöüßéèêàçíóúñìò", "aouseeeaciounio"))
-        .replace(" ", "")
-    )
+    # Local parts are ASCII: accents dropped (NFKD, combining marks removed), ß as ss.
+    decomposed = unicodedata.normalize("NFKD", (first + "." + last).lower().replace("ß", "ss"))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).replace(" ", "")
     return f"{plain}@{rng.choice(('example.com', 'example.org', 'mail.example.net'))}"
 
 

@@ -299,12 +299,16 @@ def form_entities(
     for f in fields:
         if f.kind not in _TEXT_KINDS or not f.value.strip():
             continue
-        label = f.label if f.label and f.label != f.name else name_words(f.name)
+        # A tooltip that only repeats the field's name ("S3_DOB" for "S3_DOB.0") is no tooltip.
+        tooltip = bool(f.label) and name_words(f.label) != name_words(f.name)
+        label = f.label if tooltip else name_words(f.name)
         caption = captions.get(f.name, "")
-        # The tooltip first; the printed caption can still name a kind it missed (a tooltip copied
-        # from the neighbouring field is a real-world mistake).
+        # The tooltip first. A tooltip that names no kind ("Today's date") is believed; one that
+        # names a kind may be wrong (copied from the neighbouring field, a real-world mistake), so
+        # the printed caption's kinds follow it; without a tooltip the caption labels the field.
         kinds = label_kinds(label)
-        kinds += [k for k in label_kinds(caption) if k not in kinds]
+        if kinds or not tooltip:
+            kinds += [k for k in label_kinds(caption) if k not in kinds]
         labelled.append((f, kinds))
     kinds_of = {id(f): kinds for f, kinds in labelled}
     typed: list[_Typed] = []
@@ -408,9 +412,18 @@ def captions(fields: Sequence[FormField], words: Sequence[Word]) -> dict[str, st
 def _caption(f: FormField, words: Sequence[Word]) -> str:
     x0, y0, x1, y1 = f.rect
     middle = (y0 + y1) / 2
-    left = [w for w in words if w.y0 <= middle <= w.y1 and x0 - _CAPTION_LEFT <= w.x1 <= x0 + 0.002]
-    if left and x0 - max(w.x1 for w in left) <= _CAPTION_LEFT_GAP:
-        return " ".join(w.text for w in sorted(left, key=lambda w: w.x0))
+    # Text on the widget's row just left of it; beside a tall widget the caption can wrap
+    # ("Designee's / name"), so its other lines are read when the middle one names nothing.
+    for beside in (
+        lambda w: w.y0 <= middle <= w.y1,
+        lambda w: w.y1 > y0 and w.y0 < y1,
+    ):
+        left = [w for w in words if beside(w) and x0 - _CAPTION_LEFT <= w.x1 <= x0 + 0.002]
+        if left and x0 - max(w.x1 for w in left) <= _CAPTION_LEFT_GAP:
+            ordered = sorted(left, key=lambda w: (round(w.y1, 3), w.x0))
+            caption = " ".join(w.text for w in ordered)
+            if label_kinds(caption):
+                return caption
     above = [
         w
         for w in words

@@ -132,23 +132,29 @@ def _inside(inner: Entity, outer: Entity) -> bool:
 
 
 def _fragment(entity: Entity, of: Entity) -> bool:
-    """Whether `entity` is a piece of the form field's entity `of`: same part, page and type, its
-    box inside, its text contained ("Ostrowski" of "Maribel A Ostrowski" joined from two
-    fields)."""
+    """Whether page-text `entity` is another reading of the form field's entity `of`: same part,
+    page and type, and either a piece of it (its box inside, its text contained: "Ostrowski" of
+    "Maribel A Ostrowski" joined from two fields) or it with a neighbour's characters (their
+    boxes overlapping, its text containing the field's: "1: (217) 555-0029" after "Phone 1:")."""
     if of.area != "form_field" or entity.area == "form_field":
         return False
     if (entity.part, entity.page, entity.entity_type) != (of.part, of.page, of.entity_type):
         return False
-    inner = _value(entity.text)
-    return bool(inner) and inner in _value(of.text) and _inside(entity, of)
+    inner, outer = _value(entity.text), _value(of.text)
+    if not inner:
+        return False
+    if inner in outer:
+        return _inside(entity, of)
+    return outer in inner and _overlap(entity, of) >= _SAME_PLACE
 
 
 def deduplicate(entities: Iterable[Entity]) -> list[Entity]:
     """One entity per value and place, in first-seen order: the same type and value (ignoring
     separators and case) in the same part, page or cell, with boxes that overlap by at least half
     of the smaller one (or both without a box), is one entity; a form field's is kept, else the
-    most confident, with the first one's position in the list. A page-text entity that is a
-    fragment of a form field's entity (`_fragment`) is dropped: one value is one row."""
+    most confident, with the first one's position in the list. A page-text entity that is another
+    reading of a form field's entity (a piece of it, or it with a neighbour's characters:
+    `_fragment`) is dropped: one value is one row."""
     kept: list[Entity] = []
     by_key: dict[tuple, list[int]] = {}
     for entity in entities:

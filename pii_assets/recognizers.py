@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from pii_assets.models import Entity, Word
 from pii_assets.recognition.classify import classify
 from pii_assets.recognition.common import Candidate
-from pii_assets.recognition.forms import caption_values, conditional_date, join_comb_runs
+from pii_assets.recognition.forms import (
+    caption_values,
+    conditional_date,
+    fill_blanks,
+    join_comb_runs,
+)
 from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import persons
 from pii_assets.recognition.ner import NerBackend
@@ -66,8 +71,9 @@ def find_entities(
     Every entity has a confidence in [0, 1]; those below `min_confidence` are left out. `ner`, when
     given, adds the names a statistical model finds in running text (`recognition.ner`).
     """
-    # Characters drawn one per comb box (a filled or flattened form) read as one word.
-    page_text = PageText.build(join_comb_runs(words))
+    # A filled or flattened form's page: characters drawn one per comb box read as one word, and
+    # values drawn over a printed blank line follow its label.
+    page_text = PageText.build(fill_blanks(join_comb_runs(words)))
     text = page_text.text
     if not text:
         return []

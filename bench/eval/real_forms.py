@@ -354,9 +354,12 @@ def flatten(form: FilledForm) -> FilledForm:
         page = doc[number - 1]
         w, h = page.rect.width, page.rect.height
         drawn: list[tuple[float, float, float, float]] = []
-        for x0, y0, x1, y1, *_ in page.get_text("words"):
+        value = t.text.casefold()
+        for x0, y0, x1, y1, word, *_ in page.get_text("words"):
             cx, cy = (x0 + x1) / 2 / w, (y0 + y1) / 2 / h
-            if any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes):
+            inside = any(b[0] <= cx <= b[2] and b[1] <= cy <= b[3] for b in boxes)
+            # The value's own words: not the printed underline or caption inside the widget.
+            if inside and word.strip(",.()").casefold() in value:
                 drawn.append((x0 / w, y0 / h, x1 / w, y1 / h))
         truth.append(TruthEntity(t.entity_type, t.text, t.page, _union(drawn) if drawn else t.box))
     data = doc.tobytes(garbage=3, deflate=True, no_new_id=True)

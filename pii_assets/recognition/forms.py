@@ -473,7 +473,7 @@ def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
     cells = {
         cell: None
         for centred in (False, True)
-        for cell in column_cells(page, _CAPTION, max_rows=6, gaps=1, centred=centred)
+        for cell in column_cells(page, _CAPTION, max_rows=6, gaps=1, centred=centred, captions=True)
     }
     for cell in cells:
         header_end = text.find("\t", cell.header)
@@ -615,6 +615,60 @@ def _next_in_comb(row: list[Word], current: list[int], k: int) -> bool:
         return True
     usual = statistics.median(pitches)
     return abs(pitch - usual) <= _PITCH_TOLERANCE * usual
+
+
+# --- Values written on a blank line ---------------------------------------------------------------
+
+_BLANK = re.compile(r"[_.]{3,}:?")
+
+
+def fill_blanks(words: Sequence[Word]) -> list[Word]:
+    """The words with each printed blank ("Phone 1: ________") replaced by the value written over
+    it: words whose centre lies within the blank's width and less than a line above or below it.
+    A filled or flattened form draws its values over such lines, slightly off their baseline, so
+    the text layer reads them as a row of their own; put back on the blank's row, a value follows
+    its label ("Phone 1: (217) 555-0028")."""
+    blanks = [i for i, w in enumerate(words) if _BLANK.fullmatch(w.text)]
+    if not blanks:
+        return list(words)
+    lines: dict[tuple[int, int], list[int]] = {}
+    for i, w in enumerate(words):
+        lines.setdefault((w.block, w.line), []).append(i)
+    moved: dict[int, list[int]] = {}
+    taken: set[int] = set()
+    for b in blanks:
+        blank = words[b]
+        centre = (blank.y0 + blank.y1) / 2
+        for key, members in lines.items():
+            if key == (blank.block, blank.line) or taken.intersection(members):
+                continue
+            line = [words[i] for i in members]
+            # A whole line of its own lying over the blank, less than a line's height off it.
+            height = min(blank.y1 - blank.y0, max(w.y1 - w.y0 for w in line))
+            if all(
+                blank.x0 <= (w.x0 + w.x1) / 2 <= blank.x1
+                and not _BLANK.fullmatch(w.text)
+                and abs((w.y0 + w.y1) / 2 - centre) <= 0.8 * height
+                for w in line
+            ):
+                moved.setdefault(b, []).extend(members)
+                taken.update(members)
+        if b in moved:
+            moved[b].sort(key=lambda i: words[i].x0)
+    if not moved:
+        return list(words)
+    out: list[Word] = []
+    for i, w in enumerate(words):
+        if i in taken:
+            continue
+        if i in moved:
+            out.extend(
+                Word(v.text, v.x0, v.y0, v.x1, v.y1, w.block, w.line, v.ref, v.offset)
+                for v in (words[j] for j in moved[i])
+            )
+        else:
+            out.append(w)
+    return out
 
 
 # --- Printed instructions ------------------------------------------------------------------------

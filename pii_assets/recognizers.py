@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pii_assets.models import Entity, Word
 from pii_assets.recognition.classify import classify
 from pii_assets.recognition.common import Candidate
-from pii_assets.recognition.forms import (
+from pii_assets.recognition.form_pages import (
     caption_values,
     conditional_date,
     fill_blanks,

@@ -10,7 +10,8 @@ from bench.eval.metrics import iou
 from pii_assets.extraction import OfflineExtractor
 from pii_assets.locations import deduplicate
 from pii_assets.models import Entity, FormField, Word
-from pii_assets.recognition.forms import form_entities, join_comb_runs
+from pii_assets.recognition.form_pages import join_comb_runs
+from pii_assets.recognition.forms import form_entities
 from pii_assets.recognizers import find_entities
 
 F1040 = next(s for s in real_forms.FORMS if s.file == "irs_f1040_2023.pdf")

@@ -19,10 +19,17 @@ from pii_assets.recognition.classify import classify
 from pii_assets.recognition.common import Candidate
 from pii_assets.recognition.dates import birth_dates
 from pii_assets.recognition.financial import bank_accounts, cards, ibans, routing_numbers
+from pii_assets.recognition.form_pages import (
+    caption_values,
+    conditional_date,
+    fill_blanks,
+    join_comb_runs,
+)
 from pii_assets.recognition.identifiers import driver_licenses, passports, ssns
 from pii_assets.recognition.language import phone_region
 from pii_assets.recognition.layout import PageText
 from pii_assets.recognition.names import persons
+from pii_assets.recognition.ner import NerBackend
 from pii_assets.recognition.patterns import emails, ips, phones
 
 __all__ = ["PageText", "classify", "find_entities", "structured_candidates"]
@@ -87,15 +94,19 @@ def find_entities(
     source: str,
     default_region: str | None = None,
     min_confidence: float = 0.5,
+    ner: NerBackend | None = None,
 ) -> list[Entity]:
     """PII entities on one page, in reading order, each with the box of the words it covers.
 
     Phone numbers written without a country code are read in `default_region` (an ISO 3166
     alpha-2 code) when one is given; when it is None, in the region of the page's language
     (`recognition.language`: US for English or an undecided page). Every entity has a confidence
-    in [0, 1]; those below `min_confidence` are left out.
+    in [0, 1]; those below `min_confidence` are left out. `ner`, when given, adds the names a
+    statistical model finds in running text (`recognition.ner`).
     """
-    page_text = PageText.build(words)
+    # A filled or flattened form's page: characters drawn one per comb box read as one word, and
+    # values drawn over a printed blank line follow its label.
+    page_text = PageText.build(fill_blanks(join_comb_runs(words)))
     text = page_text.text
     if not text:
         return []
@@ -110,10 +121,16 @@ def find_entities(
         c
         for c in (
             *structured,
+            *caption_values(page_text, region),
             *persons(text, page_text, ocr=source == "ocr"),
+            *(ner.find(text) if ner else ()),
             *phones(text, region, structured, also=also),
         )
-        if not c.claim and c.confidence >= min_confidence and not _claimed_by_another(c, claims)
+        if not c.claim
+        and c.confidence >= min_confidence
+        and not _claimed_by_another(c, claims)
+        # A date printed instructions compare against ("born before ...") is no one's birth date.
+        and not (c.entity_type == "DATE_OF_BIRTH" and conditional_date(text, c.start))
     ]
     entities: list[Entity] = []
     for c in _resolve(candidates):

@@ -58,10 +58,19 @@ class LocalExtractor(ExtractorResource):
         le=64,
         description="Documents of a run extracted at once; 0 means one per CPU core (at most 8).",
     )
+    ner_backend: str = Field(
+        default="",
+        description=(
+            "Statistical NER for names in running text: spacy:<pipeline> or gliner:<model>; "
+            "empty for the rule-based recognizers only."
+        ),
+    )
 
     def page_extractor(self) -> PageExtractor:
         return OfflineExtractor(
-            default_region=self.default_region or None, min_confidence=self.min_confidence
+            default_region=self.default_region or None,
+            min_confidence=self.min_confidence,
+            ner_backend=self.ner_backend,
         )
 
     def document_concurrency(self) -> int:
@@ -75,4 +84,5 @@ class LocalExtractor(ExtractorResource):
         # Settings that change what is extracted are part of the identity, hence of the code
         # version: changing them marks every partition stale.
         region = self.default_region or "by-language"
-        return f"local(region={region},min_confidence={self.min_confidence})"
+        ner = f",ner={self.ner_backend}" if self.ner_backend else ""
+        return f"local(region={region},min_confidence={self.min_confidence}{ner})"

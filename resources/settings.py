@@ -156,12 +156,27 @@ def build_openai_extractor(environ: Mapping[str, str] | None = None) -> Extracto
     )
 
 
+def ner_backend(environ: Mapping[str, str] | None = None) -> str:
+    """PII_NER_BACKEND ("spacy:<pipeline>" or "gliner:<model>"; unset: none), checked now so a
+    missing package or model is one clear line when the definitions load, not a failed run. A
+    plain value, not an EnvVar: it is part of the extractor's identity, hence the code version.
+    Raises ValueError (malformed) or `recognition.ner.NerUnavailable` (not installed)."""
+    from pii_assets.recognition import ner
+
+    env = os.environ if environ is None else environ
+    spec = (env.get("PII_NER_BACKEND") or "").strip()
+    if spec:
+        ner.check(spec)
+    return spec
+
+
 def build_extractor(kind: str, environ: Mapping[str, str] | None = None) -> ExtractorResource:
     if kind == "local":
         env = os.environ if environ is None else environ
         return LocalExtractor(
             default_region=env_or("PII_PHONE_REGION", "", env),
             concurrency=_int(env, "PII_LOCAL_CONCURRENCY", 0, minimum=0),
+            ner_backend=ner_backend(env),
         )
     if kind == "openai":
         return build_openai_extractor(environ)

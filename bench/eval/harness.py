@@ -17,6 +17,7 @@ from bench.eval.corpus import EvalDocument
 from bench.eval.metrics import Counts, Outcome, Prediction, match_page, tally
 from pii_assets.documents import open_document
 from pii_assets.models import Word
+from pii_assets.recognition import ner
 from pii_assets.recognizers import find_entities
 from pii_pipeline.corpus import TruthEntity
 
@@ -65,7 +66,12 @@ def read_pages(documents: Sequence[EvalDocument], workers: int | None = None) ->
         return [page for pages in pool.map(_read, documents, chunksize=1) for page in pages]
 
 
-def offline_system(*, default_region: str | None = None, min_confidence: float = 0.5) -> System:
+def offline_system(
+    *, default_region: str | None = None, min_confidence: float = 0.5, ner_backend: str = ""
+) -> System:
+    """The offline recognizers; `ner_backend` ("spacy:<pipeline>", ...) adds the NER backend."""
+    backend = ner.load(ner_backend) if ner_backend else None
+
     def run(words: Sequence[Word], number: int, source: str) -> list[Prediction]:
         return [
             Prediction(e.entity_type, e.text, e.page, _box(e.x0, e.y0, e.x1, e.y1), e.confidence)
@@ -75,6 +81,7 @@ def offline_system(*, default_region: str | None = None, min_confidence: float =
                 source=source,
                 default_region=default_region,
                 min_confidence=min_confidence,
+                ner=backend,
             )
         ]
 

@@ -84,6 +84,35 @@ def _table(rows: dict[str, Any], header: tuple[str, str]) -> list[str]:
     return [*lines, ""]
 
 
+_POLICY_WORDS = {
+    "raw": "the values as found",
+    "masked": "type-aware masked values (e.g. the last four digits of a card, an e-mail's domain)",
+    "hashed": "keyed hashes of the values",
+    "none": "no values (`text` is null): positions and entity types only",
+}
+
+
+def _value_policy_lines(entry: dict[str, Any] | None) -> list[str]:
+    """The value policy the manifest records (PII_ENTITY_VALUES), and what rows hold if some
+    were written under another one."""
+    if not entry:
+        return []
+    policy = entry["policy"]
+    line = f"Entity values: `{policy}`, {_POLICY_WORDS.get(policy, policy)}"
+    if entry.get("hash"):
+        line += f" ({entry['hash']}, key id `{entry['key_id']}`)"
+    lines = [line + ".", ""]
+    held = entry.get("documents", {})
+    if set(held) - {policy}:
+        lines += [
+            "Documents by what their entity rows hold (a result written under another policy "
+            "keeps no value, or under `raw` what it held, until it is extracted again):",
+            "",
+            *_table(held, ("entity values", "documents")),
+        ]
+    return lines
+
+
 def render_card(manifest: dict[str, Any]) -> str:
     facts = manifest.get("facts", {})
     changes = manifest.get("changes", {})
@@ -97,6 +126,7 @@ def render_card(manifest: dict[str, Any]) -> str:
         "",
         "Read it with plain pandas or pyarrow: `pandas.read_parquet('<this folder>/documents')`.",
         "",
+        *_value_policy_lines(manifest.get("entity_values")),
         "## Row counts",
         "",
         *_table({"documents": rows["documents"], "entities": rows["entities"]}, ("table", "rows")),

@@ -75,7 +75,7 @@ def _publish_times(size: int) -> list[float]:
 
             def rewrite(i: int, generation: int = generation) -> None:
                 result = _result(i, generation)
-                put_json(client, store.bucket, layout.result_key(keys[i]), result.to_json_dict())
+                put_json(client, layout, layout.result_key(keys[i]), result.to_json_dict())
 
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(rewrite, changed))

@@ -16,15 +16,29 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
-from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, put_json
+from pii_assets.bucket import (
+    CONDITION_FAILED_CODES,
+    BucketLayout,
+    ObjectInfo,
+    error_code,
+    get_json,
+    list_objects,
+    put_json,
+    read_object,
+    require_private_bucket,
+    write_object,
+)
 from pii_assets.dataset_card import render_card, version_facts
 from pii_assets.models import STATUSES_WITH_ENTITIES, DocumentResult, ErrorClass, Status
 
 # 2: `partial` status, coverage columns on documents, location columns on entities, nullable page.
-DATASET_FORMAT = 2
+# 3: the value policy: `entity_values` on documents, `text` nullable (policy `none`), the policy in
+#    the manifest.
+DATASET_FORMAT = 3
 LATEST_POINTER = "_latest.json"
 _VERSION_RE = re.compile(r"^v(\d{6,})$")
 
@@ -61,6 +75,8 @@ DOCUMENTS_SCHEMA = pa.schema(
         pa.field("pages_text_and_ocr", pa.int32(), nullable=False),
         pa.field("parts_read", pa.map_(pa.string(), pa.int32())),
         pa.field("unread_parts", pa.list_(UNREAD_PART)),
+        # What this document's entity rows keep of each value (value_policy.VALUE_POLICIES).
+        pa.field("entity_values", pa.string(), nullable=False),
     ]
 )
 
@@ -70,7 +86,7 @@ ENTITIES_SCHEMA = pa.schema(
         pa.field("document_key", pa.string(), nullable=False),
         pa.field("page", pa.int32()),
         pa.field("entity_type", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
+        pa.field("text", pa.string()),  # as the value policy keeps it; null under `none`
         pa.field("x0", pa.float64()),
         pa.field("y0", pa.float64()),
         pa.field("x1", pa.float64()),
@@ -92,6 +108,11 @@ ENTITIES_SCHEMA = pa.schema(
 _ENTITY_FIELDS = tuple(
     name for name in ENTITIES_SCHEMA.names if name not in ("entity_id", "document_key")
 )
+
+
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    counts = pc.value_counts(column).to_pylist()
+    return dict(sorted((c["values"], c["counts"]) for c in counts))
 
 
 def version_name(number: int) -> str:
@@ -154,6 +175,7 @@ def build_tables(
                 {"part": u.part, "error_class": u.error_class, "message": u.message}
                 for u in coverage.unread
             ],
+            "entity_values": result.entity_values,
         }
         for name, value in doc.items():
             docs[name].append(value)
@@ -192,9 +214,7 @@ def read_version(client: Any, layout: BucketLayout, version: str) -> tuple[pa.Ta
     for name, schema in (("documents", DOCUMENTS_SCHEMA), ("entities", ENTITIES_SCHEMA)):
         prefix = f"{layout.dataset_prefix}{version}/{name}/"
         parts = [
-            pq.read_table(
-                io.BytesIO(client.get_object(Bucket=layout.bucket, Key=info.key)["Body"].read())
-            )
+            pq.read_table(io.BytesIO(read_object(client, layout.bucket, info.key).data or b""))
             for info in list_objects(client, layout.bucket, prefix)
             if info.key.endswith(".parquet")
         ]
@@ -232,19 +252,16 @@ def _claim_version(client: Any, layout: BucketLayout, created_at: str) -> str:
     for _ in range(100):
         name = version_name(number)
         try:
-            client.put_object(
-                Bucket=layout.bucket,
-                Key=f"{layout.dataset_prefix}{name}/_claim.json",
-                Body=f'{{"claimed_at": "{created_at}"}}'.encode(),
-                IfNoneMatch="*",
+            put_json(
+                client,
+                layout,
+                f"{layout.dataset_prefix}{name}/_claim.json",
+                {"claimed_at": created_at},
+                if_none_match="*",
             )
             return name
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in (
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-                "412",
-            ):
+            if error_code(exc) not in CONDITION_FAILED_CODES:
                 raise
             number += 1
     raise RuntimeError("could not claim a dataset version after 100 attempts")
@@ -264,17 +281,22 @@ def publish_version(
 
     With `promote=False` (a blocking check failed) the folder is written for inspection, marked
     `rejected` in its manifest, and `_latest.json` does not move.
+
+    Raises `bucket.PublicOutputError` before writing anything when the layout requires a
+    private bucket and this one does not block public access.
     """
+    require_private_bucket(client, layout)
     created_at = datetime.now(UTC).isoformat()
     parent = latest_version(client, layout)
     version = _claim_version(client, layout, created_at)
     root = f"{layout.dataset_prefix}{version}/"
     for folder, table in (("documents", documents), ("entities", entities)):
-        client.put_object(
-            Bucket=layout.bucket,
-            Key=f"{root}{folder}/part-00000.parquet",
-            Body=_parquet_bytes(table),
-            ContentType="application/vnd.apache.parquet",
+        write_object(
+            client,
+            layout,
+            f"{root}{folder}/part-00000.parquet",
+            _parquet_bytes(table),
+            content_type="application/vnd.apache.parquet",
         )
     manifest = {
         "format": DATASET_FORMAT,
@@ -289,23 +311,28 @@ def publish_version(
             "entities": [f"{f.name}: {f.type}" for f in ENTITIES_SCHEMA],
         },
         "facts": version_facts(documents, entities),
+        "entity_values": {
+            **layout.value_policy.manifest_entry(),
+            "documents": _value_counts(documents.column("entity_values")),
+        },
         **(extra_manifest or {}),
     }
-    client.put_object(
-        Bucket=layout.bucket,
-        Key=f"{root}README.md",
-        Body=render_card(manifest).encode("utf-8"),
-        ContentType="text/markdown; charset=utf-8",
+    write_object(
+        client,
+        layout,
+        f"{root}README.md",
+        render_card(manifest).encode("utf-8"),
+        content_type="text/markdown; charset=utf-8",
     )
     # The manifest is the version's last file: a folder without one is not a published version.
-    put_json(client, layout.bucket, f"{root}manifest.json", manifest)
+    put_json(client, layout, f"{root}manifest.json", manifest)
     path = layout.uri(root)
     current = latest_version(client, layout)
     # The pointer only moves forward: a slower concurrent publisher must not move it back.
     if promote and (current is None or int(current[1:]) < int(version[1:])):
         put_json(
             client,
-            layout.bucket,
+            layout,
             layout.dataset_prefix + LATEST_POINTER,
             {"version": version, "path": path, "created_at": created_at},
         )

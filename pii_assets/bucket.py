@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
 
 from pii_assets import partition_keys
@@ -213,8 +214,10 @@ def describe_s3_error(exc: ClientError | BotoCoreError, operation: str) -> str:
 
 # Faults of a response body already streaming: the connection was reset or timed out, or it
 # ended before Content-Length. botocore raises these from `StreamingBody.read`, after its own
-# retries are over (botocore/response.py).
-_BODY_FAULTS = (HTTPClientError, IncompleteReadError)
+# retries are over (botocore/response.py). urllib3's own errors escape botocore unwrapped when a
+# GetObject's error response (e.g. NoSuchKey) breaks while botocore reads it
+# (botocore/endpoint.py, `convert_to_response_dict` runs outside the retried block).
+_BODY_FAULTS = (HTTPClientError, IncompleteReadError, urllib3.exceptions.HTTPError)
 # A fault loses the chunk being read (urllib3 raises without what it got), so chunks are small.
 _CHUNK_BYTES = 64 * 1024
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
@@ -264,40 +267,40 @@ def read_object(client: Any, bucket: str, key: str, *, max_bytes: int | None = N
     after those attempts.
     """
     attempts = max_attempts(client)
-    response = client.get_object(Bucket=bucket, Key=key)
-    etag, size = strip_etag(response["ETag"]), int(response["ContentLength"])
-    if max_bytes is not None and size > max_bytes:
-        response["Body"].close()  # closed unread: an oversized body is never downloaded
-        return ObjectBody(etag, size, None)
-    data = bytearray()
-    body = response["Body"]
+    etag, size, data = "", 0, bytearray()
     for attempt in range(1, attempts + 1):
         try:
-            with body:
+            if not etag or not data:
+                response = client.get_object(Bucket=bucket, Key=key)
+            else:
+                try:
+                    response = client.get_object(
+                        Bucket=bucket, Key=key, Range=f"bytes={len(data)}-", IfMatch=f'"{etag}"'
+                    )
+                except ClientError as exc:
+                    if error_code(exc) not in _PRECONDITION_CODES:
+                        raise
+                    # The object was replaced mid-read: read the new one from its first byte.
+                    data.clear()
+                    response = client.get_object(Bucket=bucket, Key=key)
+            if not data:
+                etag, size = strip_etag(response["ETag"]), int(response["ContentLength"])
+            if max_bytes is not None and size > max_bytes:
+                response["Body"].close()  # closed unread: an oversized body is never downloaded
+                return ObjectBody(etag, size, None)
+            body = response["Body"]
+            with body:  # (its __enter__ gives the raw urllib3 stream, not the StreamingBody)
                 for chunk in body.iter_chunks(_CHUNK_BYTES):
                     data += chunk
             if len(data) != size:
                 raise IncompleteReadError(actual_bytes=len(data), expected_bytes=size)
             return ObjectBody(etag, size, bytes(data))
-        except _BODY_FAULTS:
+        except _BODY_FAULTS as exc:
             if attempt == attempts:
-                raise
+                if isinstance(exc, BotoCoreError):
+                    raise
+                raise HTTPClientError(error=exc) from exc
         time.sleep(backoff_s(attempt))
-        try:
-            response = client.get_object(
-                Bucket=bucket, Key=key, Range=f"bytes={len(data)}-", IfMatch=f'"{etag}"'
-            )
-        except ClientError as exc:
-            if error_code(exc) not in _PRECONDITION_CODES:
-                raise
-            # The object was replaced mid-read: read the new one from its first byte.
-            response = client.get_object(Bucket=bucket, Key=key)
-            etag, size = strip_etag(response["ETag"]), int(response["ContentLength"])
-            data.clear()
-            if max_bytes is not None and size > max_bytes:
-                response["Body"].close()
-                return ObjectBody(etag, size, None)
-        body = response["Body"]
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 

@@ -20,6 +20,7 @@ import http.client
 import random
 import socket
 import struct
+import sys
 import threading
 import time
 from collections import Counter
@@ -73,6 +74,15 @@ class FaultRates:
     seed: int = 0
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its read timed out) closed the connection: expected here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class S3FaultProxy:
     """Forwards to `upstream` (the moto server), logging `(method, bucket, key)` per request;
     `faults[(method, key)]` makes every such request answer that S3 error instead, and `rates`
@@ -88,8 +98,7 @@ class S3FaultProxy:
         self.headers: list[tuple[str, str, dict[str, str]]] = []  # (method, key, headers)
         self._lock = threading.Lock()
         self.rates = rates or FaultRates()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -87,7 +87,7 @@ def test_a_stall_mid_body_past_the_read_timeout_is_resumed(
 def test_an_object_replaced_mid_read_is_read_again_from_its_first_byte(
     proxied: DocumentStore, proxy: S3FaultProxy, s3_client
 ) -> None:
-    old, new = os.urandom(50_000), os.urandom(70_000)
+    old, new = os.urandom(300_000), os.urandom(350_000)
     s3_client.put_object(Bucket=proxied.bucket, Key="doc.bin", Body=old)
 
     def replace() -> None:
@@ -100,6 +100,16 @@ def test_an_object_replaced_mid_read_is_read_again_from_its_first_byte(
     ranges = [h.get("Range") for h in proxy.requests_for("GET", "doc.bin")]
     # The resume was answered 412 (the object changed), so the new object was read whole.
     assert len(ranges) == 3 and ranges[0] is None and ranges[1] and ranges[2] is None
+
+
+def test_an_error_answer_broken_mid_body_is_retried(
+    proxied: DocumentStore, proxy: S3FaultProxy
+) -> None:
+    """botocore reads a GetObject's error body (NoSuchKey here) outside its retries, and lets
+    urllib3's error escape; read_object retries it like any body fault."""
+    proxy.script[("GET", "missing.json")] = ["reset_mid_body"]
+    assert get_json(proxied.client(), proxied.bucket, "missing.json") is None
+    assert len(proxy.requests_for("GET", "missing.json")) == 2
 
 
 def test_an_oversized_body_is_never_downloaded(proxied: DocumentStore, s3_client) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from pii_assets.bucket import list_objects
 from pii_assets.dataset import latest_version, read_version
-from pii_pipeline.corpus import generate_corpus
+from pii_pipeline.corpus import GeneratedDocument, generate_corpus
 from resources.s3 import DocumentStore
 from tests.s3_faults import FaultRates, S3FaultProxy
 
@@ -34,7 +34,14 @@ def proxy(s3_endpoint: str) -> Iterator[S3FaultProxy]:
     running.stop()
 
 
-def run_process(store: DocumentStore, proxy: S3FaultProxy, home: Path, **env: str) -> dict:
+@pytest.fixture(scope="module")
+def corpus() -> list[GeneratedDocument]:
+    return generate_corpus(DOCUMENTS, seed=3)
+
+
+def run_process(
+    store: DocumentStore, proxy: S3FaultProxy, home: Path, values: set[str], **env: str
+) -> dict:
     done = subprocess.run(
         [sys.executable, "-m", "pii_pipeline.cli", "process", "--json"],
         env={
@@ -51,6 +58,9 @@ def run_process(store: DocumentStore, proxy: S3FaultProxy, home: Path, **env: st
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
+    # No value found in the documents reaches the terminal, faults or not.
+    output = done.stdout + done.stderr
+    assert not [value for value in values if value in output]
     report = json.loads(done.stdout)
     assert report["ok"] is True and report["failed_runs"] == []
     return report
@@ -67,8 +77,8 @@ def assert_every_object_once(store: DocumentStore, s3_client) -> None:
 
 
 @pytest.fixture
-def corpus_bucket(store: DocumentStore, s3_client) -> DocumentStore:
-    for doc in generate_corpus(DOCUMENTS, seed=3):
+def corpus_bucket(store: DocumentStore, s3_client, corpus) -> DocumentStore:
+    for doc in corpus:
         s3_client.put_object(Bucket=store.bucket, Key=f"documents/{doc.name}", Body=doc.data)
     return store
 
@@ -103,13 +113,15 @@ def test_process_survives(
     rates: FaultRates,
     env: dict[str, str],
     kinds: set[str],
+    corpus: list[GeneratedDocument],
 ) -> None:
+    values = {truth.text for doc in corpus for truth in doc.truth}
     proxy.rates = rates
-    first = run_process(corpus_bucket, proxy, tmp_path / "home", **env)
+    first = run_process(corpus_bucket, proxy, tmp_path / "home", values, **env)
     assert first["documents_processed"] == DOCUMENTS
     assert_every_object_once(corpus_bucket, s3_client)
     # Again, with nothing new: nothing is extracted again, and a complete version is published.
-    again = run_process(corpus_bucket, proxy, tmp_path / "home", **env)
+    again = run_process(corpus_bucket, proxy, tmp_path / "home", values, **env)
     assert again["documents_processed"] == 0 and again["dataset_version"] == "v000002"
     assert_every_object_once(corpus_bucket, s3_client)
     assert kinds <= set(proxy.injected), proxy.injected  # the faults did happen

@@ -70,7 +70,9 @@ class DocumentStore(S3Resource):
         "hashed or none.",
     )
     entity_hash_key: str = Field(
-        default="", description="HMAC key for entity_values hashed (secret, 32+ bytes)."
+        default="",
+        description="HMAC key for entity_values hashed (secret, 32+ bytes).",
+        repr=False,  # never in a repr, a log line or an exception message
     )
     require_private_output: bool = Field(
         default=False,

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pii_assets.dataset import latest_version
+from resources.s3 import DocumentStore
 from resources.settings import (
     PipelineSettings,
     build_document_options,
@@ -121,6 +122,9 @@ def test_good_settings_build_the_resources() -> None:
     assert (store.retry_mode, store.max_attempts) == ("adaptive", 8)
     assert store.output_sse == "aws:kms" and store.require_private_output is True
     assert HASH_KEY not in repr(store)  # the key stays an EnvVar, shown by name
+    resolved = DocumentStore(bucket="b", entity_values="hashed", entity_hash_key=HASH_KEY)
+    assert HASH_KEY not in repr(resolved) and HASH_KEY not in repr(resolved.layout())
+    assert resolved.layout().value_policy.key_id
     options = build_document_options({"PII_MAX_FILE_MB": "7", "PII_OCR_TIMEOUT_S": "0"})
     assert (options.max_file_mb, options.ocr_timeout_s) == (7, 0)
     assert PipelineSettings.from_env({}) == PipelineSettings()

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-venv
 
-.PHONY: demo test dev bench bench-scale eval robustness lint format system-deps clean
+.PHONY: demo test test-faults dev bench bench-scale eval robustness lint format system-deps clean
 
 system-deps:
 	@missing=""; \
@@ -45,6 +45,11 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# `pii-pipeline process` through an S3 proxy injecting SlowDown, resets (mid-body too), stalls
+# and failing PUTs at set rates; slow, so not part of `make test`. See README.
+test-faults: system-deps $(STAMP)
+	$(BIN)/python -m pytest -m faults
 
 dev: system-deps $(STAMP)
 	$(BIN)/pii-pipeline dev

@@ -188,7 +188,9 @@ def test_killed_worker_is_retried_and_every_document_is_published_once(
             for entry in instance.all_logs(retry.run_id)
             if "finished by an earlier attempt" in (entry.message or "")
         ]
-        assert retry_messages and retry_messages[0].startswith(f"{len(finished_by_killed)} of {BATCH}")
+        assert retry_messages and retry_messages[0].startswith(
+            f"{len(finished_by_killed)} of {BATCH}"
+        )
 
         # Nothing lost, nothing twice: one materialization per partition, one row per object.
         materialized = [r.partition_key for r in document_records(instance, "materializations")]

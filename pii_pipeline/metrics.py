@@ -9,26 +9,32 @@ the instance at $DAGSTER_HOME, so they see every worker's runs, wherever they ra
   written since its previous scrape;
 - run counts and durations from the run records of both jobs.
 
-Counts, classes, USD and seconds only: never an object key, a value or a message.
-Format: https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format
+Counts, classes, USD and seconds only: never an object key, a value or a message. The format
+(names, `_total`, escaping) is prometheus_client's.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import dagster as dg
+from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 from pii_assets.document_asset import NOT_STARTED
 from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Run duration buckets in seconds: a batch of 100 text PDFs takes about 10 s, of 100 scans minutes.
 DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 _FINISHED = {
@@ -48,14 +54,6 @@ _IN_PROGRESS = {
 def _value(metadata: dict[str, Any], name: str) -> Any:
     entry = metadata.get(name)
     return entry.value if entry is not None else None
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 @dataclass
@@ -123,128 +121,102 @@ class RunStats:
         return stats
 
 
-def _family(name: str, kind: str, help_text: str, samples: Iterable[str]) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", *samples]
-
-
-def render(documents: DocumentCounters, runs: RunStats) -> str:
-    """The Prometheus text format of both, every family present even when it has no samples."""
-    lines: list[str] = []
-    lines += _family(
-        "pii_documents_processed_total",
-        "counter",
+def families(documents: DocumentCounters, runs: RunStats) -> list[Metric]:
+    """The metric families; every family is present even when it has no samples yet."""
+    processed = CounterMetricFamily(
+        "pii_documents_processed",
         "Documents extracted (document_pii materializations), by status.",
-        (
-            f'pii_documents_processed_total{{status="{_label(s)}"}} {n}'
-            for s, n in sorted(documents.by_status.items())
-        ),
+        labels=["status"],
     )
-    lines += _family(
-        "pii_documents_failed_total",
-        "counter",
+    for status, n in sorted(documents.by_status.items()):
+        processed.add_metric([status], n)
+    failed = CounterMetricFamily(
+        "pii_documents_failed",
         "Documents extracted with status failed, by error class.",
-        (
-            f'pii_documents_failed_total{{error_class="{_label(c)}"}} {n}'
-            for c, n in sorted(documents.failed_by_error_class.items())
-        ),
+        labels=["error_class"],
     )
-    lines += _family(
-        "pii_documents_not_started_total",
-        "counter",
-        "Documents a run budget left unstarted (requested again later).",
-        [f"pii_documents_not_started_total {documents.not_started}"],
-    )
-    lines += _family(
-        "pii_pages_processed_total",
-        "counter",
-        "Pages of the documents extracted.",
-        [f"pii_pages_processed_total {documents.pages}"],
-    )
-    lines += _family(
-        "pii_extraction_cost_usd_total",
-        "counter",
-        "LLM cost recorded on extracted documents, in USD.",
-        [f"pii_extraction_cost_usd_total {_number(round(documents.cost_usd, 6))}"],
-    )
-    lines += _family(
-        "pii_llm_tokens_total",
-        "counter",
+    for error_class, n in sorted(documents.failed_by_error_class.items()):
+        failed.add_metric([error_class], n)
+    tokens = CounterMetricFamily(
+        "pii_llm_tokens",
         "LLM tokens recorded on extracted documents, by direction.",
-        [
-            f'pii_llm_tokens_total{{direction="input"}} {documents.input_tokens}',
-            f'pii_llm_tokens_total{{direction="output"}} {documents.output_tokens}',
-        ],
+        labels=["direction"],
     )
-    lines += _family(
-        "pii_runs_total",
-        "counter",
-        "Finished runs, by job and status.",
-        (
-            f'pii_runs_total{{job="{job}",status="{status}"}} {n}'
-            for (job, status), n in sorted(runs.finished.items())
-        ),
+    tokens.add_metric(["input"], documents.input_tokens)
+    tokens.add_metric(["output"], documents.output_tokens)
+    finished = CounterMetricFamily(
+        "pii_runs", "Finished runs, by job and status.", labels=["job", "status"]
     )
-    lines += _family(
+    for (job, status), n in sorted(runs.finished.items()):
+        finished.add_metric([job, status], n)
+    in_progress = GaugeMetricFamily(
         "pii_runs_in_progress",
-        "gauge",
         "Runs queued, starting, started or canceling, by job and status.",
-        (
-            f'pii_runs_in_progress{{job="{job}",status="{status}"}} {n}'
-            for (job, status), n in sorted(runs.in_progress.items())
-        ),
+        labels=["job", "status"],
     )
-    samples: list[str] = []
-    for job, durations in sorted(runs.durations.items()):
-        for bound in DURATION_BUCKETS:
-            count = sum(1 for d in durations if d <= bound)
-            samples.append(
-                f'pii_run_duration_seconds_bucket{{job="{job}",le="{_number(bound)}"}} {count}'
-            )
-        samples.append(f'pii_run_duration_seconds_bucket{{job="{job}",le="+Inf"}} {len(durations)}')
-        samples.append(
-            f'pii_run_duration_seconds_sum{{job="{job}"}} {_number(round(sum(durations), 3))}'
-        )
-        samples.append(f'pii_run_duration_seconds_count{{job="{job}"}} {len(durations)}')
-    lines += _family(
+    for (job, status), n in sorted(runs.in_progress.items()):
+        in_progress.add_metric([job, status], n)
+    durations = HistogramMetricFamily(
         "pii_run_duration_seconds",
-        "histogram",
         "Wall time of finished runs (start to end), by job.",
-        samples,
+        labels=["job"],
     )
-    return "\n".join(lines) + "\n"
+    for job, values in sorted(runs.durations.items()):
+        buckets = [(repr(b), sum(1 for d in values if d <= b)) for b in DURATION_BUCKETS]
+        buckets.append(("+Inf", len(values)))
+        durations.add_metric([job], buckets, sum(values))
+    return [
+        processed,
+        failed,
+        CounterMetricFamily(
+            "pii_documents_not_started",
+            "Documents a run budget left unstarted (requested again later).",
+            value=documents.not_started,
+        ),
+        CounterMetricFamily(
+            "pii_pages_processed", "Pages of the documents extracted.", value=documents.pages
+        ),
+        CounterMetricFamily(
+            "pii_extraction_cost_usd",
+            "LLM cost recorded on extracted documents, in USD.",
+            value=round(documents.cost_usd, 6),
+        ),
+        tokens,
+        finished,
+        in_progress,
+        durations,
+    ]
 
 
-class MetricsSource:
-    """Renders the metrics of one instance; document counters are kept between calls, so each
-    call reads only the events written since the previous one. Thread-safe."""
+class InstanceCollector(Collector):
+    """A prometheus_client collector over one instance; document counters are kept between
+    collections, so each reads only the events written since the previous one. Thread-safe."""
 
     def __init__(self, instance: dg.DagsterInstance) -> None:
         self.instance = instance
         self._documents = DocumentCounters()
         self._lock = threading.Lock()
 
-    def render(self) -> str:
+    def collect(self) -> Iterator[Metric]:
         with self._lock:
             self._documents.update(self.instance)
-            return render(self._documents, RunStats.read(self.instance))
+            yield from families(self._documents, RunStats.read(self.instance))
 
 
-def serve(source: MetricsSource, host: str, port: int) -> ThreadingHTTPServer:
-    """An HTTP server answering `GET /metrics` (404 elsewhere); call `serve_forever()` on it."""
+def registry_for(instance: dg.DagsterInstance) -> CollectorRegistry:
+    """A registry holding only the instance's metrics (no process metrics of this tool)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(InstanceCollector(instance))
+    return registry
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            if self.path.split("?")[0] != "/metrics":
-                self.send_error(404)
-                return
-            body = source.render().encode("utf-8")
-            self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's
-            pass  # one line per scrape would drown the logs
+def exposition(registry: CollectorRegistry) -> str:
+    """The registry's metrics in the Prometheus text format."""
+    return generate_latest(registry).decode("utf-8")
 
-    return ThreadingHTTPServer((host, port), Handler)
+
+def serve(registry: CollectorRegistry, host: str, port: int) -> Any:
+    """Serve `GET /metrics` on host:port from a background thread; returns the server (its
+    `server_port` is the bound port; `shutdown()` stops it)."""
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return server

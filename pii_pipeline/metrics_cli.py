@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from pii_pipeline.metrics import MetricsSource, serve
+    from pii_pipeline.metrics import exposition, registry_for, serve
 
     if not os.environ.get("DAGSTER_HOME"):
         raise ValueError("DAGSTER_HOME is not set: it names the instance whose metrics are read")
     with dg.DagsterInstance.get() as instance:
-        source = MetricsSource(instance)
+        registry = registry_for(instance)
         if args.serve is None:
-            sys.stdout.write(source.render())
+            sys.stdout.write(exposition(registry))
             return 0
-        server = serve(source, args.host, args.serve)
+        server = serve(registry, args.host, args.serve)
         print(f"metrics on http://{args.host}:{server.server_port}/metrics", flush=True)
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        stop.wait()
+        server.shutdown()
         return 0
 
 

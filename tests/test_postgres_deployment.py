@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.dataset import latest_version
@@ -207,7 +208,13 @@ def test_killed_worker_is_retried_and_every_document_is_published_once(
             timeout=120,
         )
         assert metrics.returncode == 0, metrics.stderr
-        assert f'pii_documents_processed_total{{status="ok"}} {DOCUMENTS}' in metrics.stdout
-        assert 'pii_runs_total{job="extract_documents",status="FAILURE"} 1' in metrics.stdout
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(metrics.stdout)
+            for s in family.samples
+        }
+        assert samples[("pii_documents_processed_total", (("status", "ok"),))] == DOCUMENTS
+        failed_runs = ("pii_runs_total", (("job", EXTRACT_JOB), ("status", "FAILURE")))
+        assert samples[failed_runs] == 1
         instance.dispose()
     print(f"\nmulti-process deployment test: {elapsed:.0f}s to a complete version")

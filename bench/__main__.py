@@ -15,9 +15,11 @@ from bench import (
     llm_cost,
     llm_throughput,
     page_throughput,
+    parallel_runs,
     publish_scaling,
     run_overhead,
     sensor_tick,
+    storage_overhead,
 )
 
 BENCHMARKS = {
@@ -28,6 +30,8 @@ BENCHMARKS = {
     "page_throughput": page_throughput.run,
     "llm_throughput": llm_throughput.run,
     "llm_cost": llm_cost.run,
+    "storage_overhead": storage_overhead.run,
+    "parallel_runs": parallel_runs.run,
 }
 
 

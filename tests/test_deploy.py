@@ -279,6 +279,8 @@ CHART_KEYS = {
         "schedulerName", "volumeMounts", "volumes",
     },
     "runCoordinator": {"enabled", "type", "config"},
+    "queuedRunCoordinator": {"maxConcurrentRuns", "tagConcurrencyLimits",
+                             "dequeueIntervalSeconds", "dequeueNumWorkers", "dequeueUseThreads"},
     "concurrency": {"enabled", "pools", "runs"},
     "concurrency.pools": {"defaultLimit", "granularity", "opGranularityRunBuffer"},
     "concurrency.runs": {"maxConcurrentRuns", "tagConcurrencyLimits"},
@@ -300,6 +302,7 @@ def test_helm_values_use_the_charts_keys_and_say_what_the_instance_file_says() -
         "k8sRunLauncher": launcher["config"]["k8sRunLauncher"],
         "dagsterDaemon": daemon,
         "runCoordinator": daemon["runCoordinator"],
+        "queuedRunCoordinator": daemon["runCoordinator"]["config"]["queuedRunCoordinator"],
         "concurrency": values["concurrency"],
         "concurrency.pools": values["concurrency"]["pools"],
         "concurrency.runs": values["concurrency"]["runs"],
@@ -335,6 +338,11 @@ def test_helm_values_use_the_charts_keys_and_say_what_the_instance_file_says() -
         "maxResumeRunAttempts": 2,
         "pollIntervalSeconds": monitoring["poll_interval_seconds"],
         "freeSlotsAfterRunEndSeconds": monitoring["free_slots_after_run_end_seconds"],
+    }
+    coordinator = base["run_coordinator"]["config"]
+    assert daemon["runCoordinator"]["config"]["queuedRunCoordinator"] == {
+        "dequeueUseThreads": coordinator["dequeue_use_threads"],
+        "dequeueNumWorkers": coordinator["dequeue_num_workers"],
     }
     assert daemon["runRetries"] == {
         "enabled": True,

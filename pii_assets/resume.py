@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
+
+# The daemon's own count of the new workers it gave a run (engine events it writes on resuming).
 from dagster._daemon.monitoring.run_monitoring import count_resume_run_attempts
 
 from pii_assets.bucket import BucketLayout, get_json

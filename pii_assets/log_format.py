@@ -108,14 +108,15 @@ def default_run_config(environ: dict[str, str] | None = None) -> dict[str, Any] 
 
 def configure_process_logging(environ: dict[str, str] | None = None) -> None:
     """With PII_LOG_FORMAT=json, the handlers of the process's `dagster` and root loggers write
-    JSON lines (the code server's and daemon-launched workers' own messages); a root logger
-    without handlers gets one on stderr. Does nothing for `text`."""
+    JSON lines (the code server's and run workers' own messages, after the code location loads;
+    the code server's start-up line before it keeps Dagster's format). When neither logger has a
+    handler, the root logger gets one on stderr. Does nothing for `text`."""
     if log_format(environ) != "json":
         return
     formatter = JsonLogFormatter()
-    root = logging.getLogger()
-    if not root.handlers:
+    root, dagster_logger = logging.getLogger(), logging.getLogger("dagster")
+    if not root.handlers and not dagster_logger.handlers:
         root.addHandler(logging.StreamHandler(sys.stderr))
-    for logger in (root, logging.getLogger("dagster")):
+    for logger in (root, dagster_logger):
         for handler in logger.handlers:
             handler.setFormatter(formatter)

@@ -59,7 +59,7 @@ test: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m pytest
 
 # The distributed deployment as processes on PostgreSQL: dagster-daemon, a gRPC code server, queued
-# parallel runs, a run worker killed with SIGKILL and retried, a published version (~2-4 min).
+# parallel runs, a run worker killed with SIGKILL and retried, a published version (~1-3 min).
 test-postgres: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m pytest -m postgres tests/test_postgres_deployment.py
 

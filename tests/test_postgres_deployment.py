@@ -5,7 +5,7 @@ publish sensor. Extraction runs execute in parallel; one run worker is killed wi
 its run fails, Dagster retries it, the retry reuses what the dead worker finished and extracts the
 rest, and the published version holds every object exactly once.
 
-Not part of `make test` (about 3-5 minutes on 2 cores; see docs/pending/deploy.md).
+Not part of `make test` (70-160 s on 2 shared cores): `make test-postgres`, which CI runs too.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ value and every value we report is then one of:
   (its tests call these "weak" or "very weak" matches), under the minimum confidence at which we
   report anything; Presidio puts a courtesy title inside a PERSON span.
 
-Misses and extras we keep on purpose are listed in `EXPLAINED` with the reason (README "Peer test
-strings"); `make eval` reports them apart from the unexplained ones.
+Misses and extras we keep on purpose are listed in `EXPLAINED` with the reason (docs/recognizers.md,
+"Peer test strings"); `make eval` reports them apart from the unexplained ones.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ OTHER_VALUES: frozenset[tuple[str, str, str]] = frozenset(
     }
 )
 
-# Disagreements kept on purpose: (Presidio type, text) -> why. README "Peer test strings" says
-# the same.
+# Disagreements kept on purpose: (Presidio type, text) -> why. docs/recognizers.md, "Peer test
+# strings", says the same.
 _BARE_ROUTING = (
     "nine bare digits pass the ABA checksum one time in ten: a routing number needs its label "
     '("Routing number", "ABA", "RTN") or the printed XXXX-YYYY-C form'

@@ -27,6 +27,7 @@ from pii_assets.models import (
 )
 from pii_assets.recognition import ner
 from pii_assets.recognition.forms import captions, form_entities
+from pii_assets.recognition.language import phone_region
 from pii_assets.recognizers import classify, find_entities
 
 # Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
@@ -111,12 +112,15 @@ class OfflineExtractor:
         printed: list[Word] = []
         if getattr(self._last_page, "key", None) == (page.part, page.number):
             printed = self._last_page.words
+        # National phone numbers in fields are read in the configured region, else in the region
+        # of the page's language, as on the page itself.
+        region = self.default_region or phone_region(" ".join(w.text for w in printed))
         typed = form_entities(
             page.fields,
             page=page.number,
             source=page.source,
             captions=captions(page.fields, printed),
-            region=self.default_region,
+            region=region,
         )
         untyped = [f.rect for f in page.fields if not any(_centre_in(f.rect, e) for e in typed)]
         return typed + [e for e in entities if any(_within(e, rect) for rect in untyped)]

@@ -343,6 +343,9 @@ def _row_values(row: list[FormField], kinds_of: dict[int, list[str]], region: st
 
 
 _PARTS = frozenset({"first", "middle", "last"})
+# Kinds whose value a form may split over adjacent boxes: digit groups, an area code and number,
+# a date's month, day and year.
+_SPLIT_KINDS = frozenset({"ssn", "itin", "routing", "account", "card", "iban", "phone", "dob"})
 
 
 def _continues(
@@ -357,6 +360,10 @@ def _continues(
         return False
     if head[0] in _PARTS:
         return bool(right) and right[0] in _PARTS
+    # Only numbers are split over boxes (the "Number" boxes of an SSN, an area code and a
+    # number): a street line beside a county box is two values, even under one caption.
+    if head[0] not in _SPLIT_KINDS:
+        return False
     if right[:1] == head:
         return True
     return not any(value_type(kind, nxt.value.strip(), region) for kind in right)

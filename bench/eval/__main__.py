@@ -28,6 +28,7 @@ from bench.eval.harness import (
     read_pages,
     score,
     throughput,
+    throughput_pair,
 )
 from bench.eval.metrics import Counts, Prediction
 from bench.public_corpus import CorpusMissing
@@ -284,7 +285,7 @@ def _languages_report(
     every = score(documents, pages, system).counts
     console.print(
         f"five-language documents: {len(documents)} documents, {len(pages)} pages "
-        f"({sum(p.source == 'ocr' for p in pages)} OCR); {time.perf_counter() - started:.1f}s"
+        f"({sum(p.scored_as == 'ocr' for p in pages)} OCR); {time.perf_counter() - started:.1f}s"
     )
     console.print(
         _counts_table("five-language documents (all pages)", by_language | {"all": every["all"]})
@@ -365,7 +366,6 @@ def main(argv: list[str] | None = None) -> int:
 
     ours_system = offline_system(default_region=args.region, min_confidence=args.min_confidence)
     ours = score(documents, pages, ours_system, types=CORPUS_TYPES)
-    pps = throughput(pages, ours_system)
     theirs = None
     presidio_pps = None
     presidio_text_pps = None
@@ -378,8 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         presidio = _presidio_system(baseline)
         theirs = score(documents, pages, presidio, types=CORPUS_TYPES)
         presidio_pps = theirs.pages / theirs.seconds if theirs.seconds else None
-        # The same text-layer pages, the same single thread, as `pps`.
-        presidio_text_pps = throughput(pages, presidio)
+        # The same text-layer pages, the same single thread, in alternating rounds.
+        pps, presidio_text_pps = throughput_pair(pages, ours_system, presidio)
+    else:
+        pps = throughput(pages, ours_system)
 
     console.print(_table("offline extractor (ours)", ours, theirs))
     if theirs is not None:

@@ -1,7 +1,8 @@
 """Recognizers for US Social Security numbers, ITINs, passport numbers and driver's licences.
 
 - SSN: area/group/serial rules via python-stdnum (no area 000, 666 or 900-999, no group 00, no
-  serial 0000, no advertising numbers); groups separated by dashes, spaces or dots.
+  serial 0000, no advertising numbers); groups separated by dashes (also en and em dashes),
+  spaces or dots.
 - ITIN: nine digits starting with 9 whose fourth and fifth digits are 50-65, 70-88, 90-92 or
   94-99 (IRS Publication 1915, "Understanding Your IRS Individual Taxpayer Identification
   Number").
@@ -29,7 +30,12 @@ from pii_assets.recognition.context import NOT_PII_CONTEXT
 
 # --- SSN and ITIN --------------------------------------------------------------------------------
 
-_SEPARATED = re.compile(r"(?=\d)(?<![\d.-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\d-]|\.\d)")
+# Groups separated by a dash (ASCII, en or em dash: word processors and printed forms use them),
+# a space or a dot; a dash may have a space on each side ("123 – 45 – 6789" on a form whose boxes
+# are printed around dashes).
+_SEPARATED = re.compile(
+    r"(?=\d)(?<![\d.\-–—])(\d{3})( ?[-–—] ?|[ .])(\d{2})\2(\d{4})(?![\d\-–—]|\.\d)"
+)
 _COMPACT = re.compile(r"(?=\d)(?<![\d.-])(\d{3})(\d{2})(\d{4})(?![\d-]|\.\d)")
 _SSN_CONTEXT = re.compile(
     r"(?i)(?:\bssn\b|social security|\bsoc\.? ?sec\b|\bss ?#|\bss no\b|\bssa\b|taxpayer id"

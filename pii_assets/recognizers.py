@@ -20,6 +20,7 @@ from pii_assets.recognition.common import Candidate
 from pii_assets.recognition.dates import birth_dates
 from pii_assets.recognition.financial import bank_accounts, cards, ibans, routing_numbers
 from pii_assets.recognition.form_pages import (
+    beside_values,
     caption_values,
     conditional_date,
     fill_blanks,
@@ -117,12 +118,16 @@ def find_entities(
     # Digits recognised as something else, even with too little confidence to keep, are not
     # looked at again as phone numbers; values found either way are not typed again by a caption.
     found_phones = list(phones(text, region, structured, also=also))
+    known = [
+        c for c in (*structured, *found_phones) if c.confidence >= min_confidence and not c.claim
+    ]
     candidates = [
         c
         for c in (
             *structured,
             *found_phones,
-            *caption_values(page_text, region, known=[*structured, *found_phones]),
+            *caption_values(page_text, region, known=known),
+            *beside_values(page_text, region, known=known),
             *persons(text, page_text, ocr=source == "ocr"),
             *(ner.find(text) if ner else ()),
         )

@@ -122,8 +122,15 @@ def _us_addresses(text: str) -> Iterator[Candidate]:
         return
     for m in _US_STREET.finditer(text):
         line_end = _line_end(text, m.start())
+        # An address ends at a column gap: the next column is another box's value ("1786 Harbor
+        # Road<tab>Contoso Bank" on a form), and its town line is then not the next row.
+        tab = text.find("\t", m.end(), line_end)
+        if tab >= 0:
+            line_end = tab
         window_end = line_end
-        town = _CITY_STATE_ZIP.match(text, line_end + 1) if line_end < len(text) else None
+        town = None
+        if tab < 0 and line_end < len(text):
+            town = _CITY_STATE_ZIP.match(text, line_end + 1)
         if town:
             window_end = town.end()
         span = _usaddress_span(text, m.start(), window_end, line_end)

@@ -91,6 +91,64 @@ def caption_values(
     return list(dict.fromkeys(found))
 
 
+# --- Values beside printed captions ---------------------------------------------------------------
+
+# A caption block's lines read as one caption, up to this many.
+_CAPTION_BLOCK_LINES = 4
+_ITEM_NUMBER = re.compile(r"\d{1,2}[a-z]?|[A-Z]\.|\([a-z0-9]\)")
+
+
+def beside_values(
+    page: PageText, region: str = "US", known: Iterable[Candidate] = ()
+) -> list[Candidate]:
+    """Values in a box with its caption printed to its left, often wrapped over the lines of
+    one text block around the box's row ("DATE" / "OF" / "BIRTH" beside "09/30/1992", "DAYTIME
+    PHONE" / "NUMBER" beside an area-code box and a number box): typed by the caption's kinds
+    and checked by shape like a field's value. A number split over two boxes side by side (area
+    code and number) is one value. A caption ending in a colon labels a value the page's
+    recognizers read; `known` values are not looked at again. Confidence 0.9."""
+    text = page.text
+    if "\t" not in text:
+        return []
+    known_spans = {(c.start, c.end) for c in known}
+    columns = page.columns
+    blocks: dict[int, list[Word]] | None = None
+    found = []
+    for index in range(1, len(columns)):
+        row, start, end = columns[index]
+        left_row, left_start, left_end = columns[index - 1]
+        if left_row != row or text[left_end - 1] == ":" or (start, end) in known_spans:
+            continue
+        if not any(c.isdigit() or c == "@" for c in text[start:end]):
+            continue
+        if blocks is None:
+            blocks = {}
+            for word in page.words:
+                blocks.setdefault(word.block, []).append(word)
+        caption = _block_caption(page.words[page.word_index(left_end - 1)], blocks)
+        kinds = [k for k in label_kinds(caption) if k in _CAPTIONED_KINDS]
+        if not kinds:
+            continue
+        spans = [(start, end)]
+        if index + 1 < len(columns) and columns[index + 1][0] == row:
+            spans.append((start, columns[index + 1][2]))  # area code | number
+        for s, e in spans:
+            value = text[s:e].replace("\t", " ")
+            entity_type = next(filter(None, (value_type(k, value, region) for k in kinds)), None)
+            if entity_type in ENTITY_TYPES:
+                found.append(Candidate(entity_type, s, e, 0.9))  # type: ignore[arg-type]
+                break
+    return found
+
+
+def _block_caption(word: Word, blocks: dict[int, list[Word]]) -> str:
+    """The caption `word` belongs to: the lines of its text block around its own, in reading
+    order, without item numbers ("4", "15", "A.")."""
+    lines = [w for w in blocks[word.block] if abs(w.line - word.line) < _CAPTION_BLOCK_LINES]
+    lines.sort(key=lambda w: (w.line, w.x0))
+    return " ".join(w.text for w in lines if not _ITEM_NUMBER.fullmatch(w.text))
+
+
 # --- Values written on a blank line ---------------------------------------------------------------
 
 _BLANK = re.compile(r"[_.]{3,}:?")

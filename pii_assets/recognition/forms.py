@@ -18,6 +18,7 @@ Entity types outside the vocabulary in force (`models.ENTITY_TYPES`) are not rep
 
 from __future__ import annotations
 
+import bisect
 import functools
 import ipaddress
 import re
@@ -405,7 +406,9 @@ def captions(fields: Sequence[FormField], words: Sequence[Word]) -> dict[str, st
     """For each field, the printed words that label its widget: the text just left of it on its
     row when that text ends close to it ("b Routing number [____]"), else the line printed just
     above it within its width ("Your social security number" over the boxes). `words` are the
-    page's own (printed) words, normalised like the fields' rects."""
+    page's words, normalised like the fields' rects; the words drawn inside a field's widget are
+    its value, not a caption ("7874 Oak Street" over "City or town, state, and ZIP code")."""
+    words = _printed(fields, words)
     found: dict[str, str] = {}
     for f in sorted(fields, key=lambda f: (f.rect[1], f.rect[0])):
         caption = _caption(f, words)
@@ -414,6 +417,20 @@ def captions(fields: Sequence[FormField], words: Sequence[Word]) -> dict[str, st
         if caption:
             found[f.name] = caption
     return found
+
+
+def _printed(fields: Sequence[FormField], words: Sequence[Word]) -> list[Word]:
+    """The words whose centre lies in no field's widget: the page's printed text."""
+    rects = sorted((f.rect for f in fields), key=lambda r: r[1])
+    tops = [r[1] for r in rects]
+    printed = []
+    for w in words:
+        cx, cy = (w.x0 + w.x1) / 2, (w.y0 + w.y1) / 2
+        # Only widgets whose top lies above the word's centre can hold it.
+        above = rects[: bisect.bisect_right(tops, cy)]
+        if not any(r[0] <= cx <= r[2] and r[1] <= cy <= r[3] for r in above):
+            printed.append(w)
+    return printed
 
 
 def _caption(f: FormField, words: Sequence[Word]) -> str:

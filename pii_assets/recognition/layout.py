@@ -75,11 +75,17 @@ class _Line:
 
 
 def _source_lines(words: Sequence[Word]) -> list[_Line]:
+    """The words grouped by their source line, each line cut at its column gaps: the pieces of
+    a line drawn across columns (printed brackets "(    )" around an area-code box, a table's
+    ruled row) leave room between them for what other lines put there ("312")."""
     lines: list[_Line] = []
     current: list[Word] = []
     key: tuple[int, int] | None = None
     for word in words:
-        if (word.block, word.line) != key and current:
+        if current and (
+            (word.block, word.line) != key
+            or word.x0 - current[-1].x1 > COLUMN_GAP * _char_width(current[-1])
+        ):
             lines.append(_Line.of(current))
             current = []
         key = (word.block, word.line)

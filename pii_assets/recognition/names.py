@@ -8,6 +8,7 @@ field's label ("Name: Maria Gonzalez Email: ...") and before words that are not 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -332,20 +333,25 @@ def caption_names(page: PageText, text: str) -> Iterator[Candidate]:
         ("full", _FULL_CAPTION, False),
     ):
         # The box under a caption: its first line of text, a few rows down at most (a tall box
-        # draws its value in the middle, beside other boxes' values).
-        seen: set[int] = set()
+        # draws its value in the middle, beside other boxes' values); in a table of boxes (a
+        # form's dependents), the names in the rows right below it too, up to the first row
+        # that holds none.
+        last_row: dict[int, int | None] = {}
         for cell in column_cells(
             page, caption, max_rows=4, gaps=3, within=within, match_text=lowered
         ):
-            if cell.header in seen:
+            row = bisect.bisect_right(page.row_starts, page.word_index(cell.start)) - 1
+            if cell.header in last_row and last_row[cell.header] != row - 1:
+                last_row[cell.header] = None
                 continue
-            seen.add(cell.header)
+            last_row[cell.header] = None
             start = _extend_left(page, cell.start)
             value = text[start : cell.end]
             if not _CAPTION_VALUE.fullmatch(value) or _trim(value) != (0, len(value)):
                 continue
             if role == "full" and " " not in value:
                 continue
+            last_row[cell.header] = row
             cells.append((start, cell.end, role))
     cells = sorted(set(cells))
     index = 0

@@ -17,12 +17,11 @@ from pii_assets.models import Entity, Word
 from pii_assets.recognition.addresses import addresses
 from pii_assets.recognition.classify import classify
 from pii_assets.recognition.common import Candidate
-from pii_assets.recognition.dates import birth_dates
+from pii_assets.recognition.dates import birth_dates, conditional_date
 from pii_assets.recognition.financial import bank_accounts, cards, ibans, routing_numbers
 from pii_assets.recognition.form_pages import (
     beside_values,
     caption_values,
-    conditional_date,
     fill_blanks,
 )
 from pii_assets.recognition.identifiers import driver_licenses, passports, ssns

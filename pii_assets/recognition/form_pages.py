@@ -5,8 +5,11 @@ joined back into one value by `layout.PageText`):
 - a value drawn over a printed blank line follows its label (`fill_blanks`);
 - a value in the box under a printed caption ("Your social security number") is typed by that
   caption and checked by shape like a form field's value (`caption_values`);
-- a date that printed instructions compare against ("born before January 2, 1946") is not a
-  birth date (`conditional_date`).
+- so is a value in a box whose caption is printed to its left, wrapped or not ("DATE" / "OF" /
+  "BIRTH"), an area code and a number in boxes side by side being one value (`beside_values`).
+
+A date that printed instructions compare against ("born before January 2, 1946") is no birth
+date wherever it is found (`dates.conditional_date`).
 """
 
 from __future__ import annotations
@@ -201,20 +204,3 @@ def fill_blanks(words: Sequence[Word]) -> list[Word]:
         else:
             out.append(w)
     return out
-
-
-# --- Printed instructions ------------------------------------------------------------------------
-
-# A date that a rule compares against: "born before January 2, 1946", "on or after 1/1/1960".
-_CONDITION = re.compile(
-    r"(?i)\b(?:before|after|prior to|later than|earlier than|between|until|since|by|older than"
-    r"|younger than|vor dem|nach dem|avant le|après le|antes del?|después del?|prima del"
-    r"|dopo il|voor|na)\s*(?:the\s*)?$"
-)
-
-
-def conditional_date(text: str, start: int) -> bool:
-    """Whether the date at `start` is what printed instructions compare against ("born before
-    January 2, 1946"), not someone's birth date: a comparison word right before it."""
-    row_start = text.rfind("\n", 0, start) + 1
-    return _CONDITION.search(text, max(row_start, start - 20), start) is not None

@@ -131,6 +131,11 @@ _KEYWORD_PATTERNS = (
         2,
     ),
 )
+# An e-mail address in angle brackets (RFC 5322 §3.4 "name-addr": From, To and Cc header fields,
+# "… wrote:" lines quoting them), and the display name right before it, quotes allowed.
+_ANGLE_ADDRESS = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_DISPLAY_NAME = re.compile(rf"(?<![\w'’-])[\"']?{_ANY_NAME}[\"']?[ \t]*$")
+_DISPLAY_NAME_REACH = 80
 # (pattern, confidence, fewest name tokens)
 _PATTERNS = (
     (re.compile(rf"(?<![\w.]){_TITLES}[ \t]+{_ANY_NAME}"), 0.75, 1),
@@ -270,6 +275,13 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
     for pattern, confidence, fewest in _PATTERNS:
         for m in pattern.finditer(text):
             yield from _person(text, m, confidence, fewest)
+    if "<" in text and "@" in text:
+        for address in _ANGLE_ADDRESS.finditer(text):
+            row_start = text.rfind("\n", 0, address.start()) + 1
+            reach = max(row_start, address.start() - _DISPLAY_NAME_REACH)
+            m = _DISPLAY_NAME.search(text, reach, address.start())
+            if m:  # a first and a last name: "Support <help@...>" names no one
+                yield from _person(text, m, 0.85, 2)
     for cell in column_cells(page, _NAME_HEADER):
         m = _CELL_NAME.fullmatch(text, cell.start, cell.end)
         if not m or _trim(m["name"]) != (0, len(m["name"])):

@@ -161,6 +161,22 @@ _YEAR_LIKE = re.compile(r"\d{4}")
 _WINDOW = 50
 
 
+# A date written as digits only, as a comb field of eight boxes holds it: MMDDYYYY or DDMMYYYY.
+_COMPACT_DATE = re.compile(r"(?P<a>\d{2})(?P<b>\d{2})" + _YEAR)
+_DATE_SEPARATORS = re.compile(r"[\s./-]")
+
+
+def date_value_valid(value: str) -> bool:
+    """Whether all of `value` is one real past date (`DATES`, or eight digits MMDDYYYY or
+    DDMMYYYY), as a field labelled with a date holds it."""
+    for pattern in DATES:
+        m = pattern.fullmatch(value)
+        if m and valid_date(m):
+            return True
+    m = _COMPACT_DATE.fullmatch(_DATE_SEPARATORS.sub("", value))
+    return m is not None and valid_date(m)
+
+
 def valid_date(m: re.Match[str]) -> bool:
     """Whether the matched day, month and year are a real date, not in the future."""
     groups = m.groupdict()

@@ -25,13 +25,17 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import phonenumbers
-from stdnum import iban, luhn
-from stdnum.us import itin, rtn, ssn
-
 from pii_assets.models import ENTITY_TYPES, Entity, FormField, Word
+from pii_assets.recognition.dates import date_value_valid
+from pii_assets.recognition.financial import (
+    aba_valid,
+    account_number_valid,
+    card_valid,
+    valid_iban,
+)
+from pii_assets.recognition.identifiers import license_valid, passport_valid, ssn_type
 from pii_assets.recognition.names import ORGANISATION_WORDS
-from pii_assets.recognition.patterns import DATES, valid_date
+from pii_assets.recognition.patterns import email_valid, phone_valid
 
 # Field kinds a label can name, most specific first: the first kind whose value test passes wins.
 # Sources of the wording: IRS Forms 1040, W-4, W-9, W-2; USCIS Form I-9; SSA Form SS-5; state
@@ -124,9 +128,7 @@ _TYPE_OF = {
 _TEXT_KINDS = frozenset({"text", "combobox", "listbox"})
 _NAME_VALUE = re.compile(r"[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*){0,5}")
 _NOT_A_NAME = frozenset({"n/a", "na", "none", "same", "unknown", "self", "yes", "no"})
-_EMAIL_VALUE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SEPARATORS = re.compile(r"[\s.\-/]")
-_COMPACT_DATE = re.compile(r"(?P<a>\d{2})(?P<b>\d{2})(?P<year>(?:19|20)\d{2})")
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
@@ -165,51 +167,37 @@ def _digits(value: str) -> str:
     return _SEPARATORS.sub("", value)
 
 
-def _is_date(value: str) -> bool:
-    for pattern in DATES:
-        m = pattern.fullmatch(value)
-        if m and valid_date(m):
-            return True
-    m = _COMPACT_DATE.fullmatch(_digits(value))  # a comb field: MMDDYYYY or DDMMYYYY
-    return m is not None and _is_date(f"{m['a']}/{m['b']}/{m['year']}")
-    return False
-
-
 def value_type(kind: str, value: str, region: str) -> str | None:
-    """The entity type `value` is as a `kind` field's value (checksum, digit count, date, e-mail
-    syntax), or None when it does not fit."""
+    """The entity type `value` is as a `kind` field's value, or None when it does not fit: the
+    same tests the page's recognizers apply (checksums, issuer ranges, digit counts, dates,
+    e-mail syntax), the label standing in for the context words they look for."""
     compact = _digits(value)
     if kind in ("ssn", "itin"):
-        if not (compact.isdigit() and len(compact) == 9):
-            return None
-        if itin.is_valid(compact):
-            return "US_ITIN"
-        return "US_SSN" if ssn.is_valid(compact) else None
+        return ssn_type(compact)
     if kind == "routing":
-        return "ABA_ROUTING_NUMBER" if compact.isdigit() and rtn.is_valid(compact) else None
+        return "ABA_ROUTING_NUMBER" if aba_valid(compact) else None
     if kind == "account":
-        ok = compact.isalnum() and 4 <= len(compact) <= 17 and any(c.isdigit() for c in compact)
-        return "BANK_ACCOUNT_NUMBER" if ok else None
+        return "BANK_ACCOUNT_NUMBER" if account_number_valid(value.strip()) else None
     if kind == "iban":
-        return "IBAN_CODE" if iban.is_valid(compact) else None
+        return "IBAN_CODE" if valid_iban(compact.upper()) else None
     if kind == "card":
-        ok = compact.isdigit() and 13 <= len(compact) <= 19 and luhn.is_valid(compact)
-        return "CREDIT_CARD" if ok else None
-    if kind in ("passport", "license"):
-        ok = compact.isalnum() and 5 <= len(compact) <= 20 and any(c.isdigit() for c in compact)
-        return _TYPE_OF[kind] if ok else None
+        return "CREDIT_CARD" if card_valid(compact, labelled=True) else None
+    if kind == "passport":
+        return "US_PASSPORT" if passport_valid(compact.upper()) else None
+    if kind == "license":
+        return "DRIVER_LICENSE" if license_valid(value.strip().upper()) else None
     if kind == "email":
-        return "EMAIL_ADDRESS" if _EMAIL_VALUE.fullmatch(value) else None
+        return "EMAIL_ADDRESS" if email_valid(value.strip()) else None
     if kind == "ip":
         try:
-            ipaddress.ip_address(value)
+            ipaddress.ip_address(value.strip())
         except ValueError:
             return None
         return "IP_ADDRESS"
     if kind == "phone":
-        return "PHONE_NUMBER" if _is_phone(value, region) else None
+        return "PHONE_NUMBER" if phone_valid(value, region) else None
     if kind == "dob":
-        return "DATE_OF_BIRTH" if _is_date(value) else None
+        return "DATE_OF_BIRTH" if date_value_valid(value.strip()) else None
     if kind == "address":
         has_digit = any(c.isdigit() for c in value)
         has_word = re.search(r"[^\W\d_]{2,}", value) is not None
@@ -219,17 +207,6 @@ def value_type(kind: str, value: str, region: str) -> str | None:
         organisation = any(w.lower().strip(".,") in ORGANISATION_WORDS for w in value.split())
         return "PERSON" if ok and not organisation else None
     return None
-
-
-def _is_phone(value: str, region: str) -> bool:
-    digits = sum(c.isdigit() for c in value)
-    if not 7 <= digits <= 15:
-        return False
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(number)
 
 
 @dataclass(frozen=True)

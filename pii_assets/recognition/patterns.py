@@ -25,9 +25,11 @@ __all__ = [
     "DATES",
     "birth_dates",
     "cards",
+    "email_valid",
     "emails",
     "ibans",
     "ips",
+    "phone_valid",
     "phones",
     "ssns",
     "valid_date",
@@ -42,6 +44,11 @@ _EMAIL = re.compile(
     r"(?=[A-Za-z0-9])(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
     r"\.(?:[Xx][Nn]--[A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z]{2,})(?![\w-])"
 )
+
+
+def email_valid(value: str) -> bool:
+    """Whether `value` is one e-mail address, as `emails` finds them in text."""
+    return _EMAIL.fullmatch(value) is not None and not any(c.isspace() for c in value)
 
 
 def emails(text: str, *, ocr: bool = False) -> Iterator[Candidate]:
@@ -194,7 +201,7 @@ def _phones_in(
     found = list(_matches(value, region))
     if not found and also and also != region and _NANP_GROUPING.search(value):
         found = list(_matches(value, also))
-    if not found and not value.lstrip().startswith("+"):
+    if not found and not value.lstrip().startswith("+") and not _local_only(value, region):
         label = distance_before(text, at, _PHONE_NUMBER_LABEL, 30)
         if label is not None and not _look_alike_nearer(text, at, label):
             for other in _OTHER_REGIONS:
@@ -205,6 +212,35 @@ def _phones_in(
     for m in found:
         start, end = at + m.start, at + m.end
         yield Candidate("PHONE_NUMBER", start, end, _phone_confidence(text, start, m))
+
+
+def phone_valid(value: str, region: str) -> bool:
+    """Whether `value` is one phone number, read as a labelled value: valid in `region`, or,
+    written without a country code, in another country's plan (like a number after a phone
+    label in text: "My Japanese number is 090-1234-5678")."""
+    if not 7 <= sum(c.isdigit() for c in value) <= 15:
+        return False
+    regions = [region]
+    if not value.lstrip().startswith("+") and not _local_only(value, region):
+        regions += [other for other in _OTHER_REGIONS if other != region]
+    for other in regions:
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(value, other)):
+                return True
+        except phonenumbers.NumberParseException:
+            return False
+    return False
+
+
+def _local_only(value: str, region: str) -> bool:
+    """Whether `value` is a local number of `region` dialled without its area code ("555-0134"
+    in the US): incomplete there, and no number of another country."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return False
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
 
 
 def _matches(value: str, region: str) -> Iterator[phonenumbers.PhoneNumberMatch]:

@@ -33,6 +33,7 @@ from bench.eval.harness import (
 from bench.eval.metrics import Counts, Prediction
 from bench.public_corpus import CorpusMissing
 from pii_assets.extraction import OfflineExtractor
+from pii_assets.recognition import ner
 
 # The seed of the reported figures; recognizers were developed against other seeds.
 HELD_OUT_SEED = 20260611
@@ -397,9 +398,17 @@ def main(argv: list[str] | None = None) -> int:
                 "met": pps >= TARGETS["times_presidio_throughput"] * presidio_text_pps,
             }
         )
-    # A peer's test strings: Presidio's own recognizer test cases, through our recognizers.
+    # A peer's test strings: Presidio's own recognizer test cases, through our recognizers, as
+    # installed by default (no NER backend) and with the NER backend when one is available.
+    backend = ner.load(args.ner) if args.ner else None
+    peer_ner = None
     try:
         peer = peer_strings.evaluate(default_region=args.region, min_confidence=args.min_confidence)
+        if backend is not None:
+            peer_ner = peer_strings.evaluate(
+                default_region=args.region, min_confidence=args.min_confidence, ner=backend
+            )
+            peer = peer_strings.explained_by_ner(peer, peer_ner)
     except CorpusMissing as missing:
         peer = None
         console.print(f"[yellow]peer test strings not measured: {missing}")
@@ -407,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
         console.print(peer_strings.table(peer))
         console.print(peer_strings.disagreement_table(peer))
         checks += peer_strings.checks(peer)
+    if peer_ner is not None:
+        label = f"with NER backend {args.ner}"
+        console.print(peer_strings.table(peer_ner, label))
+        console.print(peer_strings.disagreement_table(peer_ner, label))
+        checks += peer_strings.checks(peer_ner, label)
     other_rows, other_figures = _other_sources(args, console)
     checks += other_rows
     ner_pps = None
@@ -435,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours_pages_per_second": round(pps, 1),
         "targets": checks,
         "peer_strings": peer_strings.as_dict(peer) if peer is not None else None,
+        "peer_strings_with_ner": peer_strings.as_dict(peer_ner) if peer_ner is not None else None,
         **other_figures,
     }
     if ner_pps is not None:

@@ -200,7 +200,10 @@ def ibans(text: str) -> Iterator[Candidate]:
         # until the checksum holds.
         for count in range(len(groups), 0, -1):
             compact = "".join(g[0] for g in groups[:count])
-            if len(compact) < MIN_IBAN:
+            if len(compact) < MIN_IBAN or count == 1 and not (
+                valid_iban(compact) or _valid_after_ocr_repair(compact)
+            ):
+                # No leading groups make a valid IBAN (an unseparated one is one group).
                 yield from _malformed(m, groups)
                 break
             valid = valid_iban(compact) or _valid_after_ocr_repair(compact)

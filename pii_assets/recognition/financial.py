@@ -200,9 +200,10 @@ def ibans(text: str) -> Iterator[Candidate]:
         # until the checksum holds.
         for count in range(len(groups), 0, -1):
             compact = "".join(g[0] for g in groups[:count])
-            if len(compact) < MIN_IBAN or count == 1 and not (
+            unseparated = count == 1 and not (
                 valid_iban(compact) or _valid_after_ocr_repair(compact)
-            ):
+            )
+            if len(compact) < MIN_IBAN or unseparated:
                 # No leading groups make a valid IBAN (an unseparated one is one group).
                 yield from _malformed(m, groups)
                 break

@@ -128,7 +128,12 @@ def beside_values(
             blocks = {}
             for word in page.words:
                 blocks.setdefault(word.block, []).append(word)
-        caption = _block_caption(page.words[page.word_index(left_end - 1)], blocks)
+        caption = _block_caption(
+            page.words[page.word_index(left_start)].x0,
+            page.words[page.word_index(left_end - 1)],
+            page.words[page.word_index(start)].x0,
+            blocks,
+        )
         kinds = [k for k in label_kinds(caption) if k in _CAPTIONED_KINDS]
         if not kinds:
             continue
@@ -144,10 +149,17 @@ def beside_values(
     return found
 
 
-def _block_caption(word: Word, blocks: dict[int, list[Word]]) -> str:
-    """The caption `word` belongs to: the lines of its text block around its own, in reading
-    order, without item numbers ("4", "15", "A.")."""
-    lines = [w for w in blocks[word.block] if abs(w.line - word.line) < _CAPTION_BLOCK_LINES]
+def _block_caption(left: float, word: Word, right: float, blocks: dict[int, list[Word]]) -> str:
+    """The caption `word` ends: the lines of its text block around its own and between `left`
+    (where the caption starts on the value's row) and `right` (where the value starts), in
+    reading order, without item numbers ("4", "15", "A.")."""
+    height = word.y1 - word.y0
+    top, bottom = word.y0 - _CAPTION_BLOCK_LINES * height, word.y1 + _CAPTION_BLOCK_LINES * height
+    lines = [
+        w
+        for w in blocks[word.block]
+        if left - height <= (w.x0 + w.x1) / 2 < right and top <= (w.y0 + w.y1) / 2 <= bottom
+    ]
     lines.sort(key=lambda w: (w.line, w.x0))
     return " ".join(w.text for w in lines if not _ITEM_NUMBER.fullmatch(w.text))
 

@@ -52,6 +52,13 @@ def _char_width(word: Word) -> float:
     return (word.x1 - word.x0) / max(len(word.text), 1)
 
 
+def _column_gap(a: Word, b: Word) -> bool:
+    """Whether the space between neighbouring words `a` and `b` is a column gap: wider than
+    `COLUMN_GAP` average characters of the wider-set of the two (a bracket or a full stop is
+    narrower than a character of the value beside it)."""
+    return b.x0 - a.x1 > COLUMN_GAP * max(_char_width(a), _char_width(b))
+
+
 @dataclass
 class _Line:
     words: list[Word]
@@ -82,10 +89,7 @@ def _source_lines(words: Sequence[Word]) -> list[_Line]:
     current: list[Word] = []
     key: tuple[int, int] | None = None
     for word in words:
-        if current and (
-            (word.block, word.line) != key
-            or word.x0 - current[-1].x1 > COLUMN_GAP * _char_width(current[-1])
-        ):
+        if current and ((word.block, word.line) != key or _column_gap(current[-1], word)):
             lines.append(_Line.of(current))
             current = []
         key = (word.block, word.line)
@@ -131,8 +135,7 @@ def _separators(words: list[Word]) -> list[str]:
     """What the text puts between each word of a row and the next: a tab across a column gap, a
     space otherwise, nothing between the boxes of a comb field."""
     separators = [
-        "\t" if b.x0 - a.x1 > COLUMN_GAP * _char_width(a) else " "
-        for a, b in zip(words, words[1:], strict=False)
+        "\t" if _column_gap(a, b) else " " for a, b in zip(words, words[1:], strict=False)
     ]
     runs = _comb_runs(words)
     for first, last in runs:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from pii_assets.recognition.common import Candidate
@@ -280,7 +281,9 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
             row_start = text.rfind("\n", 0, address.start()) + 1
             reach = max(row_start, address.start() - _DISPLAY_NAME_REACH)
             m = _DISPLAY_NAME.search(text, reach, address.start())
-            if m:  # a first and a last name: "Support <help@...>" names no one
+            # A first and a last name ("Support <help@...>" names no one) that the address
+            # spells, whole or by initials: "Microsoft Outlook <xmailuser@...>" is a program.
+            if m and _spelled_by(m["name"], address[0]):
                 yield from _person(text, m, 0.85, 2)
     for cell in column_cells(page, _NAME_HEADER):
         m = _CELL_NAME.fullmatch(text, cell.start, cell.end)
@@ -290,6 +293,23 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
         if len([t for t in tokens if not t.endswith(".")]) >= 2:
             yield Candidate("PERSON", cell.start, cell.end, 0.85)
     yield from caption_names(page, text)
+
+
+def _spelled_by(name: str, address: str) -> bool:
+    """Whether the e-mail address's local part holds a word of the name (three letters or more)
+    or starts with its initials ("maria.gonzalez@", "gonzalezm@", "mg1985@" for "Maria
+    Gonzalez"), accents set aside."""
+    local = _ascii_letters(address[1:].partition("@")[0])
+    words = [_ascii_letters(w) for w in re.split(r"[ ,]+", name) if w]
+    if any(len(w) >= 3 and w in local for w in words):
+        return True
+    initials = "".join(w[:1] for w in words if w)
+    return len(initials) >= 2 and (local.startswith(initials) or local.startswith(initials[::-1]))
+
+
+def _ascii_letters(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if "a" <= c <= "z")
 
 
 def _person(text: str, m: re.Match[str], confidence: float, needed: int) -> Iterator[Candidate]:

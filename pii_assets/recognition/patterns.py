@@ -211,6 +211,11 @@ def _phones_in(
                         break
     for m in found:
         start, end = at + m.start, at + m.end
+        # A bracket without its pair belongs to the text around ("(855-373-4636 TTY)").
+        if text[start] == "(" and ")" not in text[start:end]:
+            start += 1
+        if text[end - 1] == ")" and "(" not in text[start:end]:
+            end -= 1
         yield Candidate("PHONE_NUMBER", start, end, _phone_confidence(text, start, m))
 
 

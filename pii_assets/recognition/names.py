@@ -96,40 +96,30 @@ _CLOSINGS = (
 # chooses among its alternatives as one pattern would. The lookahead for a letter lets the engine
 # pass other positions with one test.
 _AT_LETTER = r"(?=[^\W\d_])"
-# (keyword in lower case, what follows it up to the name's end, confidence, fewest name tokens)
+# (keyword in lower case, ((what follows it up to the name's end, confidence, fewest name
+# tokens), ...))
 _KEYWORD_PATTERNS = (
     (
         re.compile(
             rf"{_AT_LETTER}(?<![\w-])(?P<label>{_LABELS})(?: \([^)\n]*\))?"
             r"[ \t]*:[ \t]*(?:\n[ \t]*)?"
         ),
-        re.compile(_ANY_NAME),
-        0.85,
-        2,
+        ((re.compile(_ANY_NAME), 0.85, 2),),
     ),
     (
         re.compile(rf"{_AT_LETTER}\b(?:{_SALUTATIONS})[ \t]+"),
-        re.compile(rf"{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}"),
-        0.85,
-        1,
-    ),
-    (
-        re.compile(rf"{_AT_LETTER}\b(?:{_SALUTATIONS})[ \t]+"),
-        re.compile(rf"{_ANY_NAME}(?=[ \t]*[,;:!])"),
-        0.75,
-        1,
+        (
+            (re.compile(rf"{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}"), 0.85, 1),
+            (re.compile(rf"{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
+        ),
     ),
     (
         re.compile(rf"{_AT_LETTER}\b(?:{_SELF_NAMED})[ \t]+"),
-        re.compile(rf"(?P<name>{_NAME})"),
-        0.75,
-        1,
+        ((re.compile(rf"(?P<name>{_NAME})"), 0.75, 1),),
     ),
     (
         re.compile(rf"{_AT_LETTER}\b(?:{_CLOSINGS})[ \t]*[,.!;]?[ \t:;.,'|]*\n[ \t]*"),
-        re.compile(rf"{_ANY_NAME}[ \t]*(?:\n|$)"),
-        0.8,
-        2,
+        ((re.compile(rf"{_ANY_NAME}[ \t]*(?:\n|$)"), 0.8, 2),),
     ),
 )
 # An e-mail address in angle brackets (RFC 5322 §3.4 "name-addr": From, To and Cc header fields,
@@ -263,16 +253,16 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
     if ocr:
         text = ocr_cleaned(text)
     lowered = lower_text(text) if ocr else page.lowered
-    for keyword, tail, confidence, fewest in _KEYWORD_PATTERNS:
+    for keyword, tails in _KEYWORD_PATTERNS:
         for k in keyword.finditer(lowered):
-            m = tail.match(text, k.end())
-            if m is None:
-                continue
             label = text[k.start("label") : k.end("label")] if "label" in keyword.groupindex else ""
             if label and not _labels_a_person(text, label, k.start()):
                 continue
-            needed = 1 if label and _PART_LABEL.fullmatch(label) else fewest
-            yield from _person(text, m, confidence, needed)
+            for tail, confidence, fewest in tails:
+                m = tail.match(text, k.end())
+                if m is not None:
+                    needed = 1 if label and _PART_LABEL.fullmatch(label) else fewest
+                    yield from _person(text, m, confidence, needed)
     for pattern, confidence, fewest in _PATTERNS:
         for m in pattern.finditer(text):
             yield from _person(text, m, confidence, fewest)

@@ -33,8 +33,9 @@ from pii_assets.recognizers import classify, find_entities
 # Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
 # the asset's code version, so a bump marks every document as stale and due for re-extraction.
 # 3: scans on their side are read upright; 4: structured recognizers of issue 11 (new entity
-# types, IIN card brands, ISO 13616 IBANs, dates and phone regions in six languages).
-EXTRACTION_CODE_VERSION: str = "local-4"
+# types, IIN card brands, ISO 13616 IBANs, dates and phone regions in six languages); 5: forms
+# read through their structure and layout, names in five languages, e-mail display names.
+EXTRACTION_CODE_VERSION: str = "local-5"
 
 # Classification reads the start of a document; a bounded sample keeps memory flat for long ones.
 CLASSIFICATION_TEXT_CHARS = 20_000

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-venv
 
-.PHONY: demo test dev bench bench-scale eval robustness lint format system-deps clean
+.PHONY: demo test test-faults test-postgres dev bench bench-scale eval robustness lint format system-deps postgres-deps clean
 
 system-deps:
 	@missing=""; \
@@ -32,6 +32,20 @@ system-deps:
 	  fi; \
 	fi
 
+# PostgreSQL's server binaries (Debian's `postgresql`), for the deployment tests and benchmarks: each
+# starts a throwaway cluster of its own on a free loopback port (pii_pipeline/local_postgres.py).
+# No service is started or enabled.
+postgres-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing: postgresql"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+	  else \
+	    echo "missing system package: postgresql (Debian/Ubuntu: sudo apt-get install postgresql; macOS: brew install postgresql)"; \
+	    exit 1; \
+	  fi; \
+	fi
+
 $(STAMP): pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -41,15 +55,25 @@ $(STAMP): pyproject.toml
 demo: system-deps $(STAMP)
 	$(BIN)/pii-pipeline demo
 
-test: system-deps $(STAMP)
+test: system-deps postgres-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
+# `pii-pipeline process` through an S3 proxy injecting SlowDown, resets (mid-body too), stalls
+# and failing PUTs at set rates; slow, so not part of `make test`. See README.
+test-faults: system-deps $(STAMP)
+	$(BIN)/python -m pytest -m faults
+
+# The distributed deployment as processes on PostgreSQL: dagster-daemon, a gRPC code server, queued
+# parallel runs, a run worker killed with SIGKILL and retried, a published version (~1-3 min).
+test-postgres: system-deps postgres-deps $(STAMP)
+	$(BIN)/python -m pytest -m postgres tests/test_postgres_deployment.py
+
 dev: system-deps $(STAMP)
 	$(BIN)/pii-pipeline dev
 
-bench: system-deps $(STAMP)
+bench: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m bench
 
 # The long benchmarks: publishing on a 1,000,000-document / 10,000,000-entity dataset.

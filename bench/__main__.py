@@ -15,10 +15,12 @@ from bench import (
     llm_cost,
     llm_throughput,
     page_throughput,
+    parallel_runs,
     publish_scaling,
     run_overhead,
     sensor_tick,
     spreadsheet_memory,
+    storage_overhead,
     text_layer_check,
 )
 
@@ -32,6 +34,8 @@ BENCHMARKS = {
     "text_layer_check": text_layer_check.run,
     "llm_throughput": llm_throughput.run,
     "llm_cost": llm_cost.run,
+    "storage_overhead": storage_overhead.run,
+    "parallel_runs": parallel_runs.run,
 }
 
 

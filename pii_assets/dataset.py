@@ -29,7 +29,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from botocore.exceptions import ClientError
 
-from pii_assets.bucket import BucketLayout, error_code, get_json, list_objects
+from pii_assets.bucket import (
+    BucketLayout,
+    error_code,
+    get_json,
+    list_objects,
+    put_json,
+    read_object,
+    require_private_bucket,
+    write_object,
+)
 from pii_assets.dataset_card import combine_facts, render_card, version_facts
 from pii_assets.dataset_changes import DatasetDiff, diff_versions, fingerprints
 from pii_assets.dataset_schema import (
@@ -143,17 +152,6 @@ def _card_key(layout: BucketLayout, version: str) -> str:
     return _key(layout, f"{VERSIONS_FOLDER}{version}.md")
 
 
-def _put(client: Any, layout: BucketLayout, key: str, body: bytes, content_type: str, **kw: Any):
-    return client.put_object(
-        Bucket=layout.bucket,
-        Key=key,
-        Body=body,
-        ContentType=content_type,
-        **layout.encryption.put_args(),
-        **kw,
-    )
-
-
 def _json_bytes(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
@@ -165,27 +163,28 @@ def read_manifest(client: Any, layout: BucketLayout, version: str) -> dict[str, 
     return get_json(client, layout.bucket, _manifest_key(layout, version))
 
 
-def read_card(client: Any, layout: BucketLayout, version: str) -> str | None:
+def _read_if_present(client: Any, layout: BucketLayout, key: str) -> tuple[bytes, str] | None:
+    """(body, ETag) of the object at `key`, or None when there is none."""
     try:
-        body = client.get_object(Bucket=layout.bucket, Key=_card_key(layout, version))["Body"]
+        body = read_object(client, layout.bucket, key)
     except ClientError as exc:
         if error_code(exc) in ("NoSuchKey", "404"):
             return None
         raise
-    with body:
-        return body.read().decode("utf-8")
+    return body.data or b"", body.etag
+
+
+def read_card(client: Any, layout: BucketLayout, version: str) -> str | None:
+    found = _read_if_present(client, layout, _card_key(layout, version))
+    return None if found is None else found[0].decode("utf-8")
 
 
 def _pointer(client: Any, layout: BucketLayout) -> tuple[dict[str, Any] | None, str | None]:
     """`_latest.json` and its ETag (None, None when absent)."""
-    try:
-        response = client.get_object(Bucket=layout.bucket, Key=_key(layout, LATEST_POINTER))
-    except ClientError as exc:
-        if error_code(exc) in ("NoSuchKey", "404"):
-            return None, None
-        raise
-    with response["Body"] as body:
-        return json.loads(body.read()), response["ETag"]
+    found = _read_if_present(client, layout, _key(layout, LATEST_POINTER))
+    if found is None:
+        return None, None
+    return json.loads(found[0]), found[1]
 
 
 def _is_delta_pointer(pointer: dict[str, Any] | None) -> bool:
@@ -358,8 +357,12 @@ def _manifest(
     parent_rows: dict[str, int],
     code_version: str,
     created_at: str,
+    value_policy: dict[str, Any],
+    full: bool,
     extra: dict[str, Any],
 ) -> dict[str, Any]:
+    """`full`: the version was built from every document's result (a full rebuild), though it
+    writes only the documents whose rows changed."""
     change = prepared.change
     minus = version_facts(prepared.old_documents, prepared.old_entities)
     plus = version_facts(change.documents, change.entities)
@@ -384,7 +387,7 @@ def _manifest(
         "table_format": "delta",
         "created_at": created_at,
         "code_version": code_version,
-        "build": "full" if change.full else "incremental",
+        "build": "full" if full else "incremental",
         "row_counts": rows,
         "schema": {
             "documents": [f"{f.name}: {f.type}" for f in DOCUMENTS_SCHEMA],
@@ -399,6 +402,12 @@ def _manifest(
             "documents_written": change.documents.num_rows,
         },
         "changes": diff.summary(),
+        # The value policy in force and, per policy, how many documents' rows were written
+        # under it (value_policy.py; a changed policy makes the next publish a full rebuild).
+        "entity_values": {
+            **value_policy,
+            "documents": facts.get("documents_by_entity_values", {}),
+        },
         **extra,
     }
 
@@ -413,16 +422,9 @@ def _move_pointer(client: Any, layout: BucketLayout, record: dict[str, Any]) -> 
         current, etag = _pointer(client, layout)
         if _is_delta_pointer(current) and version_number(current["version"]) >= mine:
             return False
-        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        condition = {"if_match": etag} if etag else {"if_none_match": "*"}
         try:
-            _put(
-                client,
-                layout,
-                _key(layout, LATEST_POINTER),
-                _json_bytes(record),
-                "application/json",
-                **condition,
-            )
+            put_json(client, layout, _key(layout, LATEST_POINTER), record, **condition)
             return True
         except ClientError as exc:
             if error_code(exc) not in _CONFLICT_CODES:
@@ -436,8 +438,9 @@ def _write_rejected(
     stamp = manifest["created_at"].replace(":", "").replace("+0000", "Z")
     name = f"{stamp}-{publish_id[:8]}"
     root = _key(layout, f"{REJECTED_FOLDER}{name}")
-    _put(client, layout, f"{root}.md", render_card(manifest).encode(), "text/markdown")
-    _put(client, layout, f"{root}.json", _json_bytes(manifest), "application/json")
+    card = render_card(manifest).encode()
+    write_object(client, layout, f"{root}.md", card, content_type="text/markdown; charset=utf-8")
+    put_json(client, layout, f"{root}.json", manifest)
     return name
 
 
@@ -459,8 +462,10 @@ def publish(
     `checks` run on the prepared change; a failing blocking one commits nothing and writes the
     would-be manifest and card under `rejected/` for inspection. Returns what was done, the
     prepared change (its diff) and the check outcomes. Raises PublishConflict when concurrent
-    publishers won `MAX_ATTEMPTS` races in a row.
+    publishers won `MAX_ATTEMPTS` races in a row, and `bucket.PublicOutputError` before writing
+    anything when the layout requires a private bucket and this one does not block public access.
     """
+    require_private_bucket(client, layout)
     where = where or location(client, layout)
     extra = dict(extra_manifest or {})
     for attempt in range(MAX_ATTEMPTS):
@@ -485,6 +490,8 @@ def publish(
             parent_rows=parent_rows,
             code_version=code_version,
             created_at=created_at,
+            value_policy=layout.value_policy.manifest_entry(),
+            full=change.full,
             extra={**extra, "checks": {o.name: o.passed for o in outcomes}},
         )
         publish_id = new_publish_id()
@@ -551,21 +558,14 @@ def publish(
             entities_version=entities_version,
             publish_id=publish_id,
         )
-        _put(
+        write_object(
             client,
             layout,
             _card_key(layout, version),
             render_card(manifest).encode(),
-            "text/markdown; charset=utf-8",
+            content_type="text/markdown; charset=utf-8",
         )
-        _put(
-            client,
-            layout,
-            _manifest_key(layout, version),
-            _json_bytes(manifest),
-            "application/json",
-            IfNoneMatch="*",
-        )
+        put_json(client, layout, _manifest_key(layout, version), manifest, if_none_match="*")
         _move_pointer(
             client,
             layout,

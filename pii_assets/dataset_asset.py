@@ -143,7 +143,14 @@ def pii_labeled_dataset(
     latest = latest_version(client, layout)
     manifest = read_manifest(client, layout, latest) if latest else None
     base = None
-    if not config.full_rebuild and manifest and manifest.get("table_format") == "delta":
+    if (
+        not config.full_rebuild
+        and manifest
+        and manifest.get("table_format") == "delta"
+        # A new value policy rewrites every row: a full rebuild applies it to each stored result.
+        and manifest.get("entity_values", {}).get("key_id") == layout.value_policy.key_id
+        and manifest.get("entity_values", {}).get("policy") == layout.value_policy.mode
+    ):
         base = _incremental_base(instance, latest)
 
     if base is not None:

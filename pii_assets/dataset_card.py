@@ -71,6 +71,8 @@ def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
         "documents_by_extractor": _counts(documents, "extractor"),
         "documents_by_model": _counts(documents, "model"),
         "documents_by_code_version": _counts(documents, "code_version"),
+        # Documents by the value policy their entity rows were written under (value_policy.py).
+        "documents_by_entity_values": _counts(documents, "entity_values"),
         "total_cost_usd": round(float(pc.sum(documents.column("cost_usd")).as_py() or 0.0), 6),
         "input_tokens": int(pc.sum(documents.column("input_tokens")).as_py() or 0),
         "output_tokens": int(pc.sum(documents.column("output_tokens")).as_py() or 0),
@@ -119,6 +121,35 @@ def _table(rows: dict[str, Any], header: tuple[str, str]) -> list[str]:
     return [*lines, ""]
 
 
+_POLICY_WORDS = {
+    "raw": "the values as found",
+    "masked": "type-aware masked values (e.g. the last four digits of a card, an e-mail's domain)",
+    "hashed": "keyed hashes of the values",
+    "none": "no values (`text` is null): positions and entity types only",
+}
+
+
+def _value_policy_lines(entry: dict[str, Any] | None) -> list[str]:
+    """The value policy the manifest records (PII_ENTITY_VALUES), and what rows hold if some
+    were written under another one."""
+    if not entry:
+        return []
+    policy = entry["policy"]
+    line = f"Entity values: `{policy}`, {_POLICY_WORDS.get(policy, policy)}"
+    if entry.get("hash"):
+        line += f" ({entry['hash']}, key id `{entry['key_id']}`)"
+    lines = [line + ".", ""]
+    held = entry.get("documents", {})
+    if set(held) - {policy}:
+        lines += [
+            "Documents by what their entity rows hold (a result written under another policy "
+            "keeps no value, or under `raw` what it held, until it is extracted again):",
+            "",
+            *_table(held, ("entity values", "documents")),
+        ]
+    return lines
+
+
 def render_card(manifest: dict[str, Any]) -> str:
     facts = manifest.get("facts", {})
     changes = manifest.get("changes", {})
@@ -134,6 +165,7 @@ def render_card(manifest: dict[str, Any]) -> str:
         f"`entities` (version {manifest.get('entities_version', '?')}); read them with any Delta "
         "reader, e.g. `deltalake.DeltaTable(uri, version=N).to_pandas()`.",
         "",
+        *_value_policy_lines(manifest.get("entity_values")),
         "## Row counts",
         "",
         *_table({"documents": rows["documents"], "entities": rows["entities"]}, ("table", "rows")),

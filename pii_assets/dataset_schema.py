@@ -13,8 +13,8 @@ from pii_assets.bucket import ObjectInfo
 from pii_assets.models import STATUSES_WITH_ENTITIES, DocumentResult, ErrorClass, Status
 
 # 2: `partial` status, coverage columns on documents, location columns on entities, nullable page.
-# 3: Delta Lake tables (one commit per version) instead of a folder per version; entity `text`
-#    nullable (a value policy may leave it out).
+# 3: Delta Lake tables (one commit per version) instead of a folder per version; the value
+#    policy: `entity_values` on documents, entity `text` nullable (policy `none`).
 DATASET_FORMAT = 3
 
 UNREAD_PART = pa.struct(
@@ -50,6 +50,8 @@ DOCUMENTS_SCHEMA = pa.schema(
         pa.field("pages_text_and_ocr", pa.int32(), nullable=False),
         pa.field("parts_read", pa.map_(pa.string(), pa.int32())),
         pa.field("unread_parts", pa.list_(UNREAD_PART)),
+        # What this document's entity rows keep of each value (value_policy.VALUE_POLICIES).
+        pa.field("entity_values", pa.string(), nullable=False),
     ]
 )
 
@@ -139,6 +141,7 @@ def build_tables(
                 {"part": u.part, "error_class": u.error_class, "message": u.message}
                 for u in coverage.unread
             ],
+            "entity_values": result.entity_values,
         }
         for name, value in doc.items():
             docs[name].append(value)

@@ -86,6 +86,28 @@ ENTITY_IDENTITY: list[str] = [
 ]
 
 
+# Entity rows without any location: only their value tells two of them apart.
+_LOCATION_COLUMNS = ("x0", "char_start", "cell", "data_path")
+# Value policies under which two different values can read the same (value_policy.py).
+_BLIND_POLICIES = ("masked", "none")
+
+
+def comparable_entities(documents: pa.Table, entities: pa.Table) -> pa.Table:
+    """The entity rows the duplicate check can judge: all of them, except rows without any
+    location of documents whose values are masked or dropped (`entity_values`), since two
+    different values found on the same page read the same there."""
+    blind = documents.filter(
+        pc.is_in(documents.column("entity_values"), value_set=pa.array(_BLIND_POLICIES))
+    ).column("document_key")
+    if entities.num_rows == 0 or len(blind) == 0:
+        return entities
+    unlocated = pc.is_null(entities.column(_LOCATION_COLUMNS[0]))
+    for name in _LOCATION_COLUMNS[1:]:
+        unlocated = pc.and_(unlocated, pc.is_null(entities.column(name)))
+    in_blind = pc.is_in(entities.column("document_key"), value_set=blind.combine_chunks())
+    return entities.filter(pc.invert(pc.and_(unlocated, in_blind)))
+
+
 def _duplicates(table: pa.Table, columns: list[str]) -> int:
     if table.num_rows == 0:
         return 0
@@ -107,7 +129,7 @@ def problem_documents(documents: pa.Table, entities: pa.Table) -> dict[str, list
     masks over the given tables, so its cost follows the rows given (a version's new rows)."""
     joined, _, outside = _page_masks(documents, entities)
     failing = {
-        "entities_unique": _duplicated_documents(entities),
+        "entities_unique": _duplicated_documents(comparable_entities(documents, entities)),
         "pages_within_document": joined.filter(outside).column("document_key"),
         "boxes_normalised": entities.filter(_bad_box_mask(entities)).column("document_key"),
     }
@@ -143,7 +165,10 @@ def validate(
         _outcome(
             "documents_unique", _duplicates(documents, ["document_key"]) + existing_duplicates
         ),
-        _outcome("entities_unique", _duplicates(entities, ENTITY_IDENTITY)),
+        _outcome(
+            "entities_unique",
+            _duplicates(comparable_entities(documents, entities), ENTITY_IDENTITY),
+        ),
     ]
     _, orphans, outside = _page_masks(documents, entities)
     outcomes.append(_outcome("entities_reference_ok_documents", _count(orphans)))

@@ -11,6 +11,7 @@ from pii_assets.dataset_asset import covers_input_prefix, pii_labeled_dataset
 from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
+from pii_assets.log_format import configure_process_logging, default_run_config, run_loggers
 from resources.extractors import ExtractorResource
 from resources.settings import (
     PipelineSettings,
@@ -40,7 +41,9 @@ def build_definitions(
     return dg.Definitions(
         assets=[document_asset, pii_labeled_dataset],
         asset_checks=[covers_input_prefix],
-        jobs=build_jobs(),
+        # PII_LOG_FORMAT=json: run logs as JSON lines (pii_assets/log_format.py).
+        jobs=build_jobs(default_run_config()),
+        loggers=run_loggers() or None,
         sensors=[
             build_discovery_sensor(
                 batch_size=settings.batch_size,
@@ -67,4 +70,5 @@ def build_definitions(
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    configure_process_logging()
     return build_definitions()

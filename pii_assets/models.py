@@ -85,6 +85,7 @@ class ErrorClass(StrEnum):
     ACCESS_DENIED = "access_denied"  # e.g. a KMS key the role cannot use
     S3_THROTTLED = "s3_throttled"  # SlowDown / 503 after botocore's retries: retried later
     S3_ERROR = "s3_error"  # any other S3 error on this object
+    FOLDER_MARKER = "folder_marker"  # a zero-byte object whose key ends in "/": skipped
     # Parts of a document (also a whole document when nothing of it could be read).
     LIMIT_EXCEEDED = "limit_exceeded"  # archive depth, member count or expansion ratio
     TEXT_LAYER_UNREADABLE = "text_layer_unreadable"  # failed the check and could not be OCR'd
@@ -318,6 +319,9 @@ class DocumentResult:
     code_version: str = ""
     entities: list[Entity] = field(default_factory=list)
     coverage: Coverage = field(default_factory=Coverage)
+    # What `entities[].text` holds under the value policy (value_policy.VALUE_POLICIES): "raw",
+    # "masked", "hashed" or "none" (text None).
+    entity_values: str = "raw"
 
     def entity_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

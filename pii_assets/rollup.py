@@ -5,9 +5,11 @@ previous version cannot be trusted as a base) and replaces the whole tables; `in
 reads only the results of partitions that changed since the previous version and replaces only
 their rows, so publishing costs grow with the number of changed documents, not with the dataset.
 
-Rows enter a version through `checked_tables`: a document whose rows would break a dataset check
-(duplicate entity rows, pages out of range, bad boxes) is quarantined there, `failed` /
-`quarantined` without its entities, and the version is published with everything else.
+Stored results enter under the layout's value policy (`ValuePolicy.apply`), whatever policy
+they were written under. Rows enter a version through `checked_tables`: a document whose rows
+would break a dataset check (duplicate entity rows, pages out of range, bad boxes) is quarantined
+there, `failed` / `quarantined` without its entities, and the version is published with
+everything else.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _listed_row(client: Any, layout: BucketLayout, info: ObjectInfo) -> Row:
     data = get_json(client, layout.bucket, layout.result_key(partition_key))
     if data is None:
         return partition_key, _placeholder(info.key, info.etag, "not processed yet")
-    result = DocumentResult.from_json_dict(data)
+    result = layout.value_policy.apply(DocumentResult.from_json_dict(data))
     # No ETag: S3 refused the object before saying which version it is (throttled); nothing was
     # read, so the row stands for whatever version is listed now.
     if result.etag and result.etag != info.etag:
@@ -64,7 +66,7 @@ def full_rows(client: Any, layout: BucketLayout) -> list[Row]:
 def _partition_row(client: Any, layout: BucketLayout, partition_key: str) -> Row | None:
     data = get_json(client, layout.bucket, layout.result_key(partition_key))
     if data is not None:
-        return partition_key, DocumentResult.from_json_dict(data)
+        return partition_key, layout.value_policy.apply(DocumentResult.from_json_dict(data))
     object_key = resolve_object_key(client, layout, partition_key)
     if object_key is None:
         return None  # registered, but the object is gone and was never processed

@@ -10,6 +10,7 @@ from pii_assets.bucket import list_objects
 from pii_assets.document_asset import NOT_STARTED, recorded_materialization
 from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB
+from pii_assets.log_format import default_run_config
 from pii_assets.partitions import documents_partitions
 from pii_assets.processing import RETRIED_ERROR_CLASSES, record_archived
 from resources.s3 import DocumentStore
@@ -23,10 +24,15 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 def run_request(batch: Batch) -> dg.RunRequest:
     tags = {"pii/documents": str(len(batch.partition_keys))}
+    # A range run gets no partition config, so the log format's loggers are named here.
+    config = default_run_config() or {}
     if len(batch.partition_keys) == 1:
-        return dg.RunRequest(run_key=batch.run_key, partition_key=batch.first, tags=tags)
+        return dg.RunRequest(
+            run_key=batch.run_key, partition_key=batch.first, tags=tags, run_config=config
+        )
     return dg.RunRequest(
         run_key=batch.run_key,
+        run_config=config,
         tags={**tags, RANGE_START_TAG: batch.first, RANGE_END_TAG: batch.last},
     )
 

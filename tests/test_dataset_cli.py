@@ -91,7 +91,7 @@ def test_convert_replays_the_folder_layout_as_delta_versions(store) -> None:
             )
         put_json(
             client,
-            store.bucket,
+            layout,
             f"{root}manifest.json",
             {
                 "format": 2,
@@ -100,7 +100,7 @@ def test_convert_replays_the_folder_layout_as_delta_versions(store) -> None:
                 "created_at": "2026-01-01T00:00:00+00:00",
             },
         )
-    put_json(client, store.bucket, f"{layout.dataset_prefix}_latest.json", {"version": "v000002"})
+    put_json(client, layout, f"{layout.dataset_prefix}_latest.json", {"version": "v000002"})
     assert latest_version(client, layout) is None  # the old pointer names no Delta version
 
     converted = cli(store, "convert", "--delete-old", "--json")

@@ -61,7 +61,7 @@ def write_result(
             for i in range(emails)
         ],
     )
-    put_json(store.client(), store.bucket, layout.result_key(partition_key), result.to_json_dict())
+    put_json(store.client(), layout, layout.result_key(partition_key), result.to_json_dict())
     return partition_key
 
 
@@ -221,7 +221,7 @@ def test_blocking_check_keeps_a_bad_version_unpublished(store, instance) -> None
         client.get_object(Bucket=store.bucket, Key=layout.result_key(good))["Body"].read()
     )
     data["etag"] = "another-version"
-    put_json(client, store.bucket, twin, data)
+    put_json(client, layout, twin, data)
     instance.add_dynamic_partitions("documents", ["twin.pdf"])
     materialized(instance, "twin.pdf")
 

@@ -55,12 +55,13 @@ def requested_keys(result: dg.SensorResult, instance: dg.DagsterInstance) -> lis
 def test_new_changed_and_unchanged_objects(instance, store) -> None:
     for name in ("a.pdf", "b.pdf", "c.pdf"):
         put(store, name)
-    put(store, "folder/")  # a console's folder placeholder is not a document
+    # A console's folder placeholder is an object too: its run gives it a folder_marker row.
+    put(store, "folder/", b"")
     first = tick(instance, store, None)
-    assert requested_keys(first, instance) == ["a.pdf", "b.pdf", "c.pdf"]
+    assert requested_keys(first, instance) == ["a.pdf", "b.pdf", "c.pdf", "folder%2F"]
     assert len(first.run_requests) == 1  # one batched run, not one per document
     (added,) = first.dynamic_partitions_requests
-    assert list(added.partition_keys) == ["a.pdf", "b.pdf", "c.pdf"]
+    assert list(added.partition_keys) == ["a.pdf", "b.pdf", "c.pdf", "folder%2F"]
 
     again = tick(instance, store, first.cursor)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []

@@ -176,3 +176,34 @@ def test_field_values_are_checked_by_the_recognizers_rules() -> None:
     ]
     found = [(e.entity_type, e.text) for e in form_entities(fields, page=1, source="text")]
     assert found == [("IBAN_CODE", "BE71 0961 2345 6769"), ("ABA_ROUTING_NUMBER", "021000021")]
+
+
+def test_a_phone_field_holds_a_phone_number_only() -> None:
+    fields = [
+        # phonenumbers reads digits out of any text, and an ISO date is a number in some
+        # eight-digit plan: neither is a phone number.
+        _field("Phone", "Reference: 5143 4149 7853", 0.1),
+        _field("Phone", "2023-05-23", 0.2),
+        _field("Phone", "(09/08/2023)", 0.3),
+        _field("Phone", "(217) 555-0134 ext. 12", 0.4),
+    ]
+    found = [(e.entity_type, e.text) for e in form_entities(fields, page=1, source="text")]
+    assert found == [("PHONE_NUMBER", "(217) 555-0134 ext. 12")]
+
+
+def test_a_line_holding_its_own_number_heads_no_boxes() -> None:
+    # "Phone extension 4554" is a line of text with its value, not a caption over the column of
+    # labelled values below it (a decoy page of the generated corpus, values invented).
+    found = _found(
+        _pdf(
+            (72, 100, "Phone extension 4554"),
+            (250, 100, "Fax cover sheet 846 of 573"),
+            (72, 114, "Release v7.16.5"),
+            (160, 114, "(09/08/2023)"),
+            (72, 128, "Part"),
+            (100, 128, "352-24-56527"),
+            (72, 142, "Gift card code"),
+            (150, 142, "4952 0648"),
+        )
+    )
+    assert _of("PHONE_NUMBER", found) == []

@@ -37,6 +37,11 @@ _CAPTION = re.compile(
     r"(?=[a-z])(?<![a-z])(?:" + "|".join(_CAPTION_PATTERNS) + r")(?![^\t\n]*:(?![ \t]*[_.]{3}))"
 )
 
+# A "caption" holding a number of its own ("Phone extension 8028", "Tel +33 6 12 34 51 25") is a
+# line of text with its value, read by the page's recognizers: it heads no boxes below it.
+# Printed item numbers ("(2)", "4a", "15") are shorter.
+_VALUE_IN_CAPTION = re.compile(r"\d{3}|\d[ .\-]\d")
+
 
 def caption_values(
     page: PageText, region: str = "US", known: Iterable[Candidate] = ()
@@ -71,6 +76,8 @@ def caption_values(
         newline = text.find("\n", cell.header)
         ends = [e for e in (header_end, newline) if e >= 0]
         caption = text[cell.header : min(ends) if ends else len(text)]
+        if _VALUE_IN_CAPTION.search(caption):
+            continue
         value = text[cell.start : cell.end]
         # A neighbouring box's value can sit a space away ("318130772 Son", "1981 190522501"):
         # the first or the last word alone.

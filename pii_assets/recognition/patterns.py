@@ -17,7 +17,7 @@ import phonenumbers
 
 from pii_assets.recognition.common import Candidate, distance_before, nearer
 from pii_assets.recognition.context import NOT_PII_CONTEXT
-from pii_assets.recognition.dates import DATES, birth_dates, valid_date
+from pii_assets.recognition.dates import DATES, birth_dates, date_value_valid, valid_date
 from pii_assets.recognition.financial import cards, ibans
 from pii_assets.recognition.identifiers import ssns
 
@@ -219,11 +219,22 @@ def _phones_in(
         yield Candidate("PHONE_NUMBER", start, end, _phone_confidence(text, start, m))
 
 
+# A phone number as a field or a box holds it: digits, separators, brackets, a leading "+" and
+# an extension ("ext. 12", "x12").
+_PHONE_VALUE = re.compile(
+    r"\s*\+?[\d\s().\-\u2013\u2014/]+?(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?\s*", re.IGNORECASE
+)
+
+
 def phone_valid(value: str, region: str) -> bool:
     """Whether `value` is one phone number, read as a labelled value: valid in `region`, or,
     written without a country code, in another country's plan (like a number after a phone
-    label in text: "My Japanese number is 090-1234-5678")."""
-    if not 7 <= sum(c.isdigit() for c in value) <= 15:
+    label in text: "My Japanese number is 090-1234-5678"). Only digits and a phone number's
+    separators and brackets (`phonenumbers` would read the digits out of "Reference: 5143 4149
+    7853" too), and no date ("2023-05-23" is a number in some eight-digit plan)."""
+    if not 7 <= sum(c.isdigit() for c in value) <= 15 or not _PHONE_VALUE.fullmatch(value):
+        return False
+    if date_value_valid(value.strip(" ()[]")):
         return False
     regions = [region]
     if not value.lstrip().startswith("+") and not _local_only(value, region):

@@ -207,3 +207,21 @@ def test_a_line_holding_its_own_number_heads_no_boxes() -> None:
         )
     )
     assert _of("PHONE_NUMBER", found) == []
+
+
+def test_a_header_in_capitals_keeps_its_column_gap() -> None:
+    # "DOB" in bold capitals is set wider than "Name"; the gap between them is still a column
+    # gap (values invented; the layout of the generated corpus's rosters).
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for x, text in ((60, "ID"), (110, "Participant Name"), (199.5, "DOB"), (290, "Ext.")):
+        page.insert_text((x, 100), text, fontsize=9, fontname="hebo")
+    for y, row in (
+        (114, ("E9791", "Grace P. Chen", "03.04.1941", "5210")),
+        (128, ("E3622", "Noah Silva", "08-Apr-1961", "5155")),
+    ):
+        for x, text in zip((60, 110, 199.5, 290), row, strict=True):
+            page.insert_text((x, y), text, fontsize=9)
+    found = _found(doc.tobytes())
+    assert _of("PERSON", found) == ["Grace P. Chen", "Noah Silva"]
+    assert _of("DATE_OF_BIRTH", found) == ["03.04.1941", "08-Apr-1961"]

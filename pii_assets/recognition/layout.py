@@ -54,9 +54,11 @@ def _char_width(word: Word) -> float:
 
 def _column_gap(a: Word, b: Word) -> bool:
     """Whether the space between neighbouring words `a` and `b` is a column gap: wider than
-    `COLUMN_GAP` average characters of the wider-set of the two (a bracket or a full stop is
-    narrower than a character of the value beside it)."""
-    return b.x0 - a.x1 > COLUMN_GAP * max(_char_width(a), _char_width(b))
+    `COLUMN_GAP` average characters of `a`, or of `b` when `a` is punctuation alone (a bracket
+    or a full stop is narrower than a character of the value beside it). Not the wider-set of
+    the two: a header in capitals ("Name  DOB") is set wider than the gap its column keeps."""
+    reference = a if any(c.isalnum() for c in a.text) else b
+    return b.x0 - a.x1 > COLUMN_GAP * _char_width(reference)
 
 
 @dataclass

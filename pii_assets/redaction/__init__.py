@@ -5,13 +5,12 @@ A copy is made only of an `ok` document (read completely), from its entities' lo
 works under every value policy; raw values, when kept, are also searched for and checked. The
 format decides how (sniffed from the content, like reading):
 
-| format | copy |
-|---|---|
-| PDF | redaction annotations applied (`pdf`): text removed from the text layer, image pixels under the boxes blacked out, metadata, attachments, annotations, form values, XFA scrubbed |
-| PNG, JPEG, TIFF, GIF, BMP, WEBP | boxes filled black, metadata dropped (`images`) |
-| xlsx, csv, tsv | each value replaced by its entity type in its cell or comment (`sheets`) |
-| txt, xml, html | each value's characters replaced by its entity type (`text`) |
-| anything else | no copy: the `redaction` column says `unsupported_format` |
+- PDF (`pdf`): redaction annotations applied: text removed from the text layer, image pixels
+  under the boxes blacked out; metadata, attachments, annotations, form values and XFA scrubbed;
+- PNG, JPEG, TIFF, GIF, BMP, WEBP (`images`): boxes filled black, metadata dropped;
+- xlsx, csv, tsv (`sheets`): each value replaced by its entity type in its cell or comment;
+- txt, xml, html (`text`): each value's characters replaced by its entity type;
+- anything else: no copy; the `redaction` column says `unsupported_format`.
 
 Outcomes (the dataset's `redaction` column): `redacted`, or why there is no copy: `not_ok`
 (the document is partial, failed or skipped: an incomplete reading cannot promise a clean copy),

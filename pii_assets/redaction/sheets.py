@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import openpyxl
 from openpyxl.comments import Comment
-from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from pii_assets.documents.spreadsheets import csv_dialect, text_encoding
 from pii_assets.models import Entity

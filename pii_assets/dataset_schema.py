@@ -13,7 +13,15 @@ import pyarrow as pa
 from pii_assets.bucket import ObjectInfo
 from pii_assets.models import STATUSES_WITH_ENTITIES, DocumentResult, Entity, ErrorClass, Status
 from pii_assets.review.merge import judge_page
-from pii_assets.review.model import ADDED, TEXT_PAGE, DocumentReview, Label, page_key
+from pii_assets.review.model import (
+    ADDED,
+    TEXT_PAGE,
+    DocumentReview,
+    Label,
+    entity_box,
+    entity_span,
+    page_key,
+)
 
 # 2: `partial` status, coverage columns on documents, location columns on entities, nullable page.
 # 3: Delta Lake tables (one commit per version) instead of a folder per version; the value
@@ -196,7 +204,9 @@ def entity_rows(
         by_page: dict[str, list[tuple[str, Entity]]] = {key: [] for key in review.pages}
         for entity_id, entity in zip(ids, entities, strict=True):
             key = page_key(entity)
-            if key in by_page:
+            # An entity without a box or span was never shown to the reviewer: not judged.
+            located = entity_box(entity) is not None or entity_span(entity) is not None
+            if key in by_page and located:
                 by_page[key].append((entity_id, entity))
         for key, machine in by_page.items():
             outcome = judge_page(machine, review.pages[key])

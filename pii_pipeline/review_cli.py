@@ -140,7 +140,6 @@ def redact(
 ) -> dict[str, Any]:
     """Materialize `redacted_documents` for these partitions in runs of consecutive partitions
     (at most `batch_size` each), then publish a version linking the copies."""
-    from pii_assets.asset_names import REDACTION_ASSET_KEY
     from pii_assets.partitions import documents_partitions
     from pii_assets.redaction_asset import REDACT_JOB
     from sensors.discovery_plan import consecutive_runs
@@ -151,6 +150,7 @@ def redact(
         raise ValueError(f"{len(unknown)} keys are not registered partitions")
     job = defs.resolve_job_def(REDACT_JOB)
     failed = []
+    outcomes: dict[str, int] = {}
     for run in consecutive_runs(order, set(keys), batch_size):
         tags = {"pii/launched_by": "pii-pipeline redact"}
         if len(run) > 1:
@@ -164,12 +164,10 @@ def redact(
         )
         if not result.success:
             failed.append(result.run_id)
-    outcomes: dict[str, int] = {}
-    for key in keys:
-        event = instance.get_latest_materialization_event(REDACTION_ASSET_KEY, partition=key)
-        entry = event.asset_materialization.metadata.get("redaction") if event else None
-        name = str(entry.value) if entry is not None else "not_run"
-        outcomes[name] = outcomes.get(name, 0) + 1
+        for event in result.get_asset_materialization_events():
+            entry = event.materialization.metadata.get("redaction")
+            if entry is not None:
+                outcomes[str(entry.value)] = outcomes.get(str(entry.value), 0) + 1
     payload: dict[str, Any] = {
         "documents": len(keys),
         "by_outcome": dict(sorted(outcomes.items())),

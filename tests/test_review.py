@@ -243,3 +243,39 @@ def test_a_review_follows_renumbered_entities_and_judges_by_place() -> None:
 
 def test_reviews_from_export_ignore_foreign_tasks() -> None:
     assert reviews_from_export([{"id": 1, "data": {"image": "x"}, "annotations": []}]) == []
+
+
+def test_review_jobs_run_from_their_typed_config(store, instance) -> None:
+    """The UI's path: the export and import jobs with their launchpad config, then the publish
+    job picks the reviewed document up from the event log."""
+    import dagster as dg
+
+    from pii_assets.asset_names import REVIEWS_ASSET_KEY
+    from pii_assets.jobs import PUBLISH_JOB
+    from pii_assets.review_jobs import EXPORT_JOB, IMPORT_JOB
+
+    client, layout = store.client(), store.layout()
+    client.put_object(Bucket=store.bucket, Key=NOTES, Body=notes_txt())
+    defs = build_definitions(PipelineSettings(batch_size=10), resources={"store": store})
+    assert process(defs, instance, batch_size=10, max_runs=5).ok
+    exported = defs.resolve_job_def(EXPORT_JOB).execute_in_process(
+        instance=instance,
+        run_config={"ops": {"export_review_tasks": {"config": {"entity_types": ["US_SSN"]}}}},
+    )
+    summary = exported.output_for_node("export_review_tasks")
+    assert summary["tasks"] == {"text": 1}
+    (task,) = read_json(client, store.bucket, summary["files"]["text_tasks"])
+    annotation = AnnotationValue(completed_by=1, result=task["predictions"][0]["result"])
+    export = [{**TaskValue(data=task["data"], annotations=[annotation]).model_dump(), "id": 1}]
+    key = "uploads/label-studio-export.json"
+    client.put_object(Bucket=store.bucket, Key=key, Body=json.dumps(export).encode())
+    imported = defs.resolve_job_def(IMPORT_JOB).execute_in_process(
+        instance=instance,
+        run_config={"ops": {"import_review_export": {"config": {"export_key": key}}}},
+    )
+    assert imported.output_for_node("import_review_export")["pages_reviewed"] == 1
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(REVIEWS_ASSET_KEY), limit=5)
+    assert [r.partition_key for r in records.records] == ["notes.txt"]
+    assert defs.resolve_job_def(PUBLISH_JOB).execute_in_process(instance=instance).success
+    _, entities = read_version(client, layout, latest_version(client, layout))
+    assert set(entities.column("review_status").to_pylist()) == {"confirmed"}

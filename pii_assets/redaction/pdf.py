@@ -114,7 +114,8 @@ def redact_pdf(
         )
         # garbage=4: objects no page uses any more (the original content streams, images and
         # fonts' text) are left out of the file, not only unreferenced.
-        return doc.tobytes(garbage=4, deflate=True, clean=True)
+        # The copy is not encrypted: it holds no value, and its readers have no password.
+        return doc.tobytes(garbage=4, deflate=True, clean=True, encryption=pymupdf.PDF_ENCRYPT_NONE)
     finally:
         doc.close()
 

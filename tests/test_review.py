@@ -6,6 +6,7 @@ reprocessing the same object version and leave with a changed object."""
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pymupdf
 import pytest
@@ -15,7 +16,7 @@ from label_studio_sdk.label_interface.objects import AnnotationValue, TaskValue
 from pii_assets.dataset import latest_version, read_card, read_manifest, read_version
 from pii_assets.definitions import build_definitions
 from pii_assets.models import Entity
-from pii_assets.review.export import ExportFilters, export_tasks, selected_pages
+from pii_assets.review.export import ExportFilters, ExportOptions, export_tasks, selected_pages
 from pii_assets.review.importer import reviews_from_export
 from pii_assets.review.merge import judge_page
 from pii_assets.review.model import Label, MachineRef, PageReview
@@ -143,6 +144,18 @@ def test_export_import_and_reviewed_rows(store, instance, tmp_path) -> None:
     config = client.get_object(Bucket=store.bucket, Key=summary.files["image_config"])
     image_config = config["Body"].read().decode()
     assert "<RectangleLabels" in image_config and '<Label value="DRIVER_LICENSE"/>' in image_config
+
+    # Presigned HTTPS URLs for a project without the bucket as storage.
+    presigned = export_tasks(
+        client,
+        layout,
+        filters=ExportFilters(document_keys=(LETTER,), entity_types=("US_SSN",)),
+        options=ExportOptions(url_mode="presigned", url_expires_s=600),
+    )
+    (signed,) = read_json(client, store.bucket, presigned.files["image_tasks"])
+    assert signed["data"]["page"] == 1 and "X-Amz-Signature=" in signed["data"]["image"]
+    with urllib.request.urlopen(signed["data"]["image"]) as response:
+        assert response.read().startswith(b"\x89PNG")
 
     # A reviewer's work, as Label Studio exports it; imported into a new version.
     export = label_studio_export(image_config, first, text_task, second)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -163,7 +164,7 @@ def export_tasks(
         raise LookupError("no dataset version has been published yet")
     documents, entities = read_version(client, layout, version)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    export_id = export_id or f"{stamp}-{version}"
+    export_id = export_id or f"{stamp}-{version}-{uuid.uuid4().hex[:6]}"
     prefix = f"{exports_prefix(layout)}{export_id}/"
     summary = ExportSummary(export_id, version, prefix)
     chosen = selected_pages(documents, entities, filters)

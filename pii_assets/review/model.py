@@ -55,14 +55,13 @@ def entity_span(entity: Entity) -> Span | None:
 class Label:
     """One label of the reviewer's final annotation. `label_id` is Label Studio's region id,
     equal to the machine entity's id (`from_entity`) when the reviewer kept or edited a
-    pre-annotation. `text` holds the span's text under the value policy (None for boxes)."""
+    pre-annotation. No value: a span's text is not kept (its place is)."""
 
     label_id: str
     entity_type: str
     box: Box | None = None
     span: Span | None = None
     from_entity: str | None = None
-    text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +89,15 @@ def _tuple(value: Any) -> Any:
     return None if value is None else tuple(value)
 
 
+_LABEL_FIELDS = frozenset(Label.__dataclass_fields__)
+_REF_FIELDS = frozenset(MachineRef.__dataclass_fields__)
+
+
+def _known(data: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    # A stored review of another release may hold a field this one does not know.
+    return {name: value for name, value in data.items() if name in names}
+
+
 @dataclass(slots=True)
 class DocumentReview:
     """The reviewed pages of one object version."""
@@ -112,11 +120,23 @@ class DocumentReview:
         pages = {}
         for key, page in data.get("pages", {}).items():
             labels = tuple(
-                Label(**{**label, "box": _tuple(label["box"]), "span": _tuple(label["span"])})
+                Label(
+                    **{
+                        **_known(label, _LABEL_FIELDS),
+                        "box": _tuple(label.get("box")),
+                        "span": _tuple(label.get("span")),
+                    }
+                )
                 for label in page.get("labels", [])
             )
             machine = tuple(
-                MachineRef(**{**ref, "box": _tuple(ref["box"]), "span": _tuple(ref["span"])})
+                MachineRef(
+                    **{
+                        **_known(ref, _REF_FIELDS),
+                        "box": _tuple(ref.get("box")),
+                        "span": _tuple(ref.get("span")),
+                    }
+                )
                 for ref in page.get("machine", [])
             )
             pages[key] = PageReview(

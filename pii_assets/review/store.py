@@ -1,14 +1,15 @@
 """Reviews on S3, keyed by object version and page, and where review exports go. No Dagster.
 
     {output_prefix}review/reviews/<partition key>/<ETag>.json   a DocumentReview (all its pages)
-    {output_prefix}review/exports/<export id>/tasks.json        Label Studio tasks
-    {output_prefix}review/exports/<export id>/labeling_config.xml
+    {output_prefix}review/exports/<export id>/{image,text}_tasks.json   Label Studio tasks
+    {output_prefix}review/exports/<export id>/{image,text}_labeling_config.xml
     {output_prefix}review/exports/<export id>/pages/<partition key>/<ETag>/page-0001.png
+    {output_prefix}review/exports/<export id>/summary.json
 
 A review holds for the object version (ETag) it was made on: reprocessing the same version keeps
 it (a publish merges it into the rows again), a changed object has another ETag and so no review.
-Reviews hold the reviewer's labels with types and places; span texts only as the value policy
-keeps them.
+Reviews hold the reviewer's labels with types, places and ids, never values (whatever the value
+policy).
 """
 
 from __future__ import annotations

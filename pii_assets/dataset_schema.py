@@ -175,7 +175,7 @@ def _added_entity(page: str, label: Label) -> Entity:
     span = label.span or (None, None)
     return Entity(
         entity_type=label.entity_type,
-        text=label.text,
+        text=None,  # reviews keep no value (review/model.py)
         page=None if page == TEXT_PAGE else int(page),
         x0=box[0],
         y0=box[1],

@@ -191,8 +191,14 @@ def test_export_import_and_reviewed_rows(store, instance, tmp_path) -> None:
     assert facts["reviewed_pages"] == 2
     assert facts["review_by_type"]["US_SSN"] == {"machine": 2, "reviewed": 1, "matched": 1}
     assert facts["review_by_type"]["EMAIL_ADDRESS"] == {"machine": 2, "matched": 1, "reviewed": 1}
+    # Per extractor: one extractor made every machine label, so its counts are the types' sums.
+    (by_extractor,) = facts["review_by_extractor"].values()
+    kinds = ("machine", "reviewed", "matched")
+    totals = {k: sum(c.get(k, 0) for c in facts["review_by_type"].values()) for k in kinds}
+    assert by_extractor == totals and 0 < totals["matched"] < totals["machine"]
     card = read_card(client, layout, "v000002")
     assert "## Human review" in card and "| US_SSN | 2 | 1 | 1 | 0.500 | 1.000 |" in card
+    assert "By extractor:" in card, card
 
     # Reprocessing the same object version keeps the review.
     changed = build_definitions(

@@ -30,12 +30,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from pii_assets.bucket import BucketLayout, error_code, read_object, write_object
 from pii_assets.dataset import latest_version, read_version
-from pii_assets.documents import ToolError
-from pii_assets.models import ENTITY_TYPES, STATUSES_WITH_ENTITIES, DocumentError, Entity
+from pii_assets.models import ENTITY_TYPES, STATUSES_WITH_ENTITIES, Entity
 from pii_assets.review.model import TEXT_PAGE
 from pii_assets.review.pages import document_text, render_pages, task_format
 from pii_assets.review.store import exports_prefix
@@ -313,6 +312,8 @@ def _document_tasks(
                 )
             )
         return made
-    except (DocumentError, ToolError):
+    except (ClientError, BotoCoreError):
+        raise  # S3 failing fails the export, not one document
+    except Exception:  # noqa: BLE001 - a document that cannot be rendered never stops the rest
         summary.skip("cannot_render")
         return []

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import dagster as dg
 from pydantic import Field
 
-from pii_assets.asset_names import DATASET_ASSET, DATASET_ASSET_KEY, DOCUMENT_ASSET_KEY
+from pii_assets.asset_names import (
+    DATASET_ASSET,
+    DATASET_ASSET_KEY,
+    DOCUMENT_ASSET_KEY,
+    REDACTION_ASSET_KEY,
+    REVIEWS_ASSET_KEY,
+)
 from pii_assets.bucket import list_objects
 from pii_assets.dataset import (
     PublishedVersion,
@@ -29,6 +35,7 @@ from pii_assets.event_log import document_records
 from pii_assets.metadata import budget_metadata, dataset_metadata
 from pii_assets.partitions import documents_partitions
 from pii_assets.rollup import full_rollup, incremental_rollup, partition_rows
+from pii_assets.row_extras import row_extras
 from resources.s3 import DocumentStore
 
 DATASET_CODE_VERSION = "dataset-3"
@@ -60,13 +67,17 @@ def _newest_document_event(instance: dg.DagsterInstance) -> int:
 
 
 def _materialized_since(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
-    """Partitions of the document asset materialized after storage id `after`, and the newest id."""
+    """Partitions of the document asset materialized after storage id `after`, and the newest id;
+    also those whose redacted copy or review was recorded since (their rows link to them)."""
     keys: set[str] = set()
     newest = after
-    for record in document_records(instance, "materializations", after_storage_id=after):
-        if record.partition_key:
-            keys.add(record.partition_key)
-        newest = max(newest, record.storage_id)
+    for asset_key in (DOCUMENT_ASSET_KEY, REDACTION_ASSET_KEY, REVIEWS_ASSET_KEY):
+        for record in document_records(
+            instance, "materializations", after_storage_id=after, asset_key=asset_key
+        ):
+            if record.partition_key:
+                keys.add(record.partition_key)
+            newest = max(newest, record.storage_id)
     return keys, newest
 
 
@@ -173,7 +184,8 @@ def pii_labeled_dataset(
             registered |= every - in_version
             refresh |= every - in_version
         refresh &= registered
-        rollup = incremental_rollup(partition_rows(client, layout, refresh), removed)
+        rows = partition_rows(client, layout, refresh)
+        rollup = incremental_rollup(rows, removed, row_extras(client, layout, rows))
         context.log.info(
             f"building on {latest}: {len(refresh)} documents refreshed, {len(removed)} removed"
         )

@@ -193,7 +193,12 @@ def read_table(table: DeltaTable, schema: pa.Schema, columns: list[str] | None =
 
 
 def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Rows as read back (Delta stores no Arrow nullability or map-key types) in `schema`."""
+    """Rows as read back (Delta stores no Arrow nullability or map-key types) in `schema`.
+    Columns a version written by an earlier dataset format lacks (nullable ones added since)
+    read as nulls."""
+    for name in schema.names:
+        if name not in rows.column_names and schema.field(name).nullable:
+            rows = rows.append_column(name, pa.nulls(rows.num_rows, schema.field(name).type))
     rows = rows.select(schema.names)
     if rows.schema == schema:
         return rows
@@ -231,6 +236,9 @@ def replace_rows(
         rows,
         mode=mode,
         predicate=predicate,
+        # A table of an earlier dataset format gains the nullable columns added since, in this
+        # same commit (Delta protocol, "Schema Evolution").
+        schema_mode="merge",
         target_file_size=TARGET_FILE_BYTES,
         writer_properties=writer,
         commit_properties=properties,

@@ -12,6 +12,8 @@ from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
 from pii_assets.log_format import configure_process_logging, default_run_config, run_loggers
+from pii_assets.redaction_asset import build_redaction_definitions
+from pii_assets.review_jobs import build_review_jobs, reviews_spec
 from resources.extractors import ExtractorResource
 from resources.settings import (
     PipelineSettings,
@@ -38,11 +40,12 @@ def build_definitions(
     extractor = (resources or {}).get("extractor") or build_extractor(settings.extractor)
     code_version = extraction_code_version(extractor)
     document_asset = build_document_asset(code_version=code_version, batch_size=settings.batch_size)
+    redaction_asset, redact_job = build_redaction_definitions(batch_size=settings.batch_size)
     return dg.Definitions(
-        assets=[document_asset, pii_labeled_dataset],
+        assets=[document_asset, pii_labeled_dataset, redaction_asset, reviews_spec],
         asset_checks=[covers_input_prefix],
         # PII_LOG_FORMAT=json: run logs as JSON lines (pii_assets/log_format.py).
-        jobs=build_jobs(default_run_config()),
+        jobs=[*build_jobs(default_run_config()), redact_job, *build_review_jobs()],
         loggers=run_loggers() or None,
         sensors=[
             build_discovery_sensor(

@@ -16,15 +16,17 @@ def document_records(
     *,
     after_storage_id: int | None = None,
     after_timestamp: float | None = None,
+    asset_key: dg.AssetKey = DOCUMENT_ASSET_KEY,
 ) -> Iterator[dg.EventLogRecord]:
-    """Every materialization or observation record of `document_pii`, oldest first."""
+    """Every materialization or observation record of `document_pii` (or of another asset
+    partitioned like it, `asset_key`), oldest first."""
     fetch = (
         instance.fetch_materializations
         if kind == "materializations"
         else instance.fetch_observations
     )
     records_filter = dg.AssetRecordsFilter(
-        asset_key=DOCUMENT_ASSET_KEY,
+        asset_key=asset_key,
         after_storage_id=after_storage_id,
         after_timestamp=after_timestamp,
     )

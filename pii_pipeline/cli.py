@@ -21,7 +21,7 @@ from rich.table import Table
 
 from pii_assets.bucket import require_private_bucket
 from pii_assets.dataset import read_manifest
-from pii_pipeline import dataset_cli, metrics_cli
+from pii_pipeline import dataset_cli, metrics_cli, review_cli
 from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
 from pii_pipeline.runner import ProcessReport, process, reprocess, stale_partitions
 from pii_pipeline.summary import download_version, summarize
@@ -369,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
     dataset_cli.add_parser(sub)
     metrics_cli.add_parser(sub)
+    review_cli.add_parser(sub)
     return parser
 
 

@@ -102,6 +102,10 @@ class DocumentStore(S3Resource):
                 retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
                 connect_timeout=self.connect_timeout_s,
                 read_timeout=self.read_timeout_s,
+                # SigV4 for presigned URLs too: botocore presigns with SigV2 where a region still
+                # accepts it unless told, and S3 serves SSE-KMS objects to SigV4 requests only
+                # (S3 User Guide, "Specifying server-side encryption with AWS KMS").
+                signature_version="s3v4",
             ),
         )
         if self.use_unsigned_session:

@@ -88,6 +88,8 @@ def test_definitions_load_with_assets_sensors_and_schedule() -> None:
     assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
         DOCUMENT_ASSET,
         DATASET_ASSET,
+        "redacted_documents",
+        "document_reviews",
     }
     for sensor in repo.sensor_defs:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

@@ -74,7 +74,7 @@ _STREET_WORDS = (
     r"(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route|via|viale|piazza|corso"
     r"|calle|avenida|plaza|paseo)\b"
 )
-# "My name is Dan May": a speaker naming themselves.
+# "My name is Ed April": a speaker naming themselves.
 _SELF_NAMED = (
     r"my name is|my name's|i am|i'm|this is|ich hei(?:ß|ss)e|mein name ist|je m'appelle"
     r"|je suis|me llamo|mi nombre es|mi chiamo|il mio nome [èe]|ik heet|mijn naam is"
@@ -170,7 +170,7 @@ _STOP = frozenset(
         *("first", "last", "middle", "initial", "unknown", "suff"),
     )
 )
-# Months that are also given names ("Mr. May", "June Carter"): a name part unless a day or a
+# Months that are also given names ("Mrs. August", "June Carter"): a name part unless a day or a
 # year follows ("May 4", "June 2024").
 _NAME_MONTHS = frozenset({"may", "june", "april", "august"})
 # Words that make the whole value an organisation or a place, not a person.

@@ -71,10 +71,10 @@ def emails(text: str, *, ocr: bool = False) -> Iterator[Candidate]:
 
 _IPV4 = re.compile(r"(?=\d)(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)")
 # IPv6 in the text forms of RFC 4291 §2.2, the last with an IPv4 address in its low 32 bits
-# ("::ffff:192.0.2.1", "64:ff9b::198.51.100.1"), an optional zone ("fe80::1%eth0", RFC 4007 §11)
-# and an optional prefix length ("2001:db8::/32"). OCR can put a space before a colon ("2001
-# :db8::1"); it is dropped before validation. The address may not run on into a dotted number
-# ("::ffff:256.0.0.1" is no address, and "::ffff:256" no part of one).
+# ("::ffff:192.0.2.33", "64:ff9b::198.51.100.20"), an optional zone ("fe80::7:19%wlan0", RFC
+# 4007 §11) and an optional prefix length ("2001:db8:40::/48"). OCR can put a space before a
+# colon ("2001 :db8::1"); it is dropped before validation. The address may not run on into a
+# dotted number ("::ffff:300.1.2.3" is no address, and "::ffff:300" no part of one).
 _IPV6 = re.compile(
     r"(?=[0-9A-Fa-f:])(?<![\w:])(?:[0-9A-Fa-f]{0,4} ?:){2,7}"
     r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4}(?![.:]?\d)|(?<=:))"
@@ -135,8 +135,8 @@ _PHONE_CONTEXT = re.compile(
     r"|telefon|handy|mobil|téléphone|portable|teléfono|móvil|celular|telefono|cellulare"
     r"|telefoon|mobiel|gsm)\b"
 )
-# Labels that say a number is a phone number even when it is national in another region ("My
-# Japanese number is 090-1234-5678"): tried in `_OTHER_REGIONS` when the document's region fails.
+# Labels that say a number is a phone number even when it is national in another region ("Call her
+# Japanese number 080-4321-9876"): tried in `_OTHER_REGIONS` when the document's region fails.
 _PHONE_NUMBER_LABEL = re.compile(
     r"(?i)\b(?:phone|tel|telephone|mobile|cell|fax|whatsapp|(?:my|his|her|their|our|your)"
     r"(?: [a-z]+)? number(?: is)?|telefon|handy|téléphone|portable|teléfono|móvil|telefono"
@@ -149,7 +149,7 @@ _OTHER_REGIONS = (
     *("JP", "CN", "KR", "CH", "AT", "BE", "PT", "PL", "SE"),
 )
 # Digit runs that could hold a phone number; only these reach the (slow) phonenumbers matcher. A
-# run glued to a word ("is415-555-0132") is part of that word, not a number on its own. A colon
+# run glued to a word ("at617-555-0148") is part of that word, not a number on its own. A colon
 # followed by a space ends a label ("Phone 1: (217) 555-0134"): the label's digit is no country
 # code; a colon between digits is OCR's reading of a separator.
 _PHONE_RUN = re.compile(r"(?=[+(\d])(?<![^\W\d_])\+?\(?\d(?:[\d ().\-/;,]|:(?![ \t])){5,24}\d")
@@ -229,7 +229,7 @@ _PHONE_VALUE = re.compile(
 def phone_valid(value: str, region: str) -> bool:
     """Whether `value` is one phone number, read as a labelled value: valid in `region`, or,
     written without a country code, in another country's plan (like a number after a phone
-    label in text: "My Japanese number is 090-1234-5678"). Only digits and a phone number's
+    label in text: "Call her Japanese number 080-4321-9876"). Only digits and a phone number's
     separators and brackets (`phonenumbers` would read the digits out of "Reference: 5143 4149
     7853" too), and no date ("2023-05-23" is a number in some eight-digit plan)."""
     if not 7 <= sum(c.isdigit() for c in value) <= 15 or not _PHONE_VALUE.fullmatch(value):

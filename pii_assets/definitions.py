@@ -13,6 +13,7 @@ from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
 from resources.extractors import ExtractorResource
 from resources.settings import (
+    DiscoverySettings,
     PipelineSettings,
     build_document_options,
     build_extractor,
@@ -30,10 +31,13 @@ def extraction_code_version(extractor: ExtractorResource) -> str:
 
 
 def build_definitions(
-    settings: PipelineSettings | None = None, resources: Mapping[str, Any] | None = None
+    settings: PipelineSettings | None = None,
+    resources: Mapping[str, Any] | None = None,
+    discovery: DiscoverySettings | None = None,
 ) -> dg.Definitions:
     """The definitions; `resources` replaces the environment-built ones by key (tests, tools)."""
     settings = settings or PipelineSettings.from_env()
+    discovery = discovery or DiscoverySettings.from_env()
     extractor = (resources or {}).get("extractor") or build_extractor(settings.extractor)
     code_version = extraction_code_version(extractor)
     document_asset = build_document_asset(code_version=code_version, batch_size=settings.batch_size)
@@ -46,6 +50,7 @@ def build_definitions(
                 batch_size=settings.batch_size,
                 max_runs=settings.max_runs_per_tick,
                 interval_s=settings.discovery_interval_s,
+                settings=discovery,
                 code_version=code_version,
             ),
             build_publish_sensor(

@@ -1,12 +1,14 @@
 """One-shot processing, as a cron job or a Lambda would run the pipeline.
 
-It evaluates the same discovery sensor the daemon runs, executes the batched runs it asks for
-through the Dagster instance (so they show in the UI's run history), then publishes a dataset
-version. Its cursor lives in the instance's key-value store, apart from the daemon's sensor cursor.
+It runs the same discovery ticks the daemon's sensor runs (`sensors.discovery.Discovery`), on the
+same discovery state, so the two never request one object version twice; it executes the
+batched runs through the Dagster instance (so they show in the UI's run history), then publishes
+a dataset version.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,15 +21,25 @@ from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
-from sensors.discovery import plan_for, record_archived_objects, run_request
-from sensors.discovery_plan import Batch, DiscoveryState, consecutive_runs, run_key
+from resources.settings import DiscoverySettings
+from sensors.discovery import Discovery, run_request
+from sensors.discovery_plan import Batch, consecutive_runs, run_key
 
-CURSOR_KEY = "pii_pipeline/process/discovery_cursor"
 # What the audit marker of an archived object recorded by `process` names as its run.
 RECORDED_BY = "pii-pipeline process"
 # Each tick launches at most max_runs_per_tick batches; this bounds the ticks of one call.
 _MAX_TICKS = 10_000
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class Postponed:
+    """A document this call left failed for a transient cause."""
+
+    partition_key: str
+    error_class: str
+    attempts: int
+    next_attempt_at: float | None  # None: the attempts are used up; only `reprocess` retries it
 
 
 @dataclass
@@ -39,21 +51,15 @@ class ProcessReport:
     deleted_partitions: int = 0
     archived: int = 0  # archived objects recorded as skipped without a GET
     listed: int = 0
+    events: int = 0  # S3 event notifications applied (events mode)
     dataset_version: str | None = None
     dataset_path: str | None = None
     publish_failed: bool = False
+    postponed: list[Postponed] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed_runs and not self.publish_failed
-
-
-def _load_cursor(instance: dg.DagsterInstance) -> str | None:
-    return instance.run_storage.get_cursor_values({CURSOR_KEY}).get(CURSOR_KEY)
-
-
-def _save_cursor(instance: dg.DagsterInstance, state: DiscoveryState) -> None:
-    instance.run_storage.set_cursor_values({CURSOR_KEY: state.encode()})
+        return not self.failed_runs and not self.publish_failed and not self.postponed
 
 
 def _execute(
@@ -69,6 +75,14 @@ def _execute(
     )
 
 
+def _more_to_list(discovery: Discovery, settings: DiscoverySettings, started: float) -> bool:
+    """Listing mode: a pass that started after this call began must have ended, so every object
+    present at the start was seen."""
+    if settings.mode != "listing":
+        return False
+    return discovery.pass_started_at() is not None or discovery.last_pass_started_at() < started
+
+
 def process(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -76,55 +90,65 @@ def process(
     batch_size: int,
     max_runs: int,
     publish: bool = True,
+    discovery_settings: DiscoverySettings | None = None,
     on_plan: Callable[[int], None] = lambda documents: None,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
 ) -> ProcessReport:
     """Discover, extract in batches until nothing is left, then publish a version.
 
-    Like the discovery sensor, each tick records archived objects as `skipped/archived` without
-    reading them (reported as runless materializations). A document this call already ran (e.g.
-    one S3 throttled, which discovery requests again) is left for the next call.
+    Each document is run at most once per call: one that fails transiently (or whose run fails)
+    is scheduled again with backoff in the discovery state and reported as postponed, which makes
+    the call not `ok`. Archived objects are recorded as `skipped/archived` without reading them
+    (reported as runless materializations).
     """
+    settings = discovery_settings or DiscoverySettings.from_env()
     store: DocumentStore = defs.resources["store"].process_config_and_initialize()
-    code_version = _document_code_version(defs)
+    discovery = Discovery(
+        instance,
+        store,
+        settings,
+        batch_size=batch_size,
+        max_runs=max_runs,
+        code_version=_document_code_version(defs),
+        recorded_by=RECORDED_BY,
+    )
     report = ProcessReport()
     attempted: set[str] = set()
+    started = time.time()
     for _ in range(_MAX_TICKS):
-        plan = plan_for(
-            instance, store, _load_cursor(instance), batch_size=batch_size, max_runs=max_runs
+        tick = discovery.tick(exclude=sorted(attempted))
+        progress = tick.report
+        report.listed += progress.listed
+        report.events += progress.events
+        report.new_partitions += progress.new
+        report.deleted_partitions += progress.deleted
+        for event in tick.archived:
+            instance.report_runless_asset_event(event)
+            report.archived += 1
+        more = (
+            _more_to_list(discovery, settings, started)
+            or progress.events + progress.events_ignored > 0
         )
-        report.listed = plan.listed
-        if plan.new_partitions:
-            instance.add_dynamic_partitions(documents_partitions.name, plan.new_partitions)
-            report.new_partitions += len(plan.new_partitions)
-        for key in plan.deleted_partitions:
-            instance.delete_dynamic_partition(documents_partitions.name, key)
-        report.deleted_partitions += len(plan.deleted_partitions)
-        if plan.archived:
-            for event in record_archived_objects(plan, store, code_version, RECORDED_BY):
-                instance.report_runless_asset_event(event)
-                report.archived += 1
-            _save_cursor(instance, plan.state_after([]))
-        # A document run (or a batch failed) in this call is not run again by it: the next call
-        # tries again.
-        batches = [b for b in plan.batches if not attempted.intersection(b.partition_keys)]
-        if not batches:
-            if plan.archived:
-                continue  # the per-tick bound may have left more archived objects
+        if not tick.batches and not tick.archived and not more:
             break
-        on_plan(sum(len(b.partition_keys) for b in batches) + plan.pending)
-        completed: list[Batch] = []
-        for batch in batches:
+        if tick.batches:
+            on_plan(sum(len(b.partition_keys) for b in tick.batches) + progress.pending)
+        for batch in tick.batches:
             attempted.update(batch.partition_keys)
             result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
             report.runs += 1
             report.documents_requested += len(batch.partition_keys)
-            if result.success:
-                completed.append(batch)
-                _save_cursor(instance, plan.state_after(completed))
-            else:
+            if not result.success:
                 report.failed_runs.append(result.run_id)
             on_batch(batch, result.success)
+    # The last runs' outcomes: transient failures are scheduled again, and reported.
+    discovery.settle(time.time())
+    report.postponed = [
+        Postponed(key, error_class or "", attempts, retry_at)
+        for key, (error_class, attempts, retry_at) in sorted(
+            discovery.state.retry_status(attempted).items()
+        )
+    ]
     if publish:
         _publish(defs, instance, report)
     return report
@@ -167,8 +191,9 @@ def reprocess(
     report = ProcessReport(listed=len(order))
     code_version = _document_code_version(defs)
     versions = {key: code_version for key in partition_keys}
+    salt = f"{time.time():.6f}"  # a new reprocess of the same partitions is a new run
     for run in consecutive_runs(order, set(partition_keys), batch_size):
-        batch = Batch(tuple(run), run_key(run, versions))
+        batch = Batch(tuple(run), run_key(run, versions, salt))
         result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
         report.runs += 1
         report.documents_requested += len(run)

@@ -11,8 +11,7 @@ import pytest
 from pii_assets import partition_keys
 from pii_assets.definitions import build_definitions
 from resources.s3 import DocumentStore
-from resources.settings import PipelineSettings
-from resources.settings import DiscoverySettings
+from resources.settings import DiscoverySettings, PipelineSettings
 from sensors.discovery import DISCOVERY_SENSOR, RANGE_END_TAG, RANGE_START_TAG, Discovery
 
 

@@ -23,8 +23,7 @@ from pii_assets.models import DocumentResult
 from pii_assets.processing import ProcessingOptions, process_partitions
 from pii_pipeline.runner import process
 from resources.s3 import DocumentStore
-from resources.settings import PipelineSettings
-from resources.settings import DiscoverySettings
+from resources.settings import DiscoverySettings, PipelineSettings
 from sensors.discovery import DISCOVERY_SENSOR
 from tests.s3_faults import Fault, S3FaultProxy
 from tests.sample_pages import LETTER_LINES

@@ -190,8 +190,7 @@ class Discovery:
         self.state = DiscoveryStore(state_url(instance, settings.state_url), retry)
         self.queue = None
         if settings.mode == "events" and settings.queue_url:
-            client = sqs_client or _sqs_client(settings.queue_url)
-            self.queue = EventQueue(client, settings.queue_url)
+            self.queue = EventQueue(sqs_client or _sqs_client(), settings.queue_url)
 
     # -- 1. outcomes ---------------------------------------------------------------------------
     def settle(self, now: float) -> int:
@@ -412,10 +411,11 @@ def _object_info(item: Due) -> ObjectInfo:
     )
 
 
-def _sqs_client(queue_url: str) -> Any:
+def _sqs_client() -> Any:
     import boto3
 
-    return boto3.client("sqs", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_SQS") or None)
+    # boto3 reads AWS_ENDPOINT_URL_SQS itself (service-specific endpoints), like the S3 client.
+    return boto3.client("sqs")
 
 
 def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -> float:

@@ -20,23 +20,19 @@ from dataclasses import dataclass
 from pii_assets.bucket import ARCHIVED_STORAGE_CLASSES
 from pii_assets.discovery_state import Due
 
-# ETags are only compared for change, so a 12-hex-digit fingerprint keeps the state small (a false
-# "unchanged" needs a 48-bit collision between two versions of one object).
-_FINGERPRINT_CHARS = 12
 # Archived objects recorded per tick: 500 × 3 S3 calls on 8 threads take a few seconds.
 MAX_ARCHIVED_PER_TICK = 500
 
 
 def fingerprint(etag: str, storage_class: str = "STANDARD") -> str:
-    """The ETag's head, plus the storage class when it is an archived one.
+    """The ETag, plus the storage class when it is an archived one.
 
     Readable classes (STANDARD, STANDARD_IA, INTELLIGENT_TIERING, ...) share the plain form: a
-    lifecycle move between them changes nothing that is read, so it requests nothing (and cursors
-    written before storage classes counted stay valid). Moving into or out of an archived class
-    changes the fingerprint.
+    lifecycle move between them changes nothing that is read, so it requests nothing. Moving into
+    or out of an archived class changes the fingerprint. The ETag is kept whole: an archived
+    object's row is written from the state alone, and the dataset shows its ETag.
     """
-    head = etag[:_FINGERPRINT_CHARS] if len(etag) >= 32 else etag
-    return f"{head}@{storage_class}" if storage_class in ARCHIVED_STORAGE_CLASSES else head
+    return f"{etag}@{storage_class}" if storage_class in ARCHIVED_STORAGE_CLASSES else etag
 
 
 @dataclass(frozen=True)

@@ -179,9 +179,14 @@ class DiscoveryStore:
         the partition to delete. Events older than the known version (by sequencer, else by S3's
         time) change nothing: at-least-once delivery makes duplicates and late events harmless."""
         latest: dict[str, Observation] = {}
-        for obs in observations:
-            latest[obs.partition_key] = _later(latest.get(obs.partition_key), obs)
         report = ObserveReport(deleted=[])
+        for obs in observations:
+            current = latest.get(obs.partition_key)
+            if current is not None:
+                report.stale += 1  # one of the two describes an older state: it is dropped
+                if _stale(obs, current):
+                    continue
+            latest[obs.partition_key] = obs
         with self._tx() as conn:
             rows = _rows(conn, list(latest))
             for key, obs in latest.items():
@@ -458,12 +463,6 @@ def _rows(conn: sa.Connection, keys: Sequence[str]) -> dict[str, sa.Row]:
         for row in conn.execute(sa.select(OBJECTS).where(OBJECTS.c.partition_key.in_(chunk))):
             rows[row.partition_key] = row
     return rows
-
-
-def _later(current: Observation | None, candidate: Observation) -> Observation:
-    if current is None:
-        return candidate
-    return candidate if not _stale(candidate, current) else current
 
 
 def _stale(obs: Observation, known: Observation | sa.Row) -> bool:

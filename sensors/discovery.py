@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import dagster as dg
 
@@ -190,7 +191,9 @@ class Discovery:
         self.state = DiscoveryStore(state_url(instance, settings.state_url), retry)
         self.queue = None
         if settings.mode == "events" and settings.queue_url:
-            self.queue = EventQueue(sqs_client or _sqs_client(), settings.queue_url)
+            self.queue = EventQueue(
+                sqs_client or _sqs_client(settings.queue_url), settings.queue_url
+            )
 
     # -- 1. outcomes ---------------------------------------------------------------------------
     def settle(self, now: float) -> int:
@@ -411,11 +414,17 @@ def _object_info(item: Due) -> ObjectInfo:
     )
 
 
-def _sqs_client() -> Any:
+def _sqs_client(queue_url: str) -> Any:
+    """An SQS client for the queue: boto3 reads AWS_ENDPOINT_URL_SQS itself (service-specific
+    endpoints); the region is the queue URL's (`https://sqs.REGION.amazonaws.com/...`), else
+    AWS_REGION or AWS_DEFAULT_REGION."""
     import boto3
 
-    # boto3 reads AWS_ENDPOINT_URL_SQS itself (service-specific endpoints), like the S3 client.
-    return boto3.client("sqs")
+    host = urlsplit(queue_url).hostname or ""
+    parts = host.split(".")
+    region = parts[1] if len(parts) > 3 and parts[0] == "sqs" else None
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return boto3.client("sqs", region_name=region)
 
 
 def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -> float:

@@ -11,10 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import (
+    discovery_events,
+    discovery_scale,
     document_memory,
     llm_cost,
     llm_throughput,
     page_throughput,
+    partition_scale,
     publish_scaling,
     run_overhead,
     sensor_tick,
@@ -28,19 +31,29 @@ BENCHMARKS = {
     "page_throughput": page_throughput.run,
     "llm_throughput": llm_throughput.run,
     "llm_cost": llm_cost.run,
+    "discovery_events": discovery_events.run,
+}
+# `make bench-scale`: long runs (minutes to tens of minutes), out of `make bench`.
+SCALE_BENCHMARKS = {
+    "discovery_reconcile_1m": discovery_scale.run,
+    "partition_scale": partition_scale.run,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument(
+        "--only", nargs="*", choices=sorted({**BENCHMARKS, **SCALE_BENCHMARKS}), default=None
+    )
+    parser.add_argument("--scale", action="store_true", help="the long benchmarks instead")
     parser.add_argument("--json", default=".bench/results.json", help="where to write figures")
     args = parser.parse_args(argv)
     console = Console()
     results = {}
-    for name, bench in BENCHMARKS.items():
-        if args.only and name not in args.only:
-            continue
+    chosen = SCALE_BENCHMARKS if args.scale else BENCHMARKS
+    if args.only:
+        chosen = {n: b for n, b in {**BENCHMARKS, **SCALE_BENCHMARKS}.items() if n in args.only}
+    for name, bench in chosen.items():
         console.print(f"[bold]running {name}…")
         results[name] = bench(console)
     table = Table(title="benchmarks")

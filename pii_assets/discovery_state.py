@@ -187,6 +187,8 @@ class DiscoveryStore:
                 if _stale(obs, current):
                     continue
             latest[obs.partition_key] = obs
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
         with self._tx() as conn:
             rows = _rows(conn, list(latest))
             for key, obs in latest.items():
@@ -205,6 +207,9 @@ class DiscoveryStore:
                     "sequencer": obs.sequencer or (row.sequencer if row is not None else None),
                     "attempts": 0,
                     "error_class": None,
+                    "retry_at": now,
+                    "settled": row.settled if row is not None else True,
+                    "ordinal": row.ordinal if row is not None else None,
                 }
                 if obs.etag is None:
                     # A tombstone, also for an object never seen (a late "created" event must
@@ -213,15 +218,22 @@ class DiscoveryStore:
                     if row is not None and row.ordinal is not None:
                         report.deleted.append(key)
                 else:
-                    values["retry_at"] = now
                     report.new += not known
                     report.changed += known
                 if row is None:
-                    conn.execute(OBJECTS.insert().values(partition_key=key, **values))
+                    inserts.append({"partition_key": key, **values})
                 else:
-                    conn.execute(
-                        OBJECTS.update().where(OBJECTS.c.partition_key == key).values(**values)
-                    )
+                    updates.append({"_key": key, **values})
+            # One statement each, run for many rows (executemany): a listing page is 1,000 keys.
+            if inserts:
+                conn.execute(OBJECTS.insert(), inserts)
+            if updates:
+                conn.execute(
+                    OBJECTS.update()
+                    .where(OBJECTS.c.partition_key == sa.bindparam("_key"))
+                    .values({name: sa.bindparam(name) for name in updates[0] if name != "_key"}),
+                    updates,
+                )
         return report
 
     def missing_in_range(

@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 EVAL_STAMP := $(VENV)/.installed-eval
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libreoffice-writer-nogui libreoffice-calc-nogui python3-venv
 
-.PHONY: demo test dev bench eval robustness lint format system-deps clean
+.PHONY: demo test dev bench bench-scale eval robustness lint format system-deps clean
 
 system-deps:
 	@missing=""; \
@@ -49,6 +49,15 @@ dev: system-deps $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m bench
+
+# The long benchmarks (discovery over 1M keys, Dagster partitions up to 1M on Postgres): about
+# 30 minutes on 2 cores. Needs PostgreSQL's server (Debian's `postgresql`, installed when root).
+bench-scale: system-deps $(STAMP)
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; } \
+	  || { echo "install PostgreSQL's server: sudo apt-get install postgresql"; exit 1; }
+	$(BIN)/python -m pip install -q -e '.[dev,scale]'
+	$(BIN)/python -m bench --scale --json .bench/scale.json
 
 $(EVAL_STAMP): pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)

@@ -174,6 +174,44 @@ def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[st
     return [key for key in partitions if latest.get(key) != code_version]
 
 
+def estimate_cost_usd(defs: dg.Definitions, partition_keys: list[str]) -> float | None:
+    """What re-extracting these partitions is expected to cost with the LLM extractor, in USD
+    (None for an extractor that costs nothing). Each object is read and estimated the way a run
+    reserves its budget before a document starts (`LlmExtractor.estimate_document_usd`: an upper
+    bound); objects over PII_MAX_FILE_MB or gone cost nothing (they are skipped)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pii_assets.bucket import resolve_object_key
+
+    extractor = defs.resources["extractor"].process_config_and_initialize()
+    page_extractor = extractor.page_extractor()
+    estimate = getattr(page_extractor, "estimate_document_usd", None)
+    if estimate is None:
+        return None
+    documents = defs.resources["documents"].process_config_and_initialize()
+    store: DocumentStore = defs.resources["store"].process_config_and_initialize()
+    client, layout = store.client(), store.layout()
+    passwords, limits = tuple(documents.password_list()), documents.limits()
+
+    def one(partition_key: str) -> float:
+        object_key = resolve_object_key(client, layout, partition_key)
+        if object_key is None:
+            return 0.0
+        try:
+            head = client.head_object(Bucket=layout.bucket, Key=object_key)
+        except Exception:  # noqa: BLE001 - gone or unreadable: a run would not spend on it
+            return 0.0
+        if int(head.get("ContentLength", 0)) > documents.max_file_bytes:
+            return 0.0
+        body = client.get_object(Bucket=layout.bucket, Key=object_key)["Body"]
+        with body:
+            data = body.read()
+        return float(estimate(data, passwords=passwords, limits=limits))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return float(sum(pool.map(one, partition_keys)))
+
+
 def reprocess(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,

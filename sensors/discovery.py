@@ -338,7 +338,7 @@ class Discovery:
             batches.extend(self._claim(run, now))
         events = self._record_archived(archived, now)
         report.requested = sum(len(b.partition_keys) for b in batches)
-        report.pending = max(0, self.state.counts()["due"] - len(exclude))
+        report.pending = max(0, self.state.due_count(now) - len(exclude))
         return batches, events
 
     def _claim(self, run: list[Due], now: float) -> list[Batch]:
@@ -395,7 +395,7 @@ class Discovery:
                 MAX_REGISTERED_PER_TICK,
                 lambda keys: self.instance.add_dynamic_partitions(documents_partitions.name, keys),
             )
-            tick.report.pending = self.state.counts()["due"]
+            tick.report.pending = self.state.due_count(now)
         return tick
 
 

@@ -5,13 +5,13 @@ materialization records the version and the event-log position it covered); othe
 request, from a full listing of the input prefix.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 from pydantic import Field
 
-from pii_assets.asset_names import DATASET_ASSET, DATASET_ASSET_KEY, DOCUMENT_ASSET_KEY
+from pii_assets.asset_names import DATASET_ASSET, DATASET_ASSET_KEY
 from pii_assets.bucket import list_objects
 from pii_assets.dataset import (
     DATASET_FORMAT,
@@ -24,7 +24,7 @@ from pii_assets.dataset import (
 from pii_assets.dataset_validation import CHECKS, COVERAGE_CHECK, CheckOutcome, coverage, validate
 from pii_assets.event_log import document_records
 from pii_assets.metadata import dataset_metadata
-from pii_assets.partitions import documents_partitions
+from pii_assets.partitions import ONE_SHARD, DocumentShards
 from pii_assets.rollup import full_rollup, incremental_rollup, partition_rows
 from resources.s3 import DocumentStore
 
@@ -43,16 +43,25 @@ class _Base:
     event_cursor: int
 
 
-def _newest_document_event(instance: dg.DagsterInstance) -> int:
-    records = instance.fetch_materializations(DOCUMENT_ASSET_KEY, limit=1).records
-    return records[0].storage_id if records else 0
+def _newest_document_event(instance: dg.DagsterInstance, asset_keys: Sequence[dg.AssetKey]) -> int:
+    ids = [
+        records[0].storage_id
+        for key in asset_keys
+        if (records := instance.fetch_materializations(key, limit=1).records)
+    ]
+    return max(ids, default=0)
 
 
-def _materialized_since(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
-    """Partitions of the document asset materialized after storage id `after`, and the newest id."""
+def _materialized_since(
+    instance: dg.DagsterInstance, after: int, asset_keys: Sequence[dg.AssetKey]
+) -> tuple[set[str], int]:
+    """Partitions of the document asset (every shard's) materialized after storage id `after`,
+    and the newest id."""
     keys: set[str] = set()
     newest = after
-    for record in document_records(instance, "materializations", after_storage_id=after):
+    for record in document_records(
+        instance, "materializations", after_storage_id=after, asset_keys=asset_keys
+    ):
         if record.partition_key:
             keys.add(record.partition_key)
         newest = max(newest, record.storage_id)
@@ -80,20 +89,34 @@ def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(
-    name=DATASET_ASSET,
-    deps=[DOCUMENT_ASSET_KEY],
-    code_version=DATASET_CODE_VERSION,
-    group_name="pii",
-    description="Versioned Parquet dataset: one row per document and one per entity.",
-    check_specs=[
-        dg.AssetCheckSpec(name, asset=DATASET_ASSET, blocking=blocking, description=text)
-        for name, (blocking, text) in CHECKS.items()
-        if name != COVERAGE_CHECK
-    ],
-)
-def pii_labeled_dataset(
-    context: dg.AssetExecutionContext, config: PublishConfig, store: DocumentStore
+def build_dataset_asset(shards: DocumentShards = ONE_SHARD) -> dg.AssetsDefinition:
+    """The dataset asset, fed by every document shard's asset (partitions.py)."""
+
+    @dg.asset(
+        name=DATASET_ASSET,
+        deps=shards.asset_keys,
+        code_version=DATASET_CODE_VERSION,
+        group_name="pii",
+        description="Versioned Parquet dataset: one row per document and one per entity.",
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=DATASET_ASSET, blocking=blocking, description=text)
+            for name, (blocking, text) in CHECKS.items()
+            if name != COVERAGE_CHECK
+        ],
+    )
+    def pii_labeled_dataset(
+        context: dg.AssetExecutionContext, config: PublishConfig, store: DocumentStore
+    ) -> Iterator[dg.MaterializeResult]:
+        yield from _publish(context, config, store, shards)
+
+    return pii_labeled_dataset
+
+
+def _publish(
+    context: dg.AssetExecutionContext,
+    config: PublishConfig,
+    store: DocumentStore,
+    shards: DocumentShards,
 ) -> Iterator[dg.MaterializeResult]:
     client, layout, instance = store.client(), store.layout(), context.instance
     latest = latest_version(client, layout)
@@ -104,8 +127,8 @@ def pii_labeled_dataset(
 
     previous = read_version(client, layout, latest) if latest else None
     if base is not None and previous is not None:
-        changed, cursor = _materialized_since(instance, base.event_cursor)
-        partitions = set(instance.get_dynamic_partitions(documents_partitions.name))
+        changed, cursor = _materialized_since(instance, base.event_cursor, shards.asset_keys)
+        partitions = set(shards.registered(instance))
         in_version = set(previous[0].column("partition_key").to_pylist())
         refresh = (changed | (partitions - in_version)) & partitions
         rollup = incremental_rollup(
@@ -116,7 +139,7 @@ def pii_labeled_dataset(
             f"{len(in_version - partitions)} removed"
         )
     else:
-        cursor = _newest_document_event(instance)
+        cursor = _newest_document_event(instance, shards.asset_keys)
         rollup = full_rollup(client, layout, previous)
         context.log.info(f"full rebuild from the input listing: {rollup.documents.num_rows} rows")
     documents, entities, build = rollup.documents, rollup.entities, rollup.build
@@ -174,6 +197,9 @@ def pii_labeled_dataset(
             description=f"{published.version} was not published: blocking checks failed "
             f"({', '.join(rejected)}); _latest.json still points to {latest or 'nothing'}"
         )
+
+
+pii_labeled_dataset = build_dataset_asset()
 
 
 @dg.asset_check(

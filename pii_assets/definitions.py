@@ -7,10 +7,11 @@ from typing import Any
 
 import dagster as dg
 
-from pii_assets.dataset_asset import covers_input_prefix, pii_labeled_dataset
+from pii_assets.dataset_asset import build_dataset_asset, covers_input_prefix
 from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
+from pii_assets.partitions import DocumentShards
 from resources.extractors import ExtractorResource
 from resources.settings import (
     DiscoverySettings,
@@ -40,11 +41,18 @@ def build_definitions(
     discovery = discovery or DiscoverySettings.from_env()
     extractor = (resources or {}).get("extractor") or build_extractor(settings.extractor)
     code_version = extraction_code_version(extractor)
-    document_asset = build_document_asset(code_version=code_version, batch_size=settings.batch_size)
+    shards = DocumentShards(discovery.document_shards)
+    document_assets = [
+        build_document_asset(
+            code_version=code_version, batch_size=settings.batch_size, shard=shard, shards=shards
+        )
+        for shard in range(shards.count)
+    ]
+    jobs = build_jobs(shards)
     return dg.Definitions(
-        assets=[document_asset, pii_labeled_dataset],
+        assets=[*document_assets, build_dataset_asset(shards)],
         asset_checks=[covers_input_prefix],
-        jobs=build_jobs(),
+        jobs=jobs,
         sensors=[
             build_discovery_sensor(
                 batch_size=settings.batch_size,
@@ -52,8 +60,10 @@ def build_definitions(
                 interval_s=settings.discovery_interval_s,
                 settings=discovery,
                 code_version=code_version,
+                jobs=jobs[:-1] if shards.count > 1 else None,
             ),
             build_publish_sensor(
+                extract_jobs=shards.job_names,
                 min_interval_s=settings.publish_min_interval_s,
                 check_interval_s=min(30, settings.discovery_interval_s),
             ),

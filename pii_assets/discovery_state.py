@@ -48,7 +48,8 @@ OBJECTS = sa.Table(
     _metadata,
     sa.Column("partition_key", sa.Text, primary_key=True),
     sa.Column("object_key", _KEY, nullable=True, index=True),
-    sa.Column("ordinal", sa.BigInteger, nullable=True, unique=True),
+    sa.Column("shard", sa.Integer, nullable=False, default=0),  # partitions.shard_of
+    sa.Column("ordinal", sa.BigInteger, nullable=True),  # position among the shard's partitions
     sa.Column("etag", sa.Text, nullable=True),  # None: deleted (a tombstone)
     sa.Column("storage_class", sa.Text, nullable=False, default="STANDARD"),
     sa.Column("changed_at", sa.Float, nullable=True),  # S3's time of the version (or deletion)
@@ -60,6 +61,7 @@ OBJECTS = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("retry_at", sa.Float, nullable=True, index=True),  # due for a request from then
     sa.Column("error_class", sa.Text, nullable=True),  # last transient failure
+    sa.UniqueConstraint("shard", "ordinal", name="uq_pii_discovery_position"),
 )
 # Requests in flight are few (the runs of a few ticks) among millions of rows: a partial index
 # keeps finding them independent of the bucket's size.
@@ -75,7 +77,13 @@ META = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
-_ORDINAL = "next_ordinal"
+_LOCK = "registration"  # the row every registering transaction locks first
+
+
+def _counter(shard: int) -> str:
+    return f"next_ordinal:{shard}"
+
+
 _CHUNK = 500  # keys per IN (...) clause, under SQLite's parameter limit
 
 
@@ -104,6 +112,7 @@ class Observation:
     storage_class: str = "STANDARD"
     changed_at: float | None = None  # S3's LastModified or eventTime, epoch seconds
     sequencer: str | None = None  # S3 event sequencer, hexadecimal
+    shard: int = 0  # partitions.shard_of(partition_key)
     # A listing is never stale: a page is fetched after every event the store already applied
     # (ticks apply events first), so it shows at least as new a state.
     listed: bool = False
@@ -123,6 +132,7 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class Due:
     partition_key: str
+    shard: int
     object_key: str | None
     ordinal: int | None
     etag: str
@@ -160,8 +170,8 @@ class DiscoveryStore:
         self.engine = _engine(url)
         _metadata.create_all(self.engine, checkfirst=True)
         with self._tx() as conn:
-            if conn.execute(sa.select(META.c.value).where(META.c.name == _ORDINAL)).first() is None:
-                conn.execute(META.insert().values(name=_ORDINAL, value="0"))
+            if conn.execute(sa.select(META.c.value).where(META.c.name == _LOCK)).first() is None:
+                conn.execute(META.insert().values(name=_LOCK, value="0"))
 
     @contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
@@ -208,6 +218,7 @@ class DiscoveryStore:
                 if obs.etag is not None and known and obs.etag == row.etag:
                     continue  # the version the store holds: nothing to write
                 values: dict[str, object] = {
+                    "shard": obs.shard,
                     "object_key": obs.object_key,
                     "etag": obs.etag,
                     "storage_class": obs.storage_class,
@@ -340,47 +351,46 @@ class DiscoveryStore:
                 )
 
     # -- requesting --------------------------------------------------------------------------
-    def register_due(self, limit: int, add_partitions: Callable[[list[str]], None]) -> list[str]:
-        """Give due, unregistered partitions their position and register them (`add_partitions`,
-        e.g. Dagster's `add_dynamic_partitions`) under the store's lock, so positions follow the
-        order the partitions are added in. Returns the keys registered."""
+    def register_due(
+        self, limit: int, add_partitions: Callable[[int, list[str]], None]
+    ) -> list[str]:
+        """Give due, unregistered partitions their position in their shard and register them
+        (`add_partitions(shard, keys)`, e.g. Dagster's `add_dynamic_partitions`) under the
+        store's lock, so positions follow the order the partitions are added in. Returns the
+        keys registered."""
         with self._tx() as conn:
-            # The lock: a row update every registering transaction makes first.
-            next_ordinal = _lock_counter(conn)
-            keys = list(
-                conn.execute(
-                    sa.select(OBJECTS.c.partition_key)
-                    .where(
-                        OBJECTS.c.ordinal.is_(None),
-                        OBJECTS.c.etag.is_not(None),
-                        OBJECTS.c.retry_at.is_not(None),
-                    )
-                    .order_by(OBJECTS.c.object_key)
-                    .limit(limit)
-                ).scalars()
-            )
-            if not keys:
-                return []
-            for offset, key in enumerate(keys):
+            _lock(conn)
+            rows = conn.execute(
+                sa.select(OBJECTS.c.partition_key, OBJECTS.c.shard)
+                .where(
+                    OBJECTS.c.ordinal.is_(None),
+                    OBJECTS.c.etag.is_not(None),
+                    OBJECTS.c.retry_at.is_not(None),
+                )
+                .order_by(OBJECTS.c.object_key)
+                .limit(limit)
+            ).all()
+            by_shard: dict[int, list[str]] = {}
+            for key, shard in rows:
+                by_shard.setdefault(shard, []).append(key)
+            for shard, keys in sorted(by_shard.items()):
+                first = _next_position(conn, shard, len(keys))
                 conn.execute(
                     OBJECTS.update()
-                    .where(OBJECTS.c.partition_key == key)
-                    .values(ordinal=next_ordinal + offset)
+                    .where(OBJECTS.c.partition_key == sa.bindparam("_key"))
+                    .values(ordinal=sa.bindparam("_ordinal")),
+                    [{"_key": k, "_ordinal": first + i} for i, k in enumerate(keys)],
                 )
-            conn.execute(
-                META.update()
-                .where(META.c.name == _ORDINAL)
-                .values(value=str(next_ordinal + len(keys)))
-            )
-            add_partitions(keys)
-        return keys
+                add_partitions(shard, keys)
+        return [key for key, _ in rows]
 
     def due(self, now: float, limit: int, exclude: Iterable[str] = ()) -> list[Due]:
-        """Registered partitions due for a request, in partition order."""
+        """Registered partitions due for a request, shard by shard in partition order."""
         skip = set(exclude)
         query = (
             sa.select(
                 OBJECTS.c.partition_key,
+                OBJECTS.c.shard,
                 OBJECTS.c.object_key,
                 OBJECTS.c.ordinal,
                 OBJECTS.c.etag,
@@ -391,7 +401,7 @@ class DiscoveryStore:
                 OBJECTS.c.etag.is_not(None),
                 OBJECTS.c.ordinal.is_not(None),
             )
-            .order_by(OBJECTS.c.ordinal)
+            .order_by(OBJECTS.c.shard, OBJECTS.c.ordinal)
             .limit(limit + len(skip))
         )
         with self.engine.connect() as conn:
@@ -475,13 +485,22 @@ class DiscoveryStore:
         return {"objects": objects, "tombstones": tombstones, "due": due, "in_flight": in_flight}
 
 
-def _lock_counter(conn: sa.Connection) -> int:
-    """The next free position, with its row locked for this transaction (Postgres: FOR UPDATE;
-    SQLite: every transaction is BEGIN IMMEDIATE, see `_engine`)."""
-    value = conn.execute(
-        sa.select(META.c.value).where(META.c.name == _ORDINAL).with_for_update()
-    ).scalar_one()
-    return int(value)
+def _lock(conn: sa.Connection) -> None:
+    """Serialise registrations: Postgres locks the row (FOR UPDATE); on SQLite every transaction
+    is BEGIN IMMEDIATE already (see `_engine`)."""
+    conn.execute(sa.select(META.c.value).where(META.c.name == _LOCK).with_for_update()).one()
+
+
+def _next_position(conn: sa.Connection, shard: int, count: int) -> int:
+    """Reserve `count` consecutive positions in `shard` (under `_lock`); returns the first."""
+    name = _counter(shard)
+    value = conn.execute(sa.select(META.c.value).where(META.c.name == name)).scalar()
+    first = int(value) if value is not None else 0
+    if value is None:
+        conn.execute(META.insert().values(name=name, value=str(first + count)))
+    else:
+        conn.execute(META.update().where(META.c.name == name).values(value=str(first + count)))
+    return first
 
 
 def _rows(conn: sa.Connection, keys: Sequence[str]) -> dict[str, sa.Row]:

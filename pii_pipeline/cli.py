@@ -25,6 +25,7 @@ from pii_pipeline import dataset_cli
 from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
 from pii_pipeline.runner import (
     ProcessReport,
+    document_code_version,
     estimate_cost_usd,
     process,
     reprocess,
@@ -32,7 +33,7 @@ from pii_pipeline.runner import (
 )
 from pii_pipeline.summary import download_version, summarize
 from resources.s3 import DocumentStore
-from resources.settings import PipelineSettings, build_store
+from resources.settings import DiscoverySettings, PipelineSettings, build_store
 
 console = Console(stderr=True)
 
@@ -223,17 +224,15 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    from pii_assets.asset_names import DOCUMENT_ASSET_KEY
     from pii_assets.definitions import build_definitions
+    from pii_assets.partitions import DocumentShards
 
     settings = PipelineSettings.from_env()
+    shards = DocumentShards(DiscoverySettings.from_env().document_shards)
     defs = build_definitions(settings)
     instance = _instance()
     if args.stale:
-        code_version = defs.get_assets_def(DOCUMENT_ASSET_KEY).code_versions_by_key[
-            DOCUMENT_ASSET_KEY
-        ]
-        keys = stale_partitions(instance, code_version or "")
+        keys = stale_partitions(instance, document_code_version(defs, shards), shards)
     else:
         layout = _store().layout()
         keys = [*args.partition, *(layout.partition_key(k) for k in args.object)]
@@ -265,6 +264,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             keys,
             batch_size=settings.batch_size,
             publish=not args.no_publish,
+            shards=shards,
             on_batch=lambda batch, ok: progress.advance(task, len(batch.partition_keys)),
         )
     summary = None

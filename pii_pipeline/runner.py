@@ -15,11 +15,10 @@ from typing import Any
 
 import dagster as dg
 
-from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.document_asset import CODE_VERSION_TAG
 from pii_assets.event_log import document_records
-from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
-from pii_assets.partitions import documents_partitions
+from pii_assets.jobs import PUBLISH_JOB
+from pii_assets.partitions import ONE_SHARD, DocumentShards
 from resources.s3 import DocumentStore
 from resources.settings import DiscoverySettings
 from sensors.discovery import Discovery, run_request
@@ -63,9 +62,9 @@ class ProcessReport:
 
 
 def _execute(
-    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, request: dg.RunRequest
+    defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest
 ) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def(job_name)
+    job = defs.resolve_job_def(request.job_name or PUBLISH_JOB)
     return job.execute_in_process(
         instance=instance,
         run_config=_QUIET_LOGS,
@@ -109,7 +108,7 @@ def process(
         settings,
         batch_size=batch_size,
         max_runs=max_runs,
-        code_version=_document_code_version(defs),
+        code_version=document_code_version(defs, DocumentShards(settings.document_shards)),
         recorded_by=RECORDED_BY,
     )
     report = ProcessReport()
@@ -135,7 +134,7 @@ def process(
             on_plan(sum(len(b.partition_keys) for b in tick.batches) + progress.pending)
         for batch in tick.batches:
             attempted.update(batch.partition_keys)
-            result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
+            result = _execute(defs, instance, run_request(batch, discovery.shards))
             report.runs += 1
             report.documents_requested += len(batch.partition_keys)
             if not result.success:
@@ -154,24 +153,26 @@ def process(
     return report
 
 
-def _document_code_version(defs: dg.Definitions) -> str:
-    assets_def = defs.get_assets_def(DOCUMENT_ASSET_KEY)
-    return assets_def.code_versions_by_key[DOCUMENT_ASSET_KEY] or ""
+def document_code_version(defs: dg.Definitions, shards: DocumentShards = ONE_SHARD) -> str:
+    """The document asset's code version (every shard's asset has the same)."""
+    asset_key = shards.asset_key(0)
+    return defs.get_assets_def(asset_key).code_versions_by_key[asset_key] or ""
 
 
-def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[str]:
+def stale_partitions(
+    instance: dg.DagsterInstance, code_version: str, shards: DocumentShards = ONE_SHARD
+) -> list[str]:
     """Partitions whose latest materialization ran another extraction code version, or none.
 
     Read from the code version Dagster records on each partition's materialization, since the
     UI computes no staleness for a rollup over hundreds of partitions.
     """
     latest: dict[str, str | None] = {}
-    for record in document_records(instance, "materializations"):
+    for record in document_records(instance, "materializations", asset_keys=shards.asset_keys):
         if record.partition_key:
             tags = record.event_log_entry.tags or {}
             latest[record.partition_key] = tags.get(CODE_VERSION_TAG)
-    partitions = instance.get_dynamic_partitions(documents_partitions.name)
-    return [key for key in partitions if latest.get(key) != code_version]
+    return [key for key in shards.registered(instance) if latest.get(key) != code_version]
 
 
 def estimate_cost_usd(defs: dg.Definitions, partition_keys: list[str]) -> float | None:
@@ -219,32 +220,36 @@ def reprocess(
     *,
     batch_size: int,
     publish: bool = True,
+    shards: DocumentShards = ONE_SHARD,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
 ) -> ProcessReport:
-    """Re-extract the given partitions in batched runs (ranges in partition order), then publish."""
-    order = instance.get_dynamic_partitions(documents_partitions.name)
-    unknown = set(partition_keys) - set(order)
+    """Re-extract the given partitions in batched runs (ranges in partition order within each
+    shard), then publish."""
+    wanted = set(partition_keys)
+    orders = [shards.in_shard(instance, shard) for shard in range(shards.count)]
+    unknown = wanted - {key for order in orders for key in order}
     if unknown:
         raise ValueError(f"{len(unknown)} partition keys are not registered partitions")
-    report = ProcessReport(listed=len(order))
-    code_version = _document_code_version(defs)
+    report = ProcessReport(listed=sum(len(order) for order in orders))
+    code_version = document_code_version(defs, shards)
     versions = {key: code_version for key in partition_keys}
     salt = f"{time.time():.6f}"  # a new reprocess of the same partitions is a new run
-    for run in consecutive_runs(order, set(partition_keys), batch_size):
-        batch = Batch(tuple(run), run_key(run, versions, salt))
-        result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
-        report.runs += 1
-        report.documents_requested += len(run)
-        if not result.success:
-            report.failed_runs.append(result.run_id)
-        on_batch(batch, result.success)
+    for shard, order in enumerate(orders):
+        for run in consecutive_runs(order, wanted, batch_size):
+            batch = Batch(tuple(run), run_key(run, versions, salt), shard)
+            result = _execute(defs, instance, run_request(batch, shards))
+            report.runs += 1
+            report.documents_requested += len(run)
+            if not result.success:
+                report.failed_runs.append(result.run_id)
+            on_batch(batch, result.success)
     if publish:
         _publish(defs, instance, report)
     return report
 
 
 def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: ProcessReport) -> None:
-    result = _execute(defs, instance, PUBLISH_JOB, dg.RunRequest())
+    result = _execute(defs, instance, dg.RunRequest(job_name=PUBLISH_JOB))
     if not result.success:
         report.publish_failed = True
         return

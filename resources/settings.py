@@ -190,6 +190,7 @@ class DiscoverySettings:
     retry_max_attempts: int = 5
     retry_base_s: int = 60
     state_url: str | None = None
+    document_shards: int = 1  # dynamically partitioned document assets (pii_assets/partitions.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DiscoverySettings:
@@ -213,4 +214,5 @@ class DiscoverySettings:
             retry_max_attempts=_int(env, "PII_RETRY_MAX_ATTEMPTS", cls.retry_max_attempts),
             retry_base_s=_int(env, "PII_RETRY_BASE_S", cls.retry_base_s),
             state_url=env.get("PII_DISCOVERY_STATE_URL") or None,
+            document_shards=_int(env, "PII_DOCUMENT_SHARDS", cls.document_shards),
         )

@@ -20,6 +20,7 @@ cursor and a tick costs what changed, plus at most its listing budget.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,8 +43,7 @@ from pii_assets.discovery_state import (
 )
 from pii_assets.document_asset import NOT_STARTED, recorded_materialization
 from pii_assets.event_log import document_records
-from pii_assets.jobs import EXTRACT_JOB
-from pii_assets.partitions import documents_partitions
+from pii_assets.partitions import EXTRACT_JOB, DocumentShards
 from pii_assets.processing import record_archived
 from resources.s3 import DocumentStore
 from resources.settings import DiscoverySettings
@@ -88,12 +88,17 @@ def state_url(instance: dg.DagsterInstance, override: str | None = None) -> str:
     return f"sqlite:///{os.path.join(instance.root_directory, 'pii_discovery.db')}"
 
 
-def run_request(batch: Batch) -> dg.RunRequest:
+def run_request(batch: Batch, shards: DocumentShards) -> dg.RunRequest:
+    """The run of one batch: its shard's extraction job over a partition range (or one key)."""
     tags = {"pii/documents": str(len(batch.partition_keys)), BATCH_TAG: batch.run_key}
+    job_name = shards.job_name(batch.shard)
     if len(batch.partition_keys) == 1:
-        return dg.RunRequest(run_key=batch.run_key, partition_key=batch.first, tags=tags)
+        return dg.RunRequest(
+            run_key=batch.run_key, job_name=job_name, partition_key=batch.first, tags=tags
+        )
     return dg.RunRequest(
         run_key=batch.run_key,
+        job_name=job_name,
         tags={**tags, RANGE_START_TAG: batch.first, RANGE_END_TAG: batch.last},
     )
 
@@ -104,15 +109,19 @@ def _metadata_value(record: dg.EventLogRecord, name: str) -> object:
     return entry.value if entry is not None else None
 
 
-def read_outcomes(instance: dg.DagsterInstance, after: int) -> tuple[list[Outcome], int]:
+def read_outcomes(
+    instance: dg.DagsterInstance, after: int, asset_keys: Sequence[dg.AssetKey]
+) -> tuple[list[Outcome], int]:
     """Outcomes from the document asset's events after storage id `after`, oldest first, and the
     newest id read. Materializations and `not_started` observations are read up to one bound
     taken first, so an event written between the two reads is left for the next tick."""
     bound = instance.event_log_storage.get_maximum_record_id() or after
     events: list[tuple[int, Outcome]] = []
-    for record in document_records(instance, "materializations", after_storage_id=after):
+    for record in document_records(
+        instance, "materializations", after_storage_id=after, asset_keys=asset_keys
+    ):
         if record.storage_id > bound:
-            break
+            continue  # shards are read one after the other: later ones may still be in bounds
         if record.partition_key:
             etag, error_class = (
                 _metadata_value(record, "etag"),
@@ -124,9 +133,11 @@ def read_outcomes(instance: dg.DagsterInstance, after: int) -> tuple[list[Outcom
                 error_class=str(error_class) if error_class else None,
             )
             events.append((record.storage_id, outcome))
-    for record in document_records(instance, "observations", after_storage_id=after):
+    for record in document_records(
+        instance, "observations", after_storage_id=after, asset_keys=asset_keys
+    ):
         if record.storage_id > bound:
-            break
+            continue
         if record.partition_key and _metadata_value(record, "status") == NOT_STARTED:
             events.append((record.storage_id, Outcome(record.partition_key, not_started=True)))
     events.sort(key=lambda item: item[0])
@@ -183,6 +194,7 @@ class Discovery:
         self.documents = store
         self.layout = store.layout()
         self.settings = settings
+        self.shards = DocumentShards(settings.document_shards)
         self.batch_size = batch_size
         self.max_runs = max_runs
         self.code_version = code_version
@@ -207,7 +219,7 @@ class Discovery:
                 runs[record.dagster_run.tags[BATCH_TAG]] = record.dagster_run.status
         # Statuses first, events second: a run seen finished has all its events in this read.
         after = int(self.state.get_meta(_EVENTS_AFTER) or 0)
-        outcomes, newest = read_outcomes(self.instance, after)
+        outcomes, newest = read_outcomes(self.instance, after, self.shards.asset_keys)
         self.state.settle(outcomes, now)
         self.state.set_meta({_EVENTS_AFTER: str(newest)})
         failed = {batch: RUN_FAILED for batch, status in runs.items() if status in _FINISHED_BAD}
@@ -224,13 +236,18 @@ class Discovery:
 
     # -- 2. events ---------------------------------------------------------------------------
     def _apply(self, observations: list[Observation], report: TickReport, now: float) -> None:
-        outcome = self.state.observe(observations, now)
+        outcome = self.state.observe([self._sharded(o) for o in observations], now)
         report.new += outcome.new
         report.changed += outcome.changed
         report.stale += outcome.stale
         for key in outcome.deleted or ():
-            self.instance.delete_dynamic_partition(documents_partitions.name, key)
+            name = self.shards.partitions_name(self.shards.shard_of(key))
+            self.instance.delete_dynamic_partition(name, key)
         report.deleted += len(outcome.deleted or ())
+
+    def _sharded(self, obs: Observation) -> Observation:
+        shard = self.shards.shard_of(obs.partition_key)
+        return obs if shard == obs.shard else dataclasses.replace(obs, shard=shard)
 
     def read_events(self, report: TickReport, now: float, deadline: float) -> None:
         if self.queue is None:
@@ -298,7 +315,8 @@ class Discovery:
                 for info in page.objects
             ]
             removed = self.state.missing_in_range(listed, last_key, upto, self.layout.input_prefix)
-            self._apply(observations + [_removed_at(obs, now) for obs in removed], report, now)
+            removals = [_removed_at(obs, now) for obs in removed]
+            self._apply(observations + removals, report, now)
             report.listed += len(page.objects)
             if not page.next_token:
                 self.state.set_meta(
@@ -320,13 +338,18 @@ class Discovery:
         return float(self.state.get_meta(_LAST_PASS) or 0)
 
     # -- 4. requests ---------------------------------------------------------------------------
+    def _register(self) -> None:
+        self.state.register_due(
+            MAX_REGISTERED_PER_TICK,
+            lambda shard, keys: self.instance.add_dynamic_partitions(
+                self.shards.partitions_name(shard), keys
+            ),
+        )
+
     def request(
         self, report: TickReport, now: float, exclude: Sequence[str] = ()
     ) -> tuple[list[Batch], list[dg.AssetMaterialization]]:
-        self.state.register_due(
-            MAX_REGISTERED_PER_TICK,
-            lambda keys: self.instance.add_dynamic_partitions(documents_partitions.name, keys),
-        )
+        self._register()
         limit = self.batch_size * self.max_runs
         due = self.state.due(now, limit + MAX_ARCHIVED_PER_TICK, exclude)
         archived = [item for item in due if is_archived(item)][:MAX_ARCHIVED_PER_TICK]
@@ -347,7 +370,7 @@ class Discovery:
         key = run_key(keys, versions, salt=f"{now:.6f}")
         claimed = self.state.claim(keys, key, now)
         if len(claimed) == len(keys):
-            return [Batch(tuple(keys), key)]
+            return [Batch(tuple(keys), key, run[0].shard)]
         # Another claimer took some: the rest may no longer be consecutive, so each goes alone.
         self.state.release(claimed, now)
         return []
@@ -369,7 +392,12 @@ class Discovery:
             code_version=self.code_version,
             run_id=self.recorded_by,
         )
-        return [recorded_materialization(k, result, self.code_version) for k, result in rows]
+        return [
+            recorded_materialization(
+                k, result, self.code_version, self.shards.asset_key(self.shards.shard_of(k))
+            )
+            for k, result in rows
+        ]
 
     # -- a whole tick --------------------------------------------------------------------------
     def tick(
@@ -391,17 +419,16 @@ class Discovery:
         if launch:
             tick.batches, tick.archived = self.request(tick.report, now, exclude)
         else:
-            self.state.register_due(
-                MAX_REGISTERED_PER_TICK,
-                lambda keys: self.instance.add_dynamic_partitions(documents_partitions.name, keys),
-            )
+            self._register()
             tick.report.pending = self.state.due_count(now)
         return tick
 
 
 def _removed_at(obs: Observation, now: float) -> Observation:
     # A removal seen by a listing happened before `now`: later "created" events win over it.
-    return Observation(obs.object_key, obs.partition_key, None, changed_at=now, listed=True)
+    return Observation(
+        obs.object_key, obs.partition_key, None, changed_at=now, shard=obs.shard, listed=True
+    )
 
 
 def _object_info(item: Due) -> ObjectInfo:
@@ -448,9 +475,11 @@ def build_discovery_sensor(
     daily_budget_usd: float | None | Literal["env"] = "env",
     code_version: str = "",
     discovery_factory: Callable[..., Discovery] = Discovery,
+    jobs: Sequence[dg.UnresolvedAssetJobDefinition] | None = None,
 ) -> dg.SensorDefinition:
     """`daily_budget_usd` defaults to PII_MAX_DAILY_BUDGET_USD (unset: no daily limit);
-    `code_version` is the document asset's, tagged on the archived objects' materializations."""
+    `code_version` is the document asset's, tagged on the archived objects' materializations;
+    `jobs` are the shards' extraction jobs (required with more than one shard)."""
     daily_budget = daily_budget_from_env() if daily_budget_usd == "env" else daily_budget_usd
     settings = settings or DiscoverySettings()
     source = (
@@ -460,9 +489,14 @@ def build_discovery_sensor(
         else "a listing of the input prefix, a few pages per tick"
     )
 
+    shards = DocumentShards(settings.document_shards)
+    if jobs is None and shards.count > 1:
+        raise ValueError("a sharded layout needs the shards' extraction jobs")
+    targets: dict[str, Any] = {"jobs": list(jobs)} if jobs else {"job_name": EXTRACT_JOB}
+
     @dg.sensor(
         name=DISCOVERY_SENSOR,
-        job_name=EXTRACT_JOB,
+        **targets,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
@@ -501,7 +535,7 @@ def build_discovery_sensor(
         elif not tick.batches:
             skip = f"nothing to request: {report.summary()}"
         return dg.SensorResult(
-            run_requests=[run_request(b) for b in tick.batches],
+            run_requests=[run_request(b, shards) for b in tick.batches],
             # Archived objects' rows, recorded by this tick (the daemon reports them).
             asset_events=list(tick.archived),
             skip_reason=skip,

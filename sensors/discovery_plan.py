@@ -39,6 +39,7 @@ def fingerprint(etag: str, storage_class: str = "STANDARD") -> str:
 class Batch:
     partition_keys: tuple[str, ...]
     run_key: str
+    shard: int = 0
 
     @property
     def first(self) -> str:
@@ -61,8 +62,8 @@ def run_key(keys: Sequence[str], versions: dict[str, str], salt: str = "") -> st
 
 
 def batches_by_position(due: Sequence[Due], batch_size: int) -> list[list[Due]]:
-    """Due partitions (in position order) cut into runs of consecutive positions, each at most
-    `batch_size` long."""
+    """Due partitions (shard by shard, in position order) cut into runs of consecutive positions
+    of one shard, each at most `batch_size` long."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     runs: list[list[Due]] = []
@@ -72,6 +73,7 @@ def batches_by_position(due: Sequence[Due], batch_size: int) -> list[list[Due]]:
             current is not None
             and len(current) < batch_size
             and current[-1].ordinal is not None
+            and item.shard == current[-1].shard
             and item.ordinal == current[-1].ordinal + 1
         ):
             current.append(item)

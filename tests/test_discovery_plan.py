@@ -15,7 +15,7 @@ from sensors.discovery_plan import (
 
 
 def due(*ordinals: int | None, storage_class: str = "STANDARD") -> list[Due]:
-    return [Due(f"K{o}", f"k{o}", o, "e", storage_class) for o in ordinals]
+    return [Due(f"K{o}", 0, f"k{o}", o, "e", storage_class) for o in ordinals]
 
 
 def keys(runs: list[list[Due]]) -> list[tuple[str, ...]]:
@@ -37,6 +37,11 @@ def test_a_gap_in_positions_ends_a_run() -> None:
         ("K6",),
         ("K9",),
     ]
+
+
+def test_a_run_stays_within_one_shard() -> None:
+    items = [Due("A", 0, "a", 4, "e", "STANDARD"), Due("B", 1, "b", 5, "e", "STANDARD")]
+    assert keys(batches_by_position(items, 100)) == [("A",), ("B",)]
 
 
 def test_partitions_without_a_position_run_alone() -> None:

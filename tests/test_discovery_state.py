@@ -28,7 +28,7 @@ def seen(key: str, etag: str | None, **kw) -> Observation:
 
 def register(state: DiscoveryStore) -> list[str]:
     added: list[str] = []
-    state.register_due(100, added.extend)
+    state.register_due(100, lambda shard, keys: added.extend(keys))
     return added
 
 

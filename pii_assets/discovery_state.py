@@ -282,6 +282,7 @@ class DiscoveryStore:
         last: dict[str, Outcome] = {}
         for outcome in outcomes:
             last[outcome.partition_key] = outcome
+        updates: list[dict[str, object]] = []
         with self._tx() as conn:
             rows = _rows(conn, list(last))
             for key, outcome in last.items():
@@ -291,12 +292,25 @@ class DiscoveryStore:
                 if row.requested != row.etag and row.retry_at is not None:
                     continue  # a newer version is already due
                 if outcome.not_started:
-                    values = {"retry_at": now, "settled": True}
+                    values = {"attempts": row.attempts, "retry_at": now, "error_class": None}
                 elif outcome.error_class in TRANSIENT_ERROR_CLASSES:
                     values = self._failure(row.attempts, outcome.error_class, now)
+                    del values["settled"]
                 else:
-                    values = {"settled": True, "attempts": 0, "retry_at": None, "error_class": None}
-                conn.execute(OBJECTS.update().where(OBJECTS.c.partition_key == key).values(values))
+                    values = {"attempts": 0, "retry_at": None, "error_class": None}
+                updates.append({"_key": key, **values})
+            if updates:  # one statement for all (executemany)
+                conn.execute(
+                    OBJECTS.update()
+                    .where(OBJECTS.c.partition_key == sa.bindparam("_key"))
+                    .values(
+                        settled=True,
+                        attempts=sa.bindparam("attempts"),
+                        retry_at=sa.bindparam("retry_at"),
+                        error_class=sa.bindparam("error_class"),
+                    ),
+                    updates,
+                )
 
     def _failure(self, attempts: int, error_class: str | None, now: float) -> dict[str, object]:
         attempts += 1

@@ -303,7 +303,9 @@ class Discovery:
                 client, self.layout.bucket, self.layout.input_prefix, token, last_key
             )
             listed = {info.key for info in page.objects}
-            upto = page.objects[-1].key if page.objects and page.next_token else None
+            # The key range this page covers: (last key of the previous page, its own last key],
+            # open-ended on the last page. Folder placeholders count: they end pages too.
+            upto = page.last_key if page.next_token else None
             observations = [
                 Observation(
                     info.key,

@@ -133,3 +133,27 @@ def test_documents_a_run_budget_left_unstarted_are_requested_again(instance, sto
     assert requested_keys(retry, instance) == ["b.pdf"]
     again = tick(instance, store)
     assert again.run_requests == []
+
+
+def test_a_listing_pass_spreads_over_ticks_from_its_continuation_token(instance, store) -> None:
+    client = store.client()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: put(store, f"p/{i:05d}.txt", b"x"), range(2_050)))
+    # No time budget: each tick lists exactly one page (1,000 keys), then stops.
+    settings = DiscoverySettings(tick_budget_s=0)
+    discovery = Discovery(instance, store, settings, batch_size=1_000, max_runs=1)
+    listed = []
+    for _ in range(3):
+        tick = discovery.tick()
+        listed.append((tick.report.listed, tick.report.pass_complete))
+    assert listed == [(1_000, False), (1_000, False), (50, True)]
+    assert len(instance.get_dynamic_partitions("documents")) == 2_050
+    # Objects gone from the middle and the end of the listing are found by the next pass.
+    client.delete_object(Bucket=store.bucket, Key="documents/p/01500.txt")
+    client.delete_object(Bucket=store.bucket, Key="documents/p/02049.txt")
+    put(store, "p/00999 new.txt", b"x")
+    deleted = sum(discovery.tick().report.deleted for _ in range(3))
+    assert deleted == 2
+    keys = set(instance.get_dynamic_partitions("documents"))
+    assert "p%2F01500.txt" not in keys and "p%2F00999 new.txt" in keys
+    assert len(keys) == 2_049

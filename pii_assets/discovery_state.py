@@ -139,6 +139,17 @@ class Due:
     storage_class: str
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """A partition registered before the store existed (see `import_registered`)."""
+
+    partition_key: str
+    object_key: str | None  # None until a listing or event names it (long digest keys)
+    shard: int
+    ordinal: int
+    etag: str | None  # ETag of its latest extraction; None: never extracted
+
+
 @dataclass
 class ObserveReport:
     new: int = 0
@@ -215,7 +226,7 @@ class DiscoveryStore:
                     report.stale += 1
                     continue
                 known = row is not None and row.etag is not None
-                if obs.etag is not None and known and obs.etag == row.etag:
+                if known and obs.etag == row.etag and obs.object_key == row.object_key:
                     continue  # the version the store holds: nothing to write
                 values: dict[str, object] = {
                     "shard": obs.shard,
@@ -236,6 +247,10 @@ class DiscoveryStore:
                     values.update(retry_at=None, settled=True, ordinal=None)
                     if row is not None and row.ordinal is not None:
                         report.deleted.append(key)
+                elif known and obs.etag == row.etag:
+                    values.update(  # only the object key was missing (an imported row)
+                        retry_at=row.retry_at, attempts=row.attempts, error_class=row.error_class
+                    )
                 else:
                     report.new += not known
                     report.changed += known
@@ -273,6 +288,42 @@ class DiscoveryStore:
                 for row in conn.execute(query)
                 if row.object_key not in listed
             ]
+
+    def import_registered(self, rows: Sequence[Imported]) -> None:
+        """Seed an empty store with partitions registered before it existed (an instance that
+        discovered with a sensor cursor): their positions in Dagster's order, and the version each
+        was last extracted for, so nothing unchanged is extracted again."""
+        if not rows:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                OBJECTS.insert(),
+                [
+                    {
+                        "partition_key": r.partition_key,
+                        "object_key": r.object_key,
+                        "shard": r.shard,
+                        "ordinal": r.ordinal,
+                        "etag": r.etag,
+                        "requested": r.etag,
+                        "storage_class": "STANDARD",
+                        "settled": True,
+                        "attempts": 0,
+                    }
+                    for r in rows
+                ],
+            )
+            ends: dict[int, int] = {}
+            for r in rows:
+                ends[r.shard] = max(ends.get(r.shard, 0), r.ordinal + 1)
+            for shard, end in ends.items():
+                _lock(conn)
+                first = _next_position(conn, shard, 0)
+                _next_position(conn, shard, max(0, end - first))
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(OBJECTS.c.partition_key).limit(1)).first() is None
 
     # -- what the runs say -------------------------------------------------------------------
     def settle(self, outcomes: Iterable[Outcome], now: float) -> None:

@@ -37,12 +37,14 @@ from pii_assets.discovery_state import (
     RUN_MISSING,
     DiscoveryStore,
     Due,
+    Imported,
     Observation,
     Outcome,
     RetryPolicy,
 )
 from pii_assets.document_asset import NOT_STARTED, recorded_materialization
 from pii_assets.event_log import document_records
+from pii_assets.partition_keys import decode, is_digest_key
 from pii_assets.partitions import EXTRACT_JOB, DocumentShards
 from pii_assets.processing import record_archived
 from resources.s3 import DocumentStore
@@ -75,6 +77,7 @@ _TOKEN = "reconcile_token"
 _LAST_KEY = "reconcile_last_key"
 _PASS_STARTED = "reconcile_started_at"
 _LAST_PASS = "reconcile_last_pass_started_at"
+_IMPORTED = "imported_registered_partitions"
 
 
 def state_url(instance: dg.DagsterInstance, override: str | None = None) -> str:
@@ -201,11 +204,36 @@ class Discovery:
         self.recorded_by = recorded_by
         retry = RetryPolicy(settings.retry_max_attempts, float(settings.retry_base_s))
         self.state = DiscoveryStore(state_url(instance, settings.state_url), retry)
+        self._import_registered()
         self.queue = None
         if settings.mode == "events" and settings.queue_url:
             self.queue = EventQueue(
                 sqs_client or _sqs_client(settings.queue_url), settings.queue_url
             )
+
+    def _import_registered(self) -> None:
+        """Once per state: partitions Dagster already has (discovered before the state existed,
+        with a sensor cursor) are imported with their positions and last extracted ETags, so an
+        upgrade extracts nothing again. A one-off read of the partitions and the event log."""
+        if self.state.get_meta(_IMPORTED) is not None:
+            return
+        if self.state.is_empty():
+            etags: dict[str, str] = {}
+            for record in document_records(
+                self.instance, "materializations", asset_keys=self.shards.asset_keys
+            ):
+                etag = _metadata_value(record, "etag")
+                if record.partition_key and etag:
+                    etags[record.partition_key] = str(etag)
+            rows = []
+            prefix = self.layout.input_prefix
+            for shard in range(self.shards.count):
+                for ordinal, key in enumerate(self.shards.in_shard(self.instance, shard)):
+                    object_key = None if is_digest_key(key) else decode(key, prefix)
+                    etag = etags.get(key)
+                    rows.append(Imported(key, object_key, shard, ordinal, etag))
+            self.state.import_registered(rows)
+        self.state.set_meta({_IMPORTED: "1"})
 
     # -- 1. outcomes ---------------------------------------------------------------------------
     def settle(self, now: float) -> int:

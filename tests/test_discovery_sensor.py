@@ -157,3 +157,31 @@ def test_a_listing_pass_spreads_over_ticks_from_its_continuation_token(instance,
     keys = set(instance.get_dynamic_partitions("documents"))
     assert "p%2F01500.txt" not in keys and "p%2F00999 new.txt" in keys
     assert len(keys) == 2_049
+
+
+def test_partitions_discovered_before_the_state_existed_are_not_extracted_again(
+    instance, store
+) -> None:
+    """An instance upgraded from the cursor-keeping sensor: its partitions and the ETags they were
+    extracted for are imported once, in Dagster's order."""
+    from pii_assets.asset_names import DOCUMENT_ASSET_KEY
+
+    client = store.client()
+    etags = {}
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        put(store, name)
+        etags[name] = client.head_object(Bucket=store.bucket, Key=f"documents/{name}")["ETag"]
+    instance.add_dynamic_partitions("documents", ["a.pdf", "b.pdf", "c.pdf"])
+    for name in ("a.pdf", "b.pdf"):  # c.pdf was registered but never extracted
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                DOCUMENT_ASSET_KEY, partition=name, metadata={"etag": etags[name].strip('"')}
+            )
+        )
+    first = tick(instance, store)
+    assert requested_keys(first, instance) == ["c.pdf"]
+    put(store, "b.pdf", b"%PDF-1.4 changed")
+    put(store, "d.pdf")
+    second = tick(instance, store)
+    assert requested_keys(second, instance) == ["b.pdf", "d.pdf"]
+    assert instance.get_dynamic_partitions("documents") == ["a.pdf", "b.pdf", "c.pdf", "d.pdf"]

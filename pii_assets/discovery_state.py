@@ -270,24 +270,22 @@ class DiscoveryStore:
                 )
         return report
 
-    def missing_in_range(
-        self, listed: set[str], after: str | None, upto: str | None, prefix: str
-    ) -> list[Observation]:
-        """Removals implied by one listing page: objects the store holds with a key in
-        (`after`, `upto`] (unbounded ends when None) under `prefix` that the page did not list."""
-        query = sa.select(OBJECTS.c.partition_key, OBJECTS.c.object_key).where(
-            OBJECTS.c.etag.is_not(None), OBJECTS.c.object_key.startswith(prefix, autoescape=True)
+    def known_in_range(
+        self, after: str | None, upto: str | None, prefix: str
+    ) -> dict[str, tuple[str, str | None]]:
+        """What the store holds for objects with a key in (`after`, `upto`] (open ends when None)
+        under `prefix`: object key -> (partition key, ETag fingerprint or None for a tombstone).
+        One index range read: a listing page is compared with it, so a page where nothing
+        changed writes nothing."""
+        query = sa.select(OBJECTS.c.object_key, OBJECTS.c.partition_key, OBJECTS.c.etag).where(
+            OBJECTS.c.object_key.startswith(prefix, autoescape=True)
         )
         if after is not None:
             query = query.where(OBJECTS.c.object_key > after)
         if upto is not None:
             query = query.where(OBJECTS.c.object_key <= upto)
         with self.engine.connect() as conn:
-            return [
-                Observation(object_key=row.object_key, partition_key=row.partition_key, etag=None)
-                for row in conn.execute(query)
-                if row.object_key not in listed
-            ]
+            return {row.object_key: (row.partition_key, row.etag) for row in conn.execute(query)}
 
     def import_registered(self, rows: Sequence[Imported]) -> None:
         """Seed an empty store with partitions registered before it existed (an instance that

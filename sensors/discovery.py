@@ -330,23 +330,27 @@ class Discovery:
             page = list_objects_page(
                 client, self.layout.bucket, self.layout.input_prefix, token, last_key
             )
-            listed = {info.key for info in page.objects}
             # The key range this page covers: (last key of the previous page, its own last key],
             # open-ended on the last page. Folder placeholders count: they end pages too.
             upto = page.last_key if page.next_token else None
-            observations = [
-                Observation(
-                    info.key,
-                    self.layout.partition_key(info.key),
-                    fingerprint(info.etag, info.storage_class),
-                    info.storage_class,
-                    listed=True,
-                )
-                for info in page.objects
-            ]
-            removed = self.state.missing_in_range(listed, last_key, upto, self.layout.input_prefix)
-            removals = [_removed_at(obs, now) for obs in removed]
-            self._apply(observations + removals, report, now)
+            known = self.state.known_in_range(last_key, upto, self.layout.input_prefix)
+            listed = {info.key for info in page.objects}
+            changes = []
+            for info in page.objects:
+                partition_key = self.layout.partition_key(info.key)
+                etag = fingerprint(info.etag, info.storage_class)
+                if known.get(info.key) != (partition_key, etag):
+                    changes.append(
+                        Observation(info.key, partition_key, etag, info.storage_class, listed=True)
+                    )
+            # Objects the store holds in this range that the page does not list are gone.
+            changes.extend(
+                Observation(key, partition_key, None, changed_at=now, listed=True)
+                for key, (partition_key, etag) in known.items()
+                if etag is not None and key not in listed
+            )
+            if changes:
+                self._apply(changes, report, now)
             report.listed += len(page.objects)
             if not page.next_token:
                 self.state.set_meta(
@@ -452,13 +456,6 @@ class Discovery:
             self._register()
             tick.report.pending = self.state.due_count(now)
         return tick
-
-
-def _removed_at(obs: Observation, now: float) -> Observation:
-    # A removal seen by a listing happened before `now`: later "created" events win over it.
-    return Observation(
-        obs.object_key, obs.partition_key, None, changed_at=now, shard=obs.shard, listed=True
-    )
 
 
 def _object_info(item: Due) -> ObjectInfo:

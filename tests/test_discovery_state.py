@@ -149,14 +149,15 @@ def test_requests_of_a_failed_run_are_retried_unless_already_settled(state) -> N
     assert state.retry_status("abc")["b"] == (RUN_FAILED, 1, 20.0)
 
 
-def test_missing_in_range_compares_bytes_like_s3(state: DiscoveryStore) -> None:
+def test_known_in_range_compares_bytes_like_s3(state: DiscoveryStore) -> None:
     names = ["a.pdf", "b.pdf", "Z.pdf", "é.pdf", "日本.pdf"]
     state.observe([seen(n, "1") for n in names], now=0)
-    gone = state.missing_in_range(
-        {"documents/b.pdf"}, "documents/a.pdf", "documents/é.pdf", "documents/"
-    )
-    assert [o.partition_key for o in gone] == ["é.pdf"]  # "Z" sorts before "a" in bytes
-    tail = state.missing_in_range(set(), "documents/é.pdf", None, "documents/")
-    assert [o.partition_key for o in tail] == ["日本.pdf"]
-    head = state.missing_in_range({"documents/Z.pdf"}, None, "documents/a.pdf", "documents/")
-    assert [o.partition_key for o in head] == ["a.pdf"]
+    state.observe([seen("b.pdf", None)], now=1)  # a tombstone is known too
+    middle = state.known_in_range("documents/a.pdf", "documents/é.pdf", "documents/")
+    # "Z" sorts before "a" in bytes, as S3 lists keys.
+    assert middle == {"documents/b.pdf": ("b.pdf", None), "documents/é.pdf": ("é.pdf", "1")}
+    tail = state.known_in_range("documents/é.pdf", None, "documents/")
+    assert list(tail) == ["documents/日本.pdf"]
+    head = state.known_in_range(None, "documents/a.pdf", "documents/")
+    assert sorted(head) == ["documents/Z.pdf", "documents/a.pdf"]
+    assert state.known_in_range(None, None, "other/") == {}

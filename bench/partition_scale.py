@@ -24,11 +24,10 @@ from typing import Any
 
 import boto3
 import dagster as dg
-import sqlalchemy as sa
 
 from bench.common import median_time, s3_store
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
-from pii_assets.discovery_state import OBJECTS, DiscoveryStore
+from pii_assets.discovery_state import DiscoveryStore, Imported
 from pii_assets.partitions import documents_partitions
 from pii_pipeline.local_postgres import LocalPostgres
 from resources.settings import DiscoverySettings
@@ -70,31 +69,20 @@ def _instance(url: str, home: Path) -> dg.DagsterInstance:
 
 def _fill_state(state: DiscoveryStore, start: int, stop: int) -> None:
     """Rows for partitions already requested and settled, as after their extraction, at the next
-    free positions."""
-    with state.engine.begin() as conn:
-        first = int(
-            conn.execute(
-                sa.text("SELECT value FROM pii_discovery_meta WHERE name = 'next_ordinal'")
-            ).scalar_one()
-        )
-        rows = [
-            {
-                "partition_key": _key(i),
-                "object_key": "documents/" + _key(i).replace("%2F", "/"),
-                "ordinal": first + i - start,
-                "etag": f"{i:032x}",
-                "requested": f"{i:032x}",
-                "storage_class": "STANDARD",
-                "settled": True,
-                "attempts": 0,
-            }
+    free positions (the way an upgraded instance's partitions are imported)."""
+    first = int(state.get_meta("next_ordinal:0") or 0)
+    state.import_registered(
+        [
+            Imported(
+                partition_key=_key(i),
+                object_key="documents/" + _key(i).replace("%2F", "/"),
+                shard=0,
+                ordinal=first + i - start,
+                etag=f"{i:032x}",
+            )
             for i in range(start, stop)
         ]
-        conn.execute(OBJECTS.insert(), rows)
-        conn.execute(
-            sa.text("UPDATE pii_discovery_meta SET value = :v WHERE name = 'next_ordinal'"),
-            {"v": str(first + stop - start)},
-        )
+    )
 
 
 def _graphql_page(instance: dg.DagsterInstance) -> float:
@@ -188,6 +176,7 @@ def measure(console: Any) -> dict[str, Any]:
                 instance.report_runless_asset_event(
                     dg.AssetMaterialization(DOCUMENT_ASSET_KEY, partition=_key(i))
                 )
+            discovery.tick()  # reads those events now, not in the next level's measured tick
             keys_s = median_time(
                 lambda: documents_partitions.get_partition_keys(dynamic_partitions_store=instance),
                 3,

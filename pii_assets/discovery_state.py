@@ -179,10 +179,13 @@ class DiscoveryStore:
         self.url = url
         self.retry = retry or RetryPolicy()
         self.engine = _engine(url)
-        _metadata.create_all(self.engine, checkfirst=True)
-        with self._tx() as conn:
-            if conn.execute(sa.select(META.c.value).where(META.c.name == _LOCK)).first() is None:
-                conn.execute(META.insert().values(name=_LOCK, value="0"))
+        if url not in _READY:  # once per process: a sensor builds a store on every tick
+            _metadata.create_all(self.engine, checkfirst=True)
+            with self._tx() as conn:
+                lock = sa.select(META.c.value).where(META.c.name == _LOCK)
+                if conn.execute(lock).first() is None:
+                    conn.execute(META.insert().values(name=_LOCK, value="0"))
+            _READY.add(url)
 
     @contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
@@ -587,6 +590,7 @@ def _stale(obs: Observation, known: Observation | sa.Row) -> bool:
 
 
 _ENGINES: dict[str, sa.Engine] = {}
+_READY: set[str] = set()  # URLs whose tables exist
 
 
 def _engine(url: str) -> sa.Engine:

@@ -17,10 +17,14 @@ from bench import (
     llm_cost,
     llm_throughput,
     page_throughput,
+    parallel_runs,
     partition_scale,
     publish_scaling,
     run_overhead,
     sensor_tick,
+    spreadsheet_memory,
+    storage_overhead,
+    text_layer_check,
 )
 
 BENCHMARKS = {
@@ -28,13 +32,19 @@ BENCHMARKS = {
     "run_overhead": run_overhead.run,
     "publish_scaling": publish_scaling.run,
     "document_memory": document_memory.run,
+    "spreadsheet_memory": spreadsheet_memory.run,
     "page_throughput": page_throughput.run,
+    "text_layer_check": text_layer_check.run,
     "llm_throughput": llm_throughput.run,
     "llm_cost": llm_cost.run,
+    "storage_overhead": storage_overhead.run,
+    "parallel_runs": parallel_runs.run,
     "discovery_events": discovery_events.run,
 }
-# `make bench-scale`: long runs (minutes to tens of minutes), out of `make bench`.
+# `make bench-scale`: long runs (minutes to tens of minutes), out of `make bench`. publish_scaling
+# is in both: `BENCH_SCALE=1` (set by `make bench-scale`) makes its large dataset 1,000,000.
 SCALE_BENCHMARKS = {
+    "publish_scaling": publish_scaling.run,
     "discovery_reconcile_1m": discovery_scale.run,
     "partition_scale": partition_scale.run,
 }

@@ -10,7 +10,8 @@ in a child process with a real Dagster instance, exactly as a user would run it.
 - the child's peak resident memory (VmHWM, polled) stays under `--max-rss-mb`.
 
 Status and error-class counts are printed and written to `.bench/robustness.json`. Exit status
-1 when a check fails. Usage: `python -m bench.robustness [--limit N] [--corpus-dir DIR] ...`.
+1 when a check fails. Usage: `python -m bench.robustness [--limit N] ...`; the corpora are read
+from `PII_PUBLIC_CORPUS_DIR` (`bench.public_corpus`).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from pathlib import Path
 import boto3
 import pyarrow.parquet as pq
 
+from bench import public_corpus
+from bench.public_corpus import CorpusMissing
 from pii_pipeline.local_s3 import LOCAL_CREDENTIALS, LocalS3Server
 
-# Where `fetch` puts public repositories on this machine: one bare git directory per repository.
-DEFAULT_CORPUS_DIR = "/work/.mirror"
 DOCUMENT_SUFFIXES = (
     ".pdf",
     ".xlsx",
@@ -73,38 +74,26 @@ CORPORA = (
 )
 
 
-def _git_dir(corpus_dir: Path, repository: str) -> Path | None:
-    found = corpus_dir / repository.replace("/", "+") / "repo"
-    return found if found.is_dir() else None
-
-
-def collect(corpus_dir: Path, target: Path, limit: int | None) -> tuple[list[Path], list[str]]:
+def collect(target: Path, limit: int | None) -> tuple[list[Path], list[str]]:
     """Copies the corpora's document files into `target`; returns them and the missing corpora."""
     files: list[Path] = []
     missing: list[str] = []
     for corpus in CORPORA:
-        git_dir = _git_dir(corpus_dir, corpus.repository)
-        if git_dir is None:
+        try:
+            paths = public_corpus.listing(corpus.repository)
+        except CorpusMissing:
             missing.append(corpus.repository)
             continue
-        listing = subprocess.run(
-            ["git", "--git-dir", str(git_dir), "ls-tree", "-r", "--name-only", "HEAD"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.splitlines()
-        for path in sorted(listing):
+        for path in paths:
             if not path.startswith(corpus.folders) or not path.lower().endswith(DOCUMENT_SUFFIXES):
                 continue
-            blob = subprocess.run(
-                ["git", "--git-dir", str(git_dir), "show", f"HEAD:{path}"],
-                capture_output=True,
-            )
-            if blob.returncode != 0:
+            try:
+                data = public_corpus.read(corpus.repository, path)
+            except CorpusMissing:
                 continue  # absent from the snapshot (files of 4 MiB and more are left out)
             out = target / corpus.repository.replace("/", "+") / path
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(blob.stdout)
+            out.write_bytes(data)
             files.append(out)
             if limit is not None and len(files) >= limit:
                 return files, missing
@@ -126,11 +115,11 @@ def run(args: argparse.Namespace) -> dict:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="pii-robustness-") as tmp:
         root = Path(tmp)
-        files, missing = collect(Path(args.corpus_dir), root / "corpus", args.limit)
+        files, missing = collect(root / "corpus", args.limit)
         if not files:
             raise SystemExit(
                 "no public corpus found under "
-                f"{args.corpus_dir}: fetch "
+                f"{public_corpus.corpus_dir()} (PII_PUBLIC_CORPUS_DIR): fetch "
                 + ", ".join(f"github:{c.repository}" for c in CORPORA)
                 + " (see README, 'Robustness on public files')"
             )
@@ -229,9 +218,6 @@ def _latest_documents(client, bucket: str) -> dict[str, tuple[str, str | None]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.robustness")
-    parser.add_argument(
-        "--corpus-dir", default=os.environ.get("PII_PUBLIC_CORPUS_DIR", DEFAULT_CORPUS_DIR)
-    )
     parser.add_argument("--limit", type=int, default=None, help="at most this many files")
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds for the run")
     parser.add_argument("--max-rss-mb", type=float, default=2048, help="peak RSS bound")

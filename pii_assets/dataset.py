@@ -1,253 +1,597 @@
-"""The labeled dataset: its schema, its tables, and immutable versions written to S3.
+"""The labeled dataset's versions on S3: two Delta Lake tables, one commit per version.
 
-A version folder holds `documents/` and `entities/` Parquet files and `manifest.json`; the
-top-level `_latest.json` is written last, so a reader that follows it never sees a partial
-version. Plain pyarrow or pandas read a version folder with no project code.
+    {dataset_prefix}documents/              Delta table, one row per object
+    {dataset_prefix}entities/               Delta table, one row per entity
+    {dataset_prefix}versions/v000042.json   the version's manifest (written after its commits)
+    {dataset_prefix}versions/v000042.md     its dataset card
+    {dataset_prefix}_latest.json            the newest version; moves only forward
+
+Dataset version N is version N of the `documents` table (created empty as its version 0); its
+manifest names the `entities` table version committed with it. A publish replaces only the rows
+of documents whose content changed (and deletes those of removed documents): cost and bytes
+written follow the changes, not the dataset. A publish that changes nothing commits nothing.
+
+Publishing is optimistic: read the base version, prepare, commit `entities` then `documents`;
+a conflicting concurrent commit (delta-rs's conflict checker) makes it start over from the new
+base, so racing publishers never lose or duplicate a document.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 from botocore.exceptions import ClientError
 
-from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, put_json
-from pii_assets.dataset_card import render_card, version_facts
-from pii_assets.models import STATUSES_WITH_ENTITIES, DocumentResult, ErrorClass, Status
+from pii_assets.bucket import (
+    BucketLayout,
+    error_code,
+    get_json,
+    list_objects,
+    put_json,
+    read_object,
+    require_private_bucket,
+    write_object,
+)
+from pii_assets.dataset_card import combine_facts, render_card, version_facts
+from pii_assets.dataset_changes import DatasetDiff, diff_versions, fingerprints
+from pii_assets.dataset_schema import (
+    DATASET_FORMAT,
+    DOCUMENTS_SCHEMA,
+    ENTITIES_SCHEMA,
+    build_tables,
+    placeholder_result,
+)
+from pii_assets.dataset_tables import (
+    DOCUMENTS,
+    ENTITIES,
+    CommitFailedError,
+    DatasetLocation,
+    DeltaError,
+    changed_values,
+    ensure_table,
+    location,
+    new_publish_id,
+    open_table,
+    read_table,
+    replace_rows,
+    rows_for_keys,
+    vacuum,
+)
 
-# 2: `partial` status, coverage columns on documents, location columns on entities, nullable page.
-DATASET_FORMAT = 2
+__all__ = [
+    "DATASET_FORMAT",
+    "DOCUMENTS_SCHEMA",
+    "ENTITIES_SCHEMA",
+    "Change",
+    "PublishedVersion",
+    "build_tables",
+    "placeholder_result",
+]
+
 LATEST_POINTER = "_latest.json"
-_VERSION_RE = re.compile(r"^v(\d{6,})$")
-
-UNREAD_PART = pa.struct(
-    [
-        pa.field("part", pa.string(), nullable=False),
-        pa.field("error_class", pa.string(), nullable=False),
-        pa.field("message", pa.string(), nullable=False),
-    ]
-)
-
-DOCUMENTS_SCHEMA = pa.schema(
-    [
-        pa.field("document_key", pa.string(), nullable=False),
-        pa.field("partition_key", pa.string(), nullable=False),
-        pa.field("etag", pa.string(), nullable=False),
-        pa.field("status", pa.string(), nullable=False),
-        pa.field("error_class", pa.string()),
-        pa.field("error_message", pa.string()),
-        pa.field("pages", pa.int32(), nullable=False),
-        pa.field("truncated", pa.bool_(), nullable=False),
-        pa.field("classification", pa.string()),
-        pa.field("extractor", pa.string()),
-        pa.field("model", pa.string()),
-        pa.field("code_version", pa.string()),
-        pa.field("cost_usd", pa.float64(), nullable=False),
-        pa.field("input_tokens", pa.int64(), nullable=False),
-        pa.field("output_tokens", pa.int64(), nullable=False),
-        pa.field("entity_count", pa.int32(), nullable=False),
-        pa.field("processed_at", pa.timestamp("us", tz="UTC")),
-        # Coverage: how the document was read and what could not be read (models.Coverage).
-        pa.field("pages_text", pa.int32(), nullable=False),
-        pa.field("pages_ocr", pa.int32(), nullable=False),
-        pa.field("pages_text_and_ocr", pa.int32(), nullable=False),
-        pa.field("parts_read", pa.map_(pa.string(), pa.int32())),
-        pa.field("unread_parts", pa.list_(UNREAD_PART)),
-    ]
-)
-
-ENTITIES_SCHEMA = pa.schema(
-    [
-        pa.field("entity_id", pa.string(), nullable=False),
-        pa.field("document_key", pa.string(), nullable=False),
-        pa.field("page", pa.int32()),
-        pa.field("entity_type", pa.string(), nullable=False),
-        pa.field("text", pa.string(), nullable=False),
-        pa.field("x0", pa.float64()),
-        pa.field("y0", pa.float64()),
-        pa.field("x1", pa.float64()),
-        pa.field("y1", pa.float64()),
-        pa.field("confidence", pa.float64(), nullable=False),
-        pa.field("source", pa.string(), nullable=False),
-        # Location beyond page and box (models.Entity).
-        pa.field("part", pa.string()),
-        pa.field("area", pa.string(), nullable=False),
-        pa.field("cell", pa.string()),
-        pa.field("column_header", pa.string()),
-        pa.field("line", pa.int32()),
-        pa.field("char_start", pa.int64()),
-        pa.field("char_end", pa.int64()),
-        pa.field("json_path", pa.string()),
-    ]
-)
-
-_ENTITY_FIELDS = tuple(
-    name for name in ENTITIES_SCHEMA.names if name not in ("entity_id", "document_key")
-)
+VERSIONS_FOLDER = "versions/"
+REJECTED_FOLDER = "rejected/"
+# A publish that lost a race starts over; beyond this many tries it gives up (and says so).
+MAX_ATTEMPTS = 8
+# Above this many changed documents a full build rewrites the tables instead of replacing rows
+# by a predicate naming each document.
+_MAX_KEYED_REPLACE = 20_000
+_CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
 
 
 def version_name(number: int) -> str:
     return f"v{number:06d}"
 
 
-def _timestamp(value: str) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def version_number(name: str) -> int:
+    return int(name.lstrip("v"))
 
 
-def _entity_id(document_key: str, etag: str, index: int, entity_type: str, page: int | None) -> str:
-    # Reproducible: the same object version yields the same ids on every rerun.
-    raw = f"{document_key}\0{etag}\0{page or 0}\0{entity_type}\0{index}".encode()
-    return hashlib.blake2b(raw, digest_size=12).hexdigest()
+class PublishConflict(RuntimeError):
+    """Concurrent publishers kept winning the race for `MAX_ATTEMPTS` tries."""
 
 
-def placeholder_result(info: ObjectInfo, error_class: ErrorClass, message: str) -> DocumentResult:
-    """The row of an object that has no result for its current version."""
-    return DocumentResult(
-        document_key=info.key,
-        etag=info.etag,
-        status=Status.SKIPPED,
-        error_class=str(error_class),
-        error_message=message,
-    )
+@dataclass(frozen=True)
+class Change:
+    """What a publish would do: replace the rows of `partitions` by `documents` / `entities`
+    (a removed partition has no new row); `full` replaces the whole tables."""
+
+    documents: pa.Table
+    entities: pa.Table
+    partitions: frozenset[str] = frozenset()
+    full: bool = False
 
 
-def build_tables(
-    rows: Iterable[tuple[str, DocumentResult]],
-) -> tuple[pa.Table, pa.Table]:
-    """The documents and entities tables from (partition_key, result) pairs."""
-    docs: dict[str, list[Any]] = {name: [] for name in DOCUMENTS_SCHEMA.names}
-    ents: dict[str, list[Any]] = {name: [] for name in ENTITIES_SCHEMA.names}
-    for partition_key, result in rows:
-        entities = result.entities if result.status in STATUSES_WITH_ENTITIES else []
-        coverage = result.coverage
-        doc = {
-            "document_key": result.document_key,
-            "partition_key": partition_key,
-            "etag": result.etag,
-            "status": str(result.status),
-            "error_class": result.error_class,
-            "error_message": result.error_message,
-            "pages": result.pages,
-            "truncated": result.truncated,
-            "classification": result.classification,
-            "extractor": result.extractor or None,
-            "model": result.model,
-            "code_version": result.code_version or None,
-            "cost_usd": float(result.cost_usd),
-            "input_tokens": result.input_tokens,
-            "output_tokens": result.output_tokens,
-            "entity_count": len(entities),
-            "processed_at": _timestamp(result.processed_at),
-            "pages_text": coverage.pages_text,
-            "pages_ocr": coverage.pages_ocr,
-            "pages_text_and_ocr": coverage.pages_text_and_ocr,
-            "parts_read": sorted(coverage.parts.items()),
-            "unread_parts": [
-                {"part": u.part, "error_class": u.error_class, "message": u.message}
-                for u in coverage.unread
-            ],
-        }
-        for name, value in doc.items():
-            docs[name].append(value)
-        for index, e in enumerate(entities):
-            ents["entity_id"].append(
-                _entity_id(result.document_key, result.etag, index, e.entity_type, e.page)
-            )
-            ents["document_key"].append(result.document_key)
-            for name in _ENTITY_FIELDS:
-                ents[name].append(getattr(e, name))
-    return (
-        pa.Table.from_pydict(docs, schema=DOCUMENTS_SCHEMA),
-        pa.Table.from_pydict(ents, schema=ENTITIES_SCHEMA),
-    )
+@dataclass(frozen=True)
+class Prepared:
+    """A change against its base version, reduced to the documents whose rows really change."""
+
+    change: Change
+    base_version: int
+    old_documents: pa.Table  # rows the change replaces or removes
+    old_entities: pa.Table
+    diff: DatasetDiff
+    # Documents of the change whose key other (kept) rows of the base already hold.
+    existing_duplicates: int = 0
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.diff.added or self.diff.removed or self.diff.changed)
 
 
 @dataclass(frozen=True)
 class PublishedVersion:
-    version: str
+    """What a publish did. `status`: "published", "rejected" (a blocking check failed; nothing
+    committed) or "unchanged" (the tables would equal the base's: no new version)."""
+
+    version: str | None
     parent: str | None
     path: str
     documents: int
     entities: int
-    manifest: dict[str, Any]
+    manifest: dict[str, Any] = field(default_factory=dict)
+    status: str = "published"
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
-    return sink.getvalue()
+def _key(layout: BucketLayout, name: str) -> str:
+    return f"{layout.dataset_prefix}{name}"
 
 
-def read_version(client: Any, layout: BucketLayout, version: str) -> tuple[pa.Table, pa.Table]:
-    """A version's documents and entities tables, read with plain pyarrow from S3."""
-    tables = []
-    for name, schema in (("documents", DOCUMENTS_SCHEMA), ("entities", ENTITIES_SCHEMA)):
-        prefix = f"{layout.dataset_prefix}{version}/{name}/"
-        parts = [
-            pq.read_table(
-                io.BytesIO(client.get_object(Bucket=layout.bucket, Key=info.key)["Body"].read())
-            )
-            for info in list_objects(client, layout.bucket, prefix)
-            if info.key.endswith(".parquet")
-        ]
-        tables.append(pa.concat_tables(parts) if parts else schema.empty_table())
-    return tables[0], tables[1]
+def _manifest_key(layout: BucketLayout, version: str) -> str:
+    return _key(layout, f"{VERSIONS_FOLDER}{version}.json")
+
+
+def _card_key(layout: BucketLayout, version: str) -> str:
+    return _key(layout, f"{VERSIONS_FOLDER}{version}.md")
+
+
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+# --- reading versions ---------------------------------------------------------------------
 
 
 def read_manifest(client: Any, layout: BucketLayout, version: str) -> dict[str, Any] | None:
-    return get_json(client, layout.bucket, f"{layout.dataset_prefix}{version}/manifest.json")
+    return get_json(client, layout.bucket, _manifest_key(layout, version))
+
+
+def _read_if_present(client: Any, layout: BucketLayout, key: str) -> tuple[bytes, str] | None:
+    """(body, ETag) of the object at `key`, or None when there is none."""
+    try:
+        body = read_object(client, layout.bucket, key)
+    except ClientError as exc:
+        if error_code(exc) in ("NoSuchKey", "404"):
+            return None
+        raise
+    return body.data or b"", body.etag
+
+
+def read_card(client: Any, layout: BucketLayout, version: str) -> str | None:
+    found = _read_if_present(client, layout, _card_key(layout, version))
+    return None if found is None else found[0].decode("utf-8")
+
+
+def _pointer(client: Any, layout: BucketLayout) -> tuple[dict[str, Any] | None, str | None]:
+    """`_latest.json` and its ETag (None, None when absent)."""
+    found = _read_if_present(client, layout, _key(layout, LATEST_POINTER))
+    if found is None:
+        return None, None
+    return json.loads(found[0]), found[1]
+
+
+def _is_delta_pointer(pointer: dict[str, Any] | None) -> bool:
+    # A pointer of the folder-per-version layout (format 2) names no table version; it is left
+    # for `dataset convert` and replaced by the first Delta version.
+    return pointer is not None and "documents_version" in pointer
 
 
 def latest_version(client: Any, layout: BucketLayout) -> str | None:
-    pointer = get_json(client, layout.bucket, layout.dataset_prefix + LATEST_POINTER)
-    return pointer["version"] if pointer else None
+    """The newest published version, as `_latest.json` names it."""
+    pointer, _ = _pointer(client, layout)
+    return pointer["version"] if _is_delta_pointer(pointer) else None
 
 
 def existing_versions(client: Any, layout: BucketLayout) -> list[str]:
-    """Version folders present in the bucket, oldest first (published or being written)."""
-    found: list[str] = []
-    paginator = client.get_paginator("list_objects_v2")
-    for page in paginator.paginate(
-        Bucket=layout.bucket, Prefix=layout.dataset_prefix, Delimiter="/"
+    """Versions with a manifest, oldest first (retention removes those it made unreadable)."""
+    prefix = _key(layout, VERSIONS_FOLDER)
+    names = [
+        info.key[len(prefix) : -len(".json")]
+        for info in list_objects(client, layout.bucket, prefix)
+        if info.key.endswith(".json")
+    ]
+    return sorted(names, key=version_number)
+
+
+def read_version(
+    client: Any, layout: BucketLayout, version: str, where: DatasetLocation | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """A version's documents and entities tables (Delta time travel to the versions its
+    manifest names). Raises LookupError if the tables do not reach back that far."""
+    where = where or location(client, layout)
+    manifest = read_manifest(client, layout, version) or {}
+    number = version_number(version)
+    tables = []
+    for name, schema, key in (
+        (DOCUMENTS, DOCUMENTS_SCHEMA, "documents_version"),
+        (ENTITIES, ENTITIES_SCHEMA, "entities_version"),
     ):
-        for common in page.get("CommonPrefixes", ()):
-            name = common["Prefix"][len(layout.dataset_prefix) :].rstrip("/")
-            if _VERSION_RE.match(name):
-                found.append(name)
-    return sorted(found, key=lambda name: int(name[1:]))
-
-
-def _claim_version(client: Any, layout: BucketLayout, created_at: str) -> str:
-    """Claim the next free version number with a conditional write, so racers never share one."""
-    versions = existing_versions(client, layout)
-    number = int(versions[-1][1:]) + 1 if versions else 1
-    for _ in range(100):
-        name = version_name(number)
         try:
-            client.put_object(
-                Bucket=layout.bucket,
-                Key=f"{layout.dataset_prefix}{name}/_claim.json",
-                Body=f'{{"claimed_at": "{created_at}"}}'.encode(),
-                IfNoneMatch="*",
+            delta = open_table(where, name, manifest.get(key, number))
+            if delta is None:
+                raise LookupError(f"{version} cannot be read: no {name} table")
+            tables.append(read_table(delta, schema))
+        except (DeltaError, OSError, ValueError, RuntimeError) as exc:
+            # delta-rs: no such table version; pyarrow: a data file vacuumed away.
+            raise LookupError(f"{version} cannot be read: {type(exc).__name__}") from None
+    return tables[0], tables[1]
+
+
+def diff_between(client: Any, layout: BucketLayout, old: str, new: str) -> DatasetDiff:
+    """What changed from version `old` to `new`: the documents the tables' change data feed
+    names for the commits in between, their rows at both versions compared by content, and
+    entity counts by type from both manifests. Where the change data no longer covers the range
+    (vacuumed), both versions are read whole and compared."""
+    where = location(client, layout)
+    manifests = [read_manifest(client, layout, v) or {} for v in (old, new)]
+    numbers = {
+        name: [
+            m.get(f"{name}_version", version_number(v))
+            for m, v in zip(manifests, (old, new), strict=True)
+        ]
+        for name in (DOCUMENTS, ENTITIES)
+    }
+    try:
+        keys: set[str] = set()
+        for name in (DOCUMENTS, ENTITIES):
+            low, high = sorted(numbers[name])
+            keys |= changed_values(where, name, "document_key", low, high)
+        rows = []
+        for index in (0, 1):
+            documents = open_table(where, DOCUMENTS, numbers[DOCUMENTS][index])
+            entities = open_table(where, ENTITIES, numbers[ENTITIES][index])
+            if documents is None or entities is None:
+                raise LookupError("no tables")
+            rows.append(
+                (
+                    rows_for_keys(documents, "document_key", keys, DOCUMENTS_SCHEMA),
+                    rows_for_keys(entities, "document_key", keys, ENTITIES_SCHEMA),
+                )
             )
-            return name
+    except Exception:  # the change data or a data file is gone: compare the versions whole
+        rows = [read_version(client, layout, v, where) for v in (old, new)]
+    diff = diff_versions(*rows[0], *rows[1])
+    before = [m.get("facts", {}).get("entities_by_type") for m in manifests]
+    if before[0] is None or before[1] is None:
+        return diff
+    return DatasetDiff(diff.added, diff.removed, diff.changed, before[0], before[1])
+
+
+# --- publishing ---------------------------------------------------------------------------
+
+
+def _in(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:
+    return pc.is_in(column, value_set=pa.array(sorted(set(values)), type=pa.string()))
+
+
+def _prepare(documents: Any, entities: Any, change: Change) -> Prepared:
+    """`change` against the tables as opened: the rows it replaces, what really changes."""
+    base = documents.version()
+    if change.full:
+        old_docs = read_table(documents, DOCUMENTS_SCHEMA)
+        old_ents = read_table(entities, ENTITIES_SCHEMA)
+    else:
+        old_docs = rows_for_keys(documents, "partition_key", change.partitions, DOCUMENTS_SCHEMA)
+        keys = set(old_docs.column("document_key").to_pylist())
+        keys |= set(change.documents.column("document_key").to_pylist())
+        old_ents = rows_for_keys(entities, "document_key", keys, ENTITIES_SCHEMA)
+        old_ents = old_ents.filter(_in(old_ents.column("document_key"), keys))
+    old = fingerprints(old_docs, old_ents)
+    new = fingerprints(change.documents, change.entities)
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(k for k in set(old) & set(new) if old[k] != new[k])
+    touched = set(added) | set(removed) | set(changed)
+    if change.full and touched and len(touched) > _MAX_KEYED_REPLACE:
+        # Most of the table changes: rewrite it whole rather than name every document.
+        return Prepared(change, base, old_docs, old_ents, DatasetDiff(added, removed, changed))
+
+    # Only documents whose rows change are written; the rest keep their rows (and processed_at).
+    new_docs = change.documents.filter(_in(change.documents.column("document_key"), touched))
+    new_ents = change.entities.filter(_in(change.entities.column("document_key"), touched))
+    old_docs = old_docs.filter(_in(old_docs.column("document_key"), touched))
+    old_ents = old_ents.filter(_in(old_ents.column("document_key"), touched))
+    partitions = set(new_docs.column("partition_key").to_pylist())
+    partitions |= set(old_docs.column("partition_key").to_pylist())
+    duplicates = 0
+    if new_docs.num_rows:
+        holders = rows_for_keys(
+            documents,
+            "document_key",
+            new_docs.column("document_key").to_pylist(),
+            DOCUMENTS_SCHEMA,
+        )
+        kept = holders.filter(pc.invert(_in(holders.column("partition_key"), change.partitions)))
+        duplicates = kept.num_rows
+    return Prepared(
+        change=Change(new_docs, new_ents, frozenset(partitions)),
+        base_version=base,
+        old_documents=old_docs,
+        old_entities=old_ents,
+        diff=DatasetDiff(added=added, removed=removed, changed=changed),
+        existing_duplicates=duplicates,
+    )
+
+
+def _parent_facts(
+    client: Any, layout: BucketLayout, where: DatasetLocation, number: int
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Facts and row counts of version `number` (0: the empty tables): from its manifest, or
+    computed from its tables when it has none (its publisher stopped before writing it)."""
+    if number <= 0:
+        return version_facts(DOCUMENTS_SCHEMA.empty_table(), ENTITIES_SCHEMA.empty_table()), {
+            "documents": 0,
+            "entities": 0,
+        }
+    manifest = read_manifest(client, layout, version_name(number))
+    if manifest and "facts" in manifest:
+        return manifest["facts"], manifest["row_counts"]
+    documents = open_table(where, DOCUMENTS, number)
+    entities = open_table(where, ENTITIES)
+    docs = read_table(documents, DOCUMENTS_SCHEMA) if documents else DOCUMENTS_SCHEMA.empty_table()
+    ents = read_table(entities, ENTITIES_SCHEMA) if entities else ENTITIES_SCHEMA.empty_table()
+    return version_facts(docs, ents), {"documents": docs.num_rows, "entities": ents.num_rows}
+
+
+def _manifest(
+    prepared: Prepared,
+    *,
+    parent_facts: dict[str, Any],
+    parent_rows: dict[str, int],
+    code_version: str,
+    created_at: str,
+    value_policy: dict[str, Any],
+    full: bool,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """`full`: the version was built from every document's result (a full rebuild), though it
+    writes only the documents whose rows changed."""
+    change = prepared.change
+    minus = version_facts(prepared.old_documents, prepared.old_entities)
+    plus = version_facts(change.documents, change.entities)
+    facts = combine_facts(parent_facts, minus, plus)
+    diff = DatasetDiff(
+        added=prepared.diff.added,
+        removed=prepared.diff.removed,
+        changed=prepared.diff.changed,
+        entities_before=parent_facts.get("entities_by_type", {}),
+        entities_after=facts["entities_by_type"],
+    )
+    rows = {
+        "documents": parent_rows["documents"]
+        - prepared.old_documents.num_rows
+        + change.documents.num_rows,
+        "entities": parent_rows["entities"]
+        - prepared.old_entities.num_rows
+        + change.entities.num_rows,
+    }
+    return {
+        "format": DATASET_FORMAT,
+        "table_format": "delta",
+        "created_at": created_at,
+        "code_version": code_version,
+        "build": "full" if full else "incremental",
+        "row_counts": rows,
+        "schema": {
+            "documents": [f"{f.name}: {f.type}" for f in DOCUMENTS_SCHEMA],
+            "entities": [f"{f.name}: {f.type}" for f in ENTITIES_SCHEMA],
+        },
+        "facts": facts,
+        # What this version's own rows added: cost and tokens of the documents it (re)wrote.
+        "version_cost": {
+            "cost_usd": round(plus["total_cost_usd"] - minus["total_cost_usd"], 6),
+            "input_tokens": plus["input_tokens"] - minus["input_tokens"],
+            "output_tokens": plus["output_tokens"] - minus["output_tokens"],
+            "documents_written": change.documents.num_rows,
+        },
+        "changes": diff.summary(),
+        # The value policy in force and, per policy, how many documents' rows were written
+        # under it (value_policy.py; a changed policy makes the next publish a full rebuild).
+        "entity_values": {
+            **value_policy,
+            "documents": facts.get("documents_by_entity_values", {}),
+        },
+        **extra,
+    }
+
+
+def _move_pointer(client: Any, layout: BucketLayout, record: dict[str, Any]) -> bool:
+    """Point `_latest.json` at `record["version"]` unless it names a newer one: a conditional
+    write (`If-Match` on the ETag read, `If-None-Match: *` when absent), read again and retried
+    when another publisher wrote in between (S3 User Guide, "Conditional writes"). Returns
+    whether it moved."""
+    mine = version_number(record["version"])
+    for _ in range(50):
+        current, etag = _pointer(client, layout)
+        if _is_delta_pointer(current) and version_number(current["version"]) >= mine:
+            return False
+        condition = {"if_match": etag} if etag else {"if_none_match": "*"}
+        try:
+            put_json(client, layout, _key(layout, LATEST_POINTER), record, **condition)
+            return True
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in (
-                "PreconditionFailed",
-                "ConditionalRequestConflict",
-                "412",
-            ):
+            if error_code(exc) not in _CONFLICT_CODES:
                 raise
-            number += 1
-    raise RuntimeError("could not claim a dataset version after 100 attempts")
+    raise PublishConflict("_latest.json kept changing under 50 conditional writes")
+
+
+def _write_rejected(
+    client: Any, layout: BucketLayout, manifest: dict[str, Any], publish_id: str
+) -> str:
+    stamp = manifest["created_at"].replace(":", "").replace("+0000", "Z")
+    name = f"{stamp}-{publish_id[:8]}"
+    root = _key(layout, f"{REJECTED_FOLDER}{name}")
+    card = render_card(manifest).encode()
+    write_object(client, layout, f"{root}.md", card, content_type="text/markdown; charset=utf-8")
+    put_json(client, layout, f"{root}.json", manifest)
+    return name
+
+
+Checks = Callable[[Prepared], Sequence[Any]]  # outcomes with .name, .passed, .blocking
+
+
+def publish(
+    client: Any,
+    layout: BucketLayout,
+    change: Change,
+    *,
+    code_version: str,
+    checks: Checks | None = None,
+    extra_manifest: dict[str, Any] | None = None,
+    where: DatasetLocation | None = None,
+) -> tuple[PublishedVersion, Prepared, list[Any]]:
+    """Publish `change` as the next version, or nothing if it changes no document's rows.
+
+    `checks` run on the prepared change; a failing blocking one commits nothing and writes the
+    would-be manifest and card under `rejected/` for inspection. Returns what was done, the
+    prepared change (its diff) and the check outcomes. Raises PublishConflict when concurrent
+    publishers won `MAX_ATTEMPTS` races in a row, and `bucket.PublicOutputError` before writing
+    anything when the layout requires a private bucket and this one does not block public access.
+    """
+    require_private_bucket(client, layout)
+    where = where or location(client, layout)
+    extra = dict(extra_manifest or {})
+    for attempt in range(MAX_ATTEMPTS):
+        created_at = datetime.now(UTC).isoformat()
+        documents = ensure_table(where, DOCUMENTS, DOCUMENTS_SCHEMA)
+        entities = ensure_table(where, ENTITIES, ENTITIES_SCHEMA)
+        entities_base = entities.version()
+        prepared = _prepare(documents, entities, change)
+        base = prepared.base_version
+        parent = version_name(base) if base > 0 else None
+        outcomes = list(checks(prepared)) if checks else []
+        if prepared.unchanged:
+            return (
+                PublishedVersion(None, parent, where.uri(""), 0, 0, status="unchanged"),
+                prepared,
+                outcomes,
+            )
+        parent_facts, parent_rows = _parent_facts(client, layout, where, base)
+        manifest = _manifest(
+            prepared,
+            parent_facts=parent_facts,
+            parent_rows=parent_rows,
+            code_version=code_version,
+            created_at=created_at,
+            value_policy=layout.value_policy.manifest_entry(),
+            full=change.full,
+            extra={**extra, "checks": {o.name: o.passed for o in outcomes}},
+        )
+        publish_id = new_publish_id()
+        rejected = [o.name for o in outcomes if o.blocking and not o.passed]
+        if rejected:
+            manifest.update(version=None, parent_version=parent, status="rejected")
+            name = _write_rejected(client, layout, manifest, publish_id)
+            return (
+                PublishedVersion(
+                    None,
+                    parent,
+                    _key(layout, REJECTED_FOLDER + name),
+                    0,
+                    0,
+                    manifest,
+                    status="rejected",
+                ),
+                prepared,
+                outcomes,
+            )
+        new = prepared.change
+        entity_keys = set(prepared.old_entities.column("document_key").to_pylist())
+        entity_keys |= set(prepared.old_documents.column("document_key").to_pylist())
+        entity_keys |= set(new.documents.column("document_key").to_pylist())
+        try:
+            entities_version = replace_rows(
+                entities,
+                "document_key",
+                entity_keys,
+                new.entities,
+                publish_id=publish_id,
+                full=new.full,
+            )
+            documents_version = replace_rows(
+                documents,
+                "partition_key",
+                new.partitions,
+                new.documents,
+                publish_id=publish_id,
+                full=new.full,
+            )
+        except CommitFailedError:
+            # Another publisher committed rows this change read: start over from its version.
+            time.sleep(min(2.0, 0.05 * 2**attempt))
+            continue
+        paired = (read_manifest(client, layout, parent) or {}) if parent else {}
+        consistent = (base == 0 and entities_base == 0) or (
+            paired.get("entities_version") == entities_base
+        )
+        if documents_version != base + 1 or entities_version != entities_base + 1 or not consistent:
+            # Another publisher's commit landed in between (on other documents): count from the
+            # tables as they are now rather than from the base's facts.
+            now_docs = read_table(documents, DOCUMENTS_SCHEMA)
+            now_ents = read_table(open_table(where, ENTITIES, entities_version), ENTITIES_SCHEMA)
+            manifest["facts"] = version_facts(now_docs, now_ents)
+            manifest["row_counts"] = {"documents": now_docs.num_rows, "entities": now_ents.num_rows}
+        version = version_name(documents_version)
+        parent = version_name(documents_version - 1) if documents_version > 1 else None
+        manifest.update(
+            version=version,
+            parent_version=parent,
+            status="published",
+            documents_version=documents_version,
+            entities_version=entities_version,
+            publish_id=publish_id,
+        )
+        write_object(
+            client,
+            layout,
+            _card_key(layout, version),
+            render_card(manifest).encode(),
+            content_type="text/markdown; charset=utf-8",
+        )
+        put_json(client, layout, _manifest_key(layout, version), manifest, if_none_match="*")
+        _move_pointer(
+            client,
+            layout,
+            {
+                "version": version,
+                "documents_version": documents_version,
+                "entities_version": entities_version,
+                "created_at": created_at,
+                "path": where.uri(""),
+            },
+        )
+        return (
+            PublishedVersion(
+                version,
+                parent,
+                where.uri(""),
+                manifest["row_counts"]["documents"],
+                manifest["row_counts"]["entities"],
+                manifest,
+            ),
+            prepared,
+            outcomes,
+        )
+    raise PublishConflict(
+        f"concurrent publishers changed the tables during {MAX_ATTEMPTS} tries; try again"
+    )
 
 
 def publish_version(
@@ -258,88 +602,47 @@ def publish_version(
     *,
     code_version: str,
     extra_manifest: dict[str, Any] | None = None,
-    promote: bool = True,
 ) -> PublishedVersion:
-    """Write a new immutable version, then move `_latest.json` to it.
-
-    With `promote=False` (a blocking check failed) the folder is written for inspection, marked
-    `rejected` in its manifest, and `_latest.json` does not move.
-    """
-    created_at = datetime.now(UTC).isoformat()
-    parent = latest_version(client, layout)
-    version = _claim_version(client, layout, created_at)
-    root = f"{layout.dataset_prefix}{version}/"
-    for folder, table in (("documents", documents), ("entities", entities)):
-        client.put_object(
-            Bucket=layout.bucket,
-            Key=f"{root}{folder}/part-00000.parquet",
-            Body=_parquet_bytes(table),
-            ContentType="application/vnd.apache.parquet",
-        )
-    manifest = {
-        "format": DATASET_FORMAT,
-        "version": version,
-        "parent_version": parent,
-        "created_at": created_at,
-        "code_version": code_version,
-        "status": "published" if promote else "rejected",
-        "row_counts": {"documents": documents.num_rows, "entities": entities.num_rows},
-        "schema": {
-            "documents": [f"{f.name}: {f.type}" for f in DOCUMENTS_SCHEMA],
-            "entities": [f"{f.name}: {f.type}" for f in ENTITIES_SCHEMA],
-        },
-        "facts": version_facts(documents, entities),
-        **(extra_manifest or {}),
-    }
-    client.put_object(
-        Bucket=layout.bucket,
-        Key=f"{root}README.md",
-        Body=render_card(manifest).encode("utf-8"),
-        ContentType="text/markdown; charset=utf-8",
+    """Publish these whole tables as the next version (only the documents whose rows differ
+    are written); the dataset's previous rows of other documents are deleted."""
+    change = Change(documents, entities, frozenset(), full=True)
+    published, _, _ = publish(
+        client, layout, change, code_version=code_version, extra_manifest=extra_manifest
     )
-    # The manifest is the version's last file: a folder without one is not a published version.
-    put_json(client, layout.bucket, f"{root}manifest.json", manifest)
-    path = layout.uri(root)
-    current = latest_version(client, layout)
-    # The pointer only moves forward: a slower concurrent publisher must not move it back.
-    if promote and (current is None or int(current[1:]) < int(version[1:])):
-        put_json(
-            client,
-            layout.bucket,
-            layout.dataset_prefix + LATEST_POINTER,
-            {"version": version, "path": path, "created_at": created_at},
-        )
-    return PublishedVersion(
-        version=version,
-        parent=parent,
-        path=path,
-        documents=documents.num_rows,
-        entities=entities.num_rows,
-        manifest=manifest,
-    )
+    return published
 
 
-def prune_versions(client: Any, layout: BucketLayout, keep: int) -> list[str]:
-    """Delete all but the newest `keep` version folders (0 keeps all); returns those deleted.
+# --- retention ----------------------------------------------------------------------------
 
-    The version `_latest.json` points to is never deleted, nor anything newer than it (a
-    concurrent publisher may be writing it).
-    """
-    if keep <= 0:
+
+def apply_retention(client: Any, layout: BucketLayout, retention_days: float) -> list[str]:
+    """Keep every version of the last `retention_days` days readable and no more: vacuum both
+    tables (delete data files only older versions use) and drop those versions' manifests and
+    cards. 0 keeps everything. The latest version always stays. Returns the versions dropped."""
+    if retention_days <= 0:
         return []
-    versions = existing_versions(client, layout)
+    where = location(client, layout)
+    for table in (DOCUMENTS, ENTITIES):
+        vacuum(where, table, int(retention_days * 24))
+    cutoff = datetime.now(UTC) - timedelta(days=retention_days)
     latest = latest_version(client, layout)
-    protected = set(versions[-keep:])
-    if latest:
-        protected |= {v for v in versions if int(v[1:]) >= int(latest[1:])}
-    doomed = [v for v in versions if v not in protected]
-    for version in doomed:
-        keys = [
-            {"Key": info.key}
-            for info in list_objects(client, layout.bucket, f"{layout.dataset_prefix}{version}/")
-        ]
-        for start in range(0, len(keys), 1000):
-            client.delete_objects(
-                Bucket=layout.bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True}
-            )
-    return doomed
+    dropped = []
+    for version in existing_versions(client, layout):
+        if version == latest:
+            continue
+        manifest = read_manifest(client, layout, version) or {}
+        created = manifest.get("created_at")
+        if created and datetime.fromisoformat(created) < cutoff:
+            dropped.append(version)
+    for version in dropped:
+        client.delete_objects(
+            Bucket=layout.bucket,
+            Delete={
+                "Objects": [
+                    {"Key": _manifest_key(layout, version)},
+                    {"Key": _card_key(layout, version)},
+                ],
+                "Quiet": True,
+            },
+        )
+    return dropped

@@ -1,4 +1,6 @@
-"""The dataset card: a README.md in each version folder, rendered from its manifest."""
+"""A version's facts (counts and totals, never values) and its dataset card, rendered from its
+manifest. Facts add up: a version's facts are its parent's, minus those of the rows it replaced,
+plus those of its new rows (`combine_facts`), so publishing never reads the whole table."""
 
 from __future__ import annotations
 
@@ -66,14 +68,49 @@ def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
         "entities_by_type": _counts(entities, "entity_type"),
         "entities_by_source": _counts(entities, "source"),
         "pages": int(pc.sum(documents.column("pages")).as_py() or 0),
-        "extractors": sorted(_counts(documents, "extractor")),
-        "models": sorted(_counts(documents, "model")),
-        "code_versions": sorted(_counts(documents, "code_version")),
+        "documents_by_extractor": _counts(documents, "extractor"),
+        "documents_by_model": _counts(documents, "model"),
+        "documents_by_code_version": _counts(documents, "code_version"),
+        # Documents by the value policy their entity rows were written under (value_policy.py).
+        "documents_by_entity_values": _counts(documents, "entity_values"),
         "total_cost_usd": round(float(pc.sum(documents.column("cost_usd")).as_py() or 0.0), 6),
         "input_tokens": int(pc.sum(documents.column("input_tokens")).as_py() or 0),
         "output_tokens": int(pc.sum(documents.column("output_tokens")).as_py() or 0),
         **coverage_totals(documents),
     }
+
+
+# Facts kept whole: every status is listed, even at 0.
+_KEEP_ZEROS = frozenset({"documents_by_status", "pages_by_source"})
+
+
+def _combine(key: str, base: Any, minus: Any, plus: Any) -> Any:
+    if isinstance(base, dict) or isinstance(plus, dict):
+        base, minus, plus = base or {}, minus or {}, plus or {}
+        names = [*base, *(n for n in plus if n not in base), *(n for n in minus if n not in base)]
+        out = {n: _combine(n, base.get(n, 0), minus.get(n, 0), plus.get(n, 0)) for n in names}
+        if key in _KEEP_ZEROS:
+            return out
+        return dict(sorted((n, v) for n, v in out.items() if v))
+    if isinstance(base, float) or isinstance(plus, float) or isinstance(minus, float):
+        return round(float(base or 0) - float(minus or 0) + float(plus or 0), 6)
+    return int(base or 0) - int(minus or 0) + int(plus or 0)
+
+
+def combine_facts(
+    base: dict[str, Any], minus: dict[str, Any], plus: dict[str, Any]
+) -> dict[str, Any]:
+    """`base` − `minus` + `plus`, key by key (all three from `version_facts`); counts of 0 are
+    dropped except for statuses and page sources."""
+    keys = [*base, *(k for k in plus if k not in base)]
+    return {k: _combine(k, base.get(k, 0), minus.get(k, 0), plus.get(k, 0)) for k in keys}
+
+
+def success_rate(documents_by_status: dict[str, int]) -> float | None:
+    """Documents read completely (`ok`) among those the pipeline tried to read (`ok`,
+    `partial`, `failed`; `skipped` ones were not tried); None when there are none."""
+    tried = sum(documents_by_status.get(s, 0) for s in ("ok", "partial", "failed"))
+    return round(documents_by_status.get("ok", 0) / tried, 6) if tried else None
 
 
 def _table(rows: dict[str, Any], header: tuple[str, str]) -> list[str]:
@@ -82,6 +119,35 @@ def _table(rows: dict[str, Any], header: tuple[str, str]) -> list[str]:
     lines = [f"| {header[0]} | {header[1]} |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in rows.items()]
     return [*lines, ""]
+
+
+_POLICY_WORDS = {
+    "raw": "the values as found",
+    "masked": "type-aware masked values (e.g. the last four digits of a card, an e-mail's domain)",
+    "hashed": "keyed hashes of the values",
+    "none": "no values (`text` is null): positions and entity types only",
+}
+
+
+def _value_policy_lines(entry: dict[str, Any] | None) -> list[str]:
+    """The value policy the manifest records (PII_ENTITY_VALUES), and what rows hold if some
+    were written under another one."""
+    if not entry:
+        return []
+    policy = entry["policy"]
+    line = f"Entity values: `{policy}`, {_POLICY_WORDS.get(policy, policy)}"
+    if entry.get("hash"):
+        line += f" ({entry['hash']}, key id `{entry['key_id']}`)"
+    lines = [line + ".", ""]
+    held = entry.get("documents", {})
+    if set(held) - {policy}:
+        lines += [
+            "Documents by what their entity rows hold (a result written under another policy "
+            "keeps no value, or under `raw` what it held, until it is extracted again):",
+            "",
+            *_table(held, ("entity values", "documents")),
+        ]
+    return lines
 
 
 def render_card(manifest: dict[str, Any]) -> str:
@@ -95,8 +161,11 @@ def render_card(manifest: dict[str, Any]) -> str:
         f"Created {manifest['created_at']}; parent version: {parent}.",
         f"Built {manifest.get('build', 'full')} by dataset code {manifest['code_version']}.",
         "",
-        "Read it with plain pandas or pyarrow: `pandas.read_parquet('<this folder>/documents')`.",
+        f"Delta Lake tables `documents` (version {manifest.get('documents_version', '?')}) and "
+        f"`entities` (version {manifest.get('entities_version', '?')}); read them with any Delta "
+        "reader, e.g. `deltalake.DeltaTable(uri, version=N).to_pandas()`.",
         "",
+        *_value_policy_lines(manifest.get("entity_values")),
         "## Row counts",
         "",
         *_table({"documents": rows["documents"], "entities": rows["entities"]}, ("table", "rows")),
@@ -128,9 +197,10 @@ def render_card(manifest: dict[str, Any]) -> str:
         *_table(facts.get("unread_parts_by_error_class", {}), ("error class", "parts")),
         "## Provenance and cost",
         "",
-        f"- extractors: {', '.join(facts.get('extractors', [])) or 'none'}",
-        f"- models: {', '.join(facts.get('models', [])) or 'none'}",
-        f"- extraction code versions: {', '.join(facts.get('code_versions', [])) or 'none'}",
+        f"- extractors: {', '.join(facts.get('documents_by_extractor', {})) or 'none'}",
+        f"- models: {', '.join(facts.get('documents_by_model', {})) or 'none'}",
+        "- extraction code versions: "
+        f"{', '.join(facts.get('documents_by_code_version', {})) or 'none'}",
         f"- pages: {facts.get('pages', 0)}",
         f"- total cost: ${facts.get('total_cost_usd', 0.0):.4f} "
         f"({facts.get('input_tokens', 0)} input / {facts.get('output_tokens', 0)} output tokens)",
@@ -142,8 +212,8 @@ def render_card(manifest: dict[str, Any]) -> str:
         lines += [
             f"- documents added: {changes['documents_added']}",
             f"- documents removed: {changes['documents_removed']}",
-            f"- documents changed (new ETag, status or extraction code): "
-            f"{changes['documents_changed']}",
+            "- documents changed (the content of their rows; a new `processed_at` alone is not "
+            f"a change): {changes['documents_changed']}",
             f"- entities: {changes['entities_before']} → {changes['entities_after']}",
         ]
         for entity_type, delta in changes.get("entity_delta_by_type", {}).items():

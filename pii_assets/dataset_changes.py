@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 class DatasetDiff:
     added: list[str] = field(default_factory=list)  # document keys
     removed: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)  # re-extracted, or new ETag/status/version
+    changed: list[str] = field(default_factory=list)  # the content of their rows changed
     entities_before: dict[str, int] = field(default_factory=dict)
     entities_after: dict[str, int] = field(default_factory=dict)
 
@@ -36,11 +36,19 @@ class DatasetDiff:
         }
 
 
-def _fingerprints(documents: pa.Table) -> dict[str, tuple[Any, ...]]:
-    # processed_at: a re-extracted document counts as changed even when its output is the same.
-    columns = ["document_key", "etag", "status", "code_version", "entity_count", "processed_at"]
-    rows = documents.select(columns).to_pylist()
-    return {row["document_key"]: tuple(row[c] for c in columns[1:]) for row in rows}
+def fingerprints(documents: pa.Table, entities: pa.Table) -> dict[str, tuple[Any, ...]]:
+    """Per document key, its row without `processed_at` and its entity rows, order-free: what
+    "the content of a document's rows" means (a re-extraction that produced the same rows is no
+    change, issue 13)."""
+    doc_columns = [c for c in documents.column_names if c != "processed_at"]
+    per_doc: dict[str, list[tuple[str, ...]]] = {}
+    for row in entities.to_pylist():
+        per_doc.setdefault(row["document_key"], []).append(tuple(repr(v) for v in row.values()))
+    out: dict[str, tuple[Any, ...]] = {}
+    for row in documents.select(doc_columns).to_pylist():
+        key = row["document_key"]
+        out[key] = (tuple(repr(v) for v in row.values()), tuple(sorted(per_doc.get(key, []))))
+    return out
 
 
 def entity_type_counts(entities: pa.Table) -> dict[str, int]:
@@ -54,8 +62,10 @@ def diff_versions(
     new_documents: pa.Table,
     new_entities: pa.Table,
 ) -> DatasetDiff:
-    old = _fingerprints(old_documents) if old_documents is not None else {}
-    new = _fingerprints(new_documents)
+    """Documents added, removed and changed (content of their rows) between two sets of rows,
+    with entity counts by type before and after."""
+    old = fingerprints(old_documents, old_entities) if old_documents is not None else {}
+    new = fingerprints(new_documents, new_entities)
     return DatasetDiff(
         added=sorted(set(new) - set(old)),
         removed=sorted(set(old) - set(new)),

@@ -1,8 +1,8 @@
 """Quality checks on a dataset version's tables, run before the version is published.
 
-Each check reports counts only (never values). Blocking checks keep a bad version from becoming
-`_latest`; the coverage check is a warning, because objects uploaded since the discovery sensor's
-last tick cannot be in the version yet.
+Each check reports counts only (never values). A failing blocking check keeps a version from
+being committed; the coverage check is a warning, because objects uploaded since the discovery
+sensor's last tick cannot be in the version yet.
 
 The entity checks also run per document on the rows a new version takes in (`problem_documents`):
 a document whose rows would fail one is quarantined there (rollup.py), so one bad document never
@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pii_assets.dataset import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
+from pii_assets.dataset_schema import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
 from pii_assets.models import STATUSES_WITH_ENTITIES
 
 
@@ -75,7 +75,7 @@ ENTITY_IDENTITY: list[str] = [
     "area",
     "page",
     "cell",
-    "json_path",
+    "data_path",
     "char_start",
     "entity_type",
     "text",
@@ -84,6 +84,28 @@ ENTITY_IDENTITY: list[str] = [
     "x1",
     "y1",
 ]
+
+
+# Entity rows without any location: only their value tells two of them apart.
+_LOCATION_COLUMNS = ("x0", "char_start", "cell", "data_path")
+# Value policies under which two different values can read the same (value_policy.py).
+_BLIND_POLICIES = ("masked", "none")
+
+
+def comparable_entities(documents: pa.Table, entities: pa.Table) -> pa.Table:
+    """The entity rows the duplicate check can judge: all of them, except rows without any
+    location of documents whose values are masked or dropped (`entity_values`), since two
+    different values found on the same page read the same there."""
+    blind = documents.filter(
+        pc.is_in(documents.column("entity_values"), value_set=pa.array(_BLIND_POLICIES))
+    ).column("document_key")
+    if entities.num_rows == 0 or len(blind) == 0:
+        return entities
+    unlocated = pc.is_null(entities.column(_LOCATION_COLUMNS[0]))
+    for name in _LOCATION_COLUMNS[1:]:
+        unlocated = pc.and_(unlocated, pc.is_null(entities.column(name)))
+    in_blind = pc.is_in(entities.column("document_key"), value_set=blind.combine_chunks())
+    return entities.filter(pc.invert(pc.and_(unlocated, in_blind)))
 
 
 def _duplicates(table: pa.Table, columns: list[str]) -> int:
@@ -107,7 +129,7 @@ def problem_documents(documents: pa.Table, entities: pa.Table) -> dict[str, list
     masks over the given tables, so its cost follows the rows given (a version's new rows)."""
     joined, _, outside = _page_masks(documents, entities)
     failing = {
-        "entities_unique": _duplicated_documents(entities),
+        "entities_unique": _duplicated_documents(comparable_entities(documents, entities)),
         "pages_within_document": joined.filter(outside).column("document_key"),
         "boxes_normalised": entities.filter(_bad_box_mask(entities)).column("document_key"),
     }
@@ -119,12 +141,18 @@ def problem_documents(documents: pa.Table, entities: pa.Table) -> dict[str, list
 
 
 def validate(
-    documents: pa.Table, entities: pa.Table, new_documents: set[str] | None = None
+    documents: pa.Table,
+    entities: pa.Table,
+    new_documents: set[str] | None = None,
+    *,
+    existing_duplicates: int = 0,
 ) -> list[CheckOutcome]:
     """The checks that need only the tables (all but coverage), cheap enough to run on publish.
 
-    `new_documents` limits the entity checks to those documents' rows: rows carried over from a
-    version that passed them need no second look, which keeps publishing proportional to changes.
+    A publish passes the rows it writes: rows kept from a version that passed the checks need no
+    second look, which keeps publishing proportional to changes. `existing_duplicates` counts
+    documents of these rows that kept rows of the dataset already hold (documents_unique).
+    `new_documents` limits the entity checks to those documents' rows.
     """
     if new_documents is not None:
         scope = pa.array(sorted(new_documents), type=pa.string())
@@ -134,8 +162,13 @@ def validate(
             "schema_as_documented",
             int(documents.schema != DOCUMENTS_SCHEMA) + int(entities.schema != ENTITIES_SCHEMA),
         ),
-        _outcome("documents_unique", _duplicates(documents, ["document_key"])),
-        _outcome("entities_unique", _duplicates(entities, ENTITY_IDENTITY)),
+        _outcome(
+            "documents_unique", _duplicates(documents, ["document_key"]) + existing_duplicates
+        ),
+        _outcome(
+            "entities_unique",
+            _duplicates(comparable_entities(documents, entities), ENTITY_IDENTITY),
+        ),
     ]
     _, orphans, outside = _page_masks(documents, entities)
     outcomes.append(_outcome("entities_reference_ok_documents", _count(orphans)))

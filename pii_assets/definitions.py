@@ -11,6 +11,7 @@ from pii_assets.dataset_asset import build_dataset_asset, covers_input_prefix
 from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
+from pii_assets.log_format import configure_process_logging, default_run_config, run_loggers
 from pii_assets.partitions import DocumentShards
 from resources.extractors import ExtractorResource
 from resources.settings import (
@@ -48,11 +49,13 @@ def build_definitions(
         )
         for shard in range(shards.count)
     ]
-    jobs = build_jobs(shards)
+    # PII_LOG_FORMAT=json: run logs as JSON lines (pii_assets/log_format.py).
+    jobs = build_jobs(shards, default_run_config())
     return dg.Definitions(
         assets=[*document_assets, build_dataset_asset(shards)],
         asset_checks=[covers_input_prefix],
         jobs=jobs,
+        loggers=run_loggers() or None,
         sensors=[
             build_discovery_sensor(
                 batch_size=settings.batch_size,
@@ -82,4 +85,5 @@ def build_definitions(
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    configure_process_logging()
     return build_definitions()

@@ -3,6 +3,7 @@
 import time
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 import dagster as dg
@@ -12,6 +13,7 @@ from pii_assets.metadata import partition_metadata
 from pii_assets.models import DocumentResult, Status
 from pii_assets.partitions import ONE_SHARD, DocumentShards
 from pii_assets.processing import ProcessingOptions, process_partitions
+from pii_assets.resume import earlier_attempts, reusable_results
 from resources.documents import DocumentOptions
 from resources.extractors import ExtractorResource
 from resources.s3 import DocumentStore
@@ -98,9 +100,19 @@ def build_document_asset(
         metadata: dict[str, dict[str, Any]] = {}
         not_started: list[str] = []
         started = time.monotonic()
+        # A retry or a resumed run: what the dead worker finished is reused (pii_assets/resume.py).
+        attempts = earlier_attempts(context.instance, context.run)
+        reused = reusable_results(client, layout, keys, attempts, code_version)
+        if attempts:
+            context.log.info(
+                f"{len(reused)} of {len(keys)} documents finished by an earlier attempt of this "
+                "run; their stored results are reused"
+            )
+        remaining = [key for key in keys if key not in reused]
         # Documents run on worker threads; metadata is added here, in the step's own thread.
-        for partition_key, result in process_partitions(
-            client, layout, keys, opts, context.run.run_id
+        for partition_key, result in chain(
+            reused.items(),
+            process_partitions(client, layout, remaining, opts, context.run.run_id),
         ):
             if result is None:
                 not_started.append(partition_key)

@@ -7,7 +7,8 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from pii_assets.dataset import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA, PublishedVersion
+from pii_assets.dataset_card import success_rate
+from pii_assets.dataset_schema import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
 from pii_assets.models import DocumentResult
 
 
@@ -55,22 +56,51 @@ def _column_schema(schema: pa.Schema) -> dg.TableSchema:
     )
 
 
-def dataset_metadata(published: PublishedVersion) -> dict[str, Any]:
-    """The version's figures, taken from its manifest so the UI and the card always agree."""
-    facts = published.manifest["facts"]
-    return {
-        "version": published.version,
-        "parent_version": published.parent or "",
-        "path": dg.MetadataValue.url(published.path),
-        "dagster/row_count": published.documents,
+def dataset_metadata(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A version's figures, taken from its manifest so the UI and the card always agree. Totals
+    are plain numbers, so the UI plots them over the asset's materializations: cost and tokens
+    of the whole version and of the rows this version wrote, documents by status, success rate
+    (`dataset_card.success_rate`)."""
+    facts = manifest["facts"]
+    by_status = facts["documents_by_status"]
+    own = manifest.get("version_cost", {})
+    rate = success_rate(by_status)
+    metadata: dict[str, Any] = {
+        "version": manifest["version"],
+        "parent_version": manifest.get("parent_version") or "",
+        "documents_table_version": manifest.get("documents_version", 0),
+        "entities_table_version": manifest.get("entities_version", 0),
+        "dagster/row_count": manifest["row_counts"]["documents"],
         "dagster/column_schema": _column_schema(DOCUMENTS_SCHEMA),
         "entities_schema": _column_schema(ENTITIES_SCHEMA),
-        "documents": published.documents,
-        "entities": published.entities,
-        "documents_by_status": dg.MetadataValue.json(facts["documents_by_status"]),
-        "documents_partial": facts["documents_by_status"].get("partial", 0),
+        "documents": manifest["row_counts"]["documents"],
+        "entities": manifest["row_counts"]["entities"],
+        "documents_by_status": dg.MetadataValue.json(by_status),
+        "documents_partial": by_status.get("partial", 0),
         "entities_by_type": dg.MetadataValue.json(facts["entities_by_type"]),
-        "pages_by_source": dg.MetadataValue.json(facts["pages_by_source"]),
-        "unread_parts_by_error_class": dg.MetadataValue.json(facts["unread_parts_by_error_class"]),
-        "cost_usd": dg.MetadataValue.float(facts["total_cost_usd"]),
+        "pages_by_source": dg.MetadataValue.json(facts.get("pages_by_source", {})),
+        "unread_parts_by_error_class": dg.MetadataValue.json(
+            facts.get("unread_parts_by_error_class", {})
+        ),
+        "cost_usd": dg.MetadataValue.float(float(facts["total_cost_usd"])),
+        "input_tokens": facts.get("input_tokens", 0),
+        "output_tokens": facts.get("output_tokens", 0),
+        "version_cost_usd": dg.MetadataValue.float(float(own.get("cost_usd", 0.0))),
+        "version_input_tokens": own.get("input_tokens", 0),
+        "version_output_tokens": own.get("output_tokens", 0),
+        "success_rate": dg.MetadataValue.float(rate if rate is not None else 0.0),
+    }
+    for status, count in by_status.items():
+        metadata[f"documents_{status}"] = count
+    return metadata
+
+
+def budget_metadata(spent_today_usd: float, daily_budget_usd: float | None) -> dict[str, Any]:
+    """Today's (UTC) spend on extraction and what is left of PII_MAX_DAILY_BUDGET_USD (-1: no
+    daily budget is set)."""
+    remaining = -1.0 if daily_budget_usd is None else max(0.0, daily_budget_usd - spent_today_usd)
+    return {
+        "spend_today_usd": dg.MetadataValue.float(round(spent_today_usd, 6)),
+        "daily_budget_usd": dg.MetadataValue.float(daily_budget_usd or -1.0),
+        "daily_budget_remaining_usd": dg.MetadataValue.float(round(remaining, 6)),
     }

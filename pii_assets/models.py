@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 # The closed vocabulary of entity types. The LLM extractor's JSON schema uses the same list.
+# Names follow Presidio's where it has the type (ABA_ROUTING_NUMBER, US_ITIN, US_PASSPORT).
 ENTITY_TYPES: tuple[str, ...] = (
     "PERSON",
     "EMAIL_ADDRESS",
@@ -19,6 +20,12 @@ ENTITY_TYPES: tuple[str, ...] = (
     "IBAN_CODE",
     "IP_ADDRESS",
     "DATE_OF_BIRTH",
+    "STREET_ADDRESS",  # a postal address: street and number, with the town when written with it
+    "US_ITIN",  # IRS individual taxpayer identification number (9XX-XX-XXXX)
+    "ABA_ROUTING_NUMBER",  # US bank routing transit number
+    "BANK_ACCOUNT_NUMBER",  # a bank account number other than an IBAN, found by its label
+    "US_PASSPORT",
+    "DRIVER_LICENSE",  # any country's driver's licence number, found by its label
 )
 
 # Document classification taxonomy, shared by the offline and LLM extractors.
@@ -78,6 +85,7 @@ class ErrorClass(StrEnum):
     ACCESS_DENIED = "access_denied"  # e.g. a KMS key the role cannot use
     S3_THROTTLED = "s3_throttled"  # SlowDown / 503 after botocore's retries: retried later
     S3_ERROR = "s3_error"  # any other S3 error on this object
+    FOLDER_MARKER = "folder_marker"  # a zero-byte object whose key ends in "/": skipped
     # Parts of a document (also a whole document when nothing of it could be read).
     LIMIT_EXCEEDED = "limit_exceeded"  # archive depth, member count or expansion ratio
     TEXT_LAYER_UNREADABLE = "text_layer_unreadable"  # failed the check and could not be OCR'd
@@ -175,9 +183,9 @@ class Entity:
     Paged content has `page` (1-based, within its part) and a box normalised to the page;
     spreadsheets have `cell` ("Payroll!C5") and `column_header`; text formats `line` and the
     character offsets `char_start`..`char_end` (end exclusive) in the part's decoded text; JSON
-    has `json_path`. `part` names the embedded part the value is in (None: the document itself),
-    e.g. "attachment:invoice.pdf" or "member:2024/scan.pdf > attachment:a.pdf"; `area` is one of
-    `AREAS`.
+    has its JSON path and XFA form data its element path in `data_path`. `part` names the
+    embedded part the value is in (None: the document itself), e.g. "attachment:invoice.pdf" or
+    "member:2024/scan.pdf > attachment:a.pdf"; `area` is one of `AREAS`.
     """
 
     entity_type: str
@@ -196,7 +204,7 @@ class Entity:
     line: int | None = None
     char_start: int | None = None
     char_end: int | None = None
-    json_path: str | None = None
+    data_path: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +319,9 @@ class DocumentResult:
     code_version: str = ""
     entities: list[Entity] = field(default_factory=list)
     coverage: Coverage = field(default_factory=Coverage)
+    # What `entities[].text` holds under the value policy (value_policy.VALUE_POLICIES): "raw",
+    # "masked", "hashed" or "none" (text None).
+    entity_values: str = "raw"
 
     def entity_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

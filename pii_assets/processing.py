@@ -1,12 +1,15 @@
 """One partition, end to end: fetch the object, extract, write its result and audit marker.
 
 An S3 error on one object becomes that object's row, never a failed run (`bucket.classify_s3_error`
-says which); objects the listing shows as archived get their row without a GET
-(`record_archived`, called by the discovery tick).
+says which), whether it comes from reading the object or from writing its result and marker
+(`record_result`); objects the listing shows as archived get their row without a GET
+(`record_archived`, called by the discovery tick). The value policy is applied to each result
+before it is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterator, Sequence
@@ -24,6 +27,8 @@ from pii_assets.bucket import (
     describe_s3_error,
     get_json,
     put_json,
+    read_object,
+    require_private_bucket,
     resolve_object_key,
     strip_etag,
 )
@@ -148,7 +153,9 @@ def fetch_object(
     client: Any, layout: BucketLayout, partition_key: str, opts: ProcessingOptions
 ) -> FetchedObject | DocumentResult:
     """The object behind a partition, or its row when it cannot be read: `skipped` when it is
-    gone, too large or archived, `failed` when S3 refuses it (`bucket.classify_s3_error`)."""
+    gone, too large, archived or a zero-byte folder marker, `failed` when S3 refuses it
+    (`bucket.classify_s3_error`). A connection fault mid-body is resumed (`bucket.read_object`)
+    before it becomes the object's row."""
     object_key = partition_key
     try:
         resolved = resolve_object_key(client, layout, partition_key)
@@ -156,23 +163,21 @@ def fetch_object(
             message = "object no longer exists"
             return _unread(partition_key, "", Status.SKIPPED, ErrorClass.NOT_FOUND, message, opts)
         object_key = resolved
-        response = client.get_object(Bucket=layout.bucket, Key=object_key)
-        etag = strip_etag(response["ETag"])
-        size = int(response["ContentLength"])
-        with response["Body"] as body:
-            if size > opts.max_file_bytes:
-                # Closing the stream unread: the body of an oversized object is never downloaded.
-                limit_mb = opts.max_file_bytes / 1024 / 1024
-                message = (
-                    f"{object_key}: {size / 1024 / 1024:.1f} MB exceeds the {limit_mb:g} MB limit"
-                )
-                return _unread(
-                    object_key, etag, Status.SKIPPED, ErrorClass.TOO_LARGE, message, opts
-                )
-            data = body.read()
+        read = read_object(client, layout.bucket, object_key, max_bytes=opts.max_file_bytes)
     except (ClientError, BotoCoreError) as exc:
         return _s3_failure(client, layout, object_key, exc, opts)
-    return FetchedObject(object_key, etag, data)
+    if read.data is None:
+        limit_mb = opts.max_file_bytes / 1024 / 1024
+        message = (
+            f"{object_key}: {read.size / 1024 / 1024:.1f} MB exceeds the {limit_mb:g} MB limit"
+        )
+        return _unread(object_key, read.etag, Status.SKIPPED, ErrorClass.TOO_LARGE, message, opts)
+    if object_key.endswith("/") and read.size == 0:
+        message = f"{object_key}: a zero-byte folder marker (its key ends in /), not a document"
+        return _unread(
+            object_key, read.etag, Status.SKIPPED, ErrorClass.FOLDER_MARKER, message, opts
+        )
+    return FetchedObject(object_key, read.etag, read.data)
 
 
 def extract_fetched(fetched: FetchedObject, opts: ProcessingOptions) -> DocumentResult:
@@ -210,16 +215,57 @@ def audit_marker(result: DocumentResult, partition_key: str, run_id: str) -> dic
     }
 
 
-def record_result(
+def _write_result(
     client: Any, layout: BucketLayout, partition_key: str, result: DocumentResult, run_id: str
 ) -> None:
-    put_json(client, layout.bucket, layout.result_key(partition_key), result.to_json_dict())
+    put_json(client, layout, layout.result_key(partition_key), result.to_json_dict())
     put_json(
         client,
-        layout.bucket,
+        layout,
         layout.marker_key(partition_key),
         audit_marker(result, partition_key, run_id),
     )
+
+
+def record_result(
+    client: Any, layout: BucketLayout, partition_key: str, result: DocumentResult, run_id: str
+) -> DocumentResult:
+    """Write a document's result (under the layout's value policy) and its audit marker, and
+    return the row as recorded; never raises for S3.
+
+    When S3 refuses a write after botocore's retries, the document becomes `failed` with the
+    write error's class (`s3_throttled`, `access_denied` or `s3_error`; its entities dropped,
+    its ETag kept) and that row is written in place of the result, once, as far as S3 lets
+    it: the dataset then shows the failure, or, if that write fails too, whatever result was
+    stored before (a placeholder when it was for another ETag). The returned row is the failed
+    one in either case, so the run's metadata and the next discovery tick see the failure.
+    """
+    recorded = layout.value_policy.apply(result)
+    try:
+        _write_result(client, layout, partition_key, recorded, run_id)
+        return recorded
+    except (ClientError, BotoCoreError) as exc:
+        _, error_class = classify_s3_error(exc)
+        if error_class not in (ErrorClass.S3_THROTTLED, ErrorClass.ACCESS_DENIED):
+            error_class = ErrorClass.S3_ERROR
+        failed = unread_result(
+            recorded.document_key,
+            recorded.etag,
+            Status.FAILED,
+            error_class,
+            f"{recorded.document_key}: its result could not be written: "
+            f"{describe_s3_error(exc, 'PutObject')}",
+            extractor=recorded.extractor,
+            model=recorded.model,
+            code_version=recorded.code_version,
+        )
+    # What it cost was spent all the same.
+    failed.cost_usd = recorded.cost_usd
+    failed.input_tokens, failed.output_tokens = recorded.input_tokens, recorded.output_tokens
+    failed.entity_values = recorded.entity_values
+    with contextlib.suppress(ClientError, BotoCoreError):
+        _write_result(client, layout, partition_key, failed, run_id)  # as far as S3 lets it
+    return failed
 
 
 # Rows that say only what S3 did with the object, not what it holds: a stored result of this kind
@@ -269,9 +315,9 @@ def _record_one_archived(
         and stored.get("error_class") not in _S3_OUTCOMES
     ):
         return None
-    result = archived_result(info, code_version=code_version)
-    record_result(client, layout, partition_key, result, run_id)
-    return result
+    return record_result(
+        client, layout, partition_key, archived_result(info, code_version=code_version), run_id
+    )
 
 
 def record_archived(
@@ -346,9 +392,7 @@ def _extract_and_record(
     opts: ProcessingOptions,
     run_id: str,
 ) -> DocumentResult:
-    result = extract_fetched(fetched, opts)
-    record_result(client, layout, partition_key, result, run_id)
-    return result
+    return record_result(client, layout, partition_key, extract_fetched(fetched, opts), run_id)
 
 
 Outcome = tuple[str, DocumentResult | None]
@@ -420,8 +464,8 @@ class _Run:
                 fetched = fetch_object(self.client, self.layout, key, self.opts)
                 if isinstance(fetched, DocumentResult):  # gone or too large: costs nothing
                     self.slots.release()
-                    record_result(self.client, self.layout, key, fetched, self.run_id)
-                    self.outcomes.put((key, fetched))
+                    recorded = record_result(self.client, self.layout, key, fetched, self.run_id)
+                    self.outcomes.put((key, recorded))
                     continue
                 estimate = self.estimate(fetched)
                 if not self.budget.reserve(estimate):
@@ -465,8 +509,7 @@ def _sequential(
     for index, key in enumerate(keys):
         fetched = fetch_object(client, layout, key, opts)
         if isinstance(fetched, DocumentResult):
-            record_result(client, layout, key, fetched, run_id)
-            yield key, fetched
+            yield key, record_result(client, layout, key, fetched, run_id)
             continue
         estimate = 0.0
         if estimator is not None:
@@ -496,7 +539,11 @@ def process_partitions(
     budget; if it does not fit, the documents in flight are awaited (their real cost replaces
     their estimate) and it is tried again; if it still does not fit with nothing in flight, it and
     every later document are left unstarted: no result, no marker.
+
+    Raises `bucket.PublicOutputError` before anything is read or written when the layout
+    requires a private bucket and this one does not block public access.
     """
+    require_private_bucket(client, layout)
     if max(1, opts.workers) == 1:
         return _sequential(client, layout, partition_keys, opts, run_id)
     return iter(_Run(client, layout, partition_keys, opts, run_id))

@@ -1,13 +1,15 @@
-"""Gather document results into a dataset version's tables (no Dagster here).
+"""Gather document results into the change a dataset version makes (no Dagster here).
 
-Two ways: `full_rows` lists the input prefix and reads every result (first version, or when the
-previous version cannot be trusted as a base); `incremental_tables` starts from the previous
-version and reads only the results of partitions that changed since, so publishing costs grow
-with the number of changed documents, not with the dataset.
+Two ways: `full_rollup` lists the input prefix and reads every result (first version, or when the
+previous version cannot be trusted as a base) and replaces the whole tables; `incremental_rollup`
+reads only the results of partitions that changed since the previous version and replaces only
+their rows, so publishing costs grow with the number of changed documents, not with the dataset.
 
-Rows enter a version through `checked_tables`: a document whose rows would break a dataset check
-(duplicate entity rows, pages out of range, bad boxes) is quarantined there, `failed` /
-`quarantined` without its entities, and the version is published with everything else.
+Stored results enter under the layout's value policy (`ValuePolicy.apply`), whatever policy
+they were written under. Rows enter a version through `checked_tables`: a document whose rows
+would break a dataset check (duplicate entity rows, pages out of range, bad boxes) is quarantined
+there, `failed` / `quarantined` without its entities, and the version is published with
+everything else.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, resolve_object_key
-from pii_assets.dataset import build_tables, placeholder_result
-from pii_assets.dataset_changes import DatasetDiff, diff_versions, entity_type_counts
+from pii_assets.dataset import Change
+from pii_assets.dataset_schema import build_tables, placeholder_result
 from pii_assets.dataset_validation import problem_documents
 from pii_assets.models import DocumentResult, ErrorClass, Status
 
@@ -42,7 +44,7 @@ def _listed_row(client: Any, layout: BucketLayout, info: ObjectInfo) -> Row:
     data = get_json(client, layout.bucket, layout.result_key(partition_key))
     if data is None:
         return partition_key, _placeholder(info.key, info.etag, "not processed yet")
-    result = DocumentResult.from_json_dict(data)
+    result = layout.value_policy.apply(DocumentResult.from_json_dict(data))
     # No ETag: S3 refused the object before saying which version it is (throttled); nothing was
     # read, so the row stands for whatever version is listed now.
     if result.etag and result.etag != info.etag:
@@ -64,7 +66,7 @@ def full_rows(client: Any, layout: BucketLayout) -> list[Row]:
 def _partition_row(client: Any, layout: BucketLayout, partition_key: str) -> Row | None:
     data = get_json(client, layout.bucket, layout.result_key(partition_key))
     if data is not None:
-        return partition_key, DocumentResult.from_json_dict(data)
+        return partition_key, layout.value_policy.apply(DocumentResult.from_json_dict(data))
     object_key = resolve_object_key(client, layout, partition_key)
     if object_key is None:
         return None  # registered, but the object is gone and was never processed
@@ -96,6 +98,10 @@ def quarantined(result: DocumentResult, checks: list[str]) -> DocumentResult:
     )
 
 
+def _not_in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
+    return pc.invert(pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string())))
+
+
 def checked_tables(rows: list[Row]) -> tuple[pa.Table, pa.Table, dict[str, list[str]]]:
     """The tables of rows entering a version, with each document whose entity rows fail a
     per-document check (`dataset_validation.problem_documents`) quarantined; and those documents
@@ -120,15 +126,10 @@ def checked_tables(rows: list[Row]) -> tuple[pa.Table, pa.Table, dict[str, list[
 
 @dataclass(frozen=True)
 class Rollup:
-    """A new version's tables, how they were built, and what changed since the previous one."""
+    """The change a new version makes and how it was built."""
 
-    documents: pa.Table
-    entities: pa.Table
+    change: Change
     build: str  # "full" or "incremental"
-    diff: DatasetDiff
-    # Documents whose rows are new in this version: the only ones entity checks must look at
-    # (None: all of them, as in a full build).
-    new_documents: set[str] | None = None
     # Documents quarantined in this build -> the checks their rows would have failed.
     quarantined: dict[str, list[str]] = field(default_factory=dict)
 
@@ -140,59 +141,16 @@ class Rollup:
         return dict(sorted(counts.items()))
 
 
-def full_rollup(
-    client: Any, layout: BucketLayout, previous: tuple[pa.Table, pa.Table] | None
-) -> Rollup:
+def full_rollup(client: Any, layout: BucketLayout) -> Rollup:
+    """Every object's row, replacing the whole tables."""
     documents, entities, problems = checked_tables(full_rows(client, layout))
-    diff = diff_versions(*(previous or (None, None)), documents, entities)
-    return Rollup(documents, entities, "full", diff, quarantined=problems)
+    partitions = frozenset(documents.column("partition_key").to_pylist())
+    return Rollup(Change(documents, entities, partitions, full=True), "full", problems)
 
 
-def _in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
-    return pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string()))
-
-
-def _not_in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
-    return pc.invert(_in(column, values))
-
-
-def incremental_rollup(
-    previous_documents: pa.Table,
-    previous_entities: pa.Table,
-    refreshed: list[Row],
-    removed_partitions: Iterable[str],
-) -> Rollup:
-    """The previous version with refreshed partitions' rows replaced and removed ones dropped.
-
-    A reprocessed document's rows replace its old rows, never duplicate them. The work is
-    proportional to the changes, apart from vectorised filters over the previous tables.
-    """
-    removed_partitions = set(removed_partitions)
-    drop_partitions = removed_partitions | {key for key, _ in refreshed}
-    keep_docs = _not_in(previous_documents.column("partition_key"), drop_partitions)
-    dropped = previous_documents.filter(pc.invert(keep_docs))
-    dropped_keys = set(dropped.column("document_key").to_pylist())
-    new_keys = {result.document_key for _, result in refreshed}
-    keep_ents = _not_in(previous_entities.column("document_key"), dropped_keys | new_keys)
-    new_documents, new_entities, problems = checked_tables(refreshed)
-    documents = pa.concat_tables([previous_documents.filter(keep_docs), new_documents])
-    entities = pa.concat_tables([previous_entities.filter(keep_ents), new_entities])
-
-    is_removed = _in(dropped.column("partition_key"), removed_partitions)
-    removed = dropped.filter(is_removed).column("document_key").to_pylist()
-    replaced = set(dropped.filter(pc.invert(is_removed)).column("document_key").to_pylist())
-    diff = DatasetDiff(
-        added=sorted(new_keys - replaced),
-        removed=sorted(removed),
-        changed=sorted(new_keys & replaced),
-        entities_before=entity_type_counts(previous_entities),
-        entities_after=entity_type_counts(entities),
-    )
-    return Rollup(
-        documents.sort_by("document_key"),
-        entities.sort_by([("document_key", "ascending"), ("page", "ascending")]),
-        "incremental",
-        diff,
-        new_documents=new_keys,
-        quarantined=problems,
-    )
+def incremental_rollup(refreshed: list[Row], removed_partitions: Iterable[str]) -> Rollup:
+    """The refreshed partitions' rows, replacing theirs; removed partitions' rows deleted. A
+    reprocessed document's rows replace its old rows, never duplicate them."""
+    documents, entities, problems = checked_tables(refreshed)
+    partitions = frozenset({key for key, _ in refreshed} | set(removed_partitions))
+    return Rollup(Change(documents, entities, partitions), "incremental", problems)

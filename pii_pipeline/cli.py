@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pii_assets.bucket import require_private_bucket
 from pii_assets.dataset import read_manifest
-from pii_pipeline import dataset_cli
+from pii_pipeline import dataset_cli, metrics_cli
 from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
 from pii_pipeline.runner import (
     ProcessReport,
@@ -93,6 +94,9 @@ def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessRepo
 
     settings = PipelineSettings.from_env()
     defs = build_definitions(settings)
+    store = _store()
+    # Before any run: a refusal is one line here, not a failed run per batch.
+    require_private_bucket(store.client(), store.layout())
     instance = _instance()
     with Progress(
         TextColumn("[bold]extracting"),
@@ -210,6 +214,8 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
         ],
         "dataset_version": report.dataset_version,
         "dataset_path": report.dataset_path,
+        "publish_status": report.publish_status,
+        "publish_errors": report.publish_errors,
         "summary": summary,
     }
 
@@ -410,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_args(p)
     p.set_defaults(func=cmd_demo)
     dataset_cli.add_parser(sub)
+    metrics_cli.add_parser(sub)
     return parser
 
 
@@ -422,11 +429,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ValueError as exc:
         # Configuration errors: the message names the variable, never a secret value.
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         return 2
     except (BotoCoreError, ClientError) as exc:
         # botocore's messages name the operation, bucket and endpoint, never credentials.
-        console.print(f"[red]S3 error:[/red] {exc}")
+        console.print(f"[red]S3 error:[/red] {exc}", soft_wrap=True, highlight=False)
         return 1
 
 

@@ -55,6 +55,9 @@ class ProcessReport:
     dataset_path: str | None = None
     publish_failed: bool = False
     postponed: list[Postponed] = field(default_factory=list)
+    # "published", "unchanged" (no document's rows changed: no new version) or "rejected".
+    publish_status: str | None = None
+    publish_errors: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -182,7 +185,9 @@ def estimate_cost_usd(defs: dg.Definitions, partition_keys: list[str]) -> float 
     bound); objects over PII_MAX_FILE_MB or gone cost nothing (they are skipped)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pii_assets.bucket import resolve_object_key
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pii_assets.bucket import read_object, resolve_object_key
 
     extractor = defs.resources["extractor"].process_config_and_initialize()
     page_extractor = extractor.page_extractor()
@@ -199,15 +204,14 @@ def estimate_cost_usd(defs: dg.Definitions, partition_keys: list[str]) -> float 
         if object_key is None:
             return 0.0
         try:
-            head = client.head_object(Bucket=layout.bucket, Key=object_key)
-        except Exception:  # noqa: BLE001 - gone or unreadable: a run would not spend on it
+            read = read_object(
+                client, layout.bucket, object_key, max_bytes=documents.max_file_bytes
+            )
+        except (ClientError, BotoCoreError):  # gone or unreadable: a run would not spend on it
             return 0.0
-        if int(head.get("ContentLength", 0)) > documents.max_file_bytes:
+        if read.data is None:  # over PII_MAX_FILE_MB: never downloaded
             return 0.0
-        body = client.get_object(Bucket=layout.bucket, Key=object_key)["Body"]
-        with body:
-            data = body.read()
-        return float(estimate(data, passwords=passwords, limits=limits))
+        return float(estimate(read.data, passwords=passwords, limits=limits))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return float(sum(pool.map(one, partition_keys)))
@@ -249,11 +253,31 @@ def reprocess(
 
 
 def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: ProcessReport) -> None:
+    """Run the publish job; the version it published is reported even when a step after the
+    publish (the coverage check) failed, and a failure is reported with its step, class and
+    message (Dagster's failure description: our messages name checks and counts, never values)."""
     result = _execute(defs, instance, dg.RunRequest(job_name=PUBLISH_JOB))
-    if not result.success:
-        report.publish_failed = True
-        return
     for event in result.get_asset_materialization_events():
         metadata: dict[str, Any] = event.materialization.metadata
-        report.dataset_version = metadata["version"].value
+        report.dataset_version = metadata["version"].value or None
         report.dataset_path = metadata["path"].value
+        if "publish_status" in metadata:
+            report.publish_status = metadata["publish_status"].value
+    if result.success:
+        return
+    report.publish_failed = report.publish_status != "published"
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            cls_name = error.cls_name if error else ""
+            # Our own failures (dg.Failure) describe checks and counts; any other exception's
+            # text could quote data, so only its type is reported.
+            ours = cls_name in ("Failure", "DagsterFailure") and error is not None
+            report.publish_errors.append(
+                {
+                    "run_id": result.run_id,
+                    "step": event.step_key or "",
+                    "error_class": cls_name,
+                    "message": error.message.strip()[:500] if ours else f"{cls_name} raised",
+                }
+            )

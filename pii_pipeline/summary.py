@@ -5,18 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pii_assets.bucket import BucketLayout, list_objects
+from pii_assets.bucket import BucketLayout
 from pii_assets.models import Status
 
 
 def download_version(client: Any, layout: BucketLayout, version: str, target: Path) -> Path:
-    """Copy a version folder to local disk, e.g. to open it in pandas after the demo."""
-    prefix = f"{layout.dataset_prefix}{version}/"
+    """Write a version's two tables to local disk as plain Parquet (`documents/`, `entities/`)
+    with its card, e.g. to open them in pandas after the demo."""
+    import pyarrow.parquet as pq
+
+    from pii_assets.dataset import read_card, read_version
+
     root = target / version
-    for info in list_objects(client, layout.bucket, prefix):
-        path = root / info.key[len(prefix) :]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        client.download_file(layout.bucket, info.key, str(path))
+    tables = read_version(client, layout, version)
+    for name, table in zip(("documents", "entities"), tables, strict=True):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, root / name / "part-00000.parquet")
+    (root / "README.md").write_text(read_card(client, layout, version) or "")
     return root
 
 

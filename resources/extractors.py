@@ -43,7 +43,11 @@ class LocalExtractor(ExtractorResource):
     """Offline recognizers over the text layer or Tesseract OCR; no network, no cost."""
 
     default_region: str = Field(
-        default="US", description="Region for phone numbers written without a country code."
+        default="",
+        description=(
+            "Region for phone numbers written without a country code (ISO 3166 alpha-2); empty: "
+            "the region of each page's language (US for English or an undecided page)."
+        ),
     )
     min_confidence: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Entities below this confidence are dropped."
@@ -54,10 +58,19 @@ class LocalExtractor(ExtractorResource):
         le=64,
         description="Documents of a run extracted at once; 0 means one per CPU core (at most 8).",
     )
+    ner_backend: str = Field(
+        default="",
+        description=(
+            "Statistical NER for names in running text: spacy:<pipeline> or gliner:<model>; "
+            "empty for the rule-based recognizers only."
+        ),
+    )
 
     def page_extractor(self) -> PageExtractor:
         return OfflineExtractor(
-            default_region=self.default_region, min_confidence=self.min_confidence
+            default_region=self.default_region or None,
+            min_confidence=self.min_confidence,
+            ner_backend=self.ner_backend,
         )
 
     def document_concurrency(self) -> int:
@@ -70,4 +83,6 @@ class LocalExtractor(ExtractorResource):
     def identity(self) -> str:
         # Settings that change what is extracted are part of the identity, hence of the code
         # version: changing them marks every partition stale.
-        return f"local(region={self.default_region},min_confidence={self.min_confidence})"
+        region = self.default_region or "by-language"
+        ner = f",ner={self.ner_backend}" if self.ner_backend else ""
+        return f"local(region={region},min_confidence={self.min_confidence}{ner})"

@@ -1,20 +1,32 @@
-"""The one S3 resource: boto3 client configuration from dagster-aws plus the bucket layout."""
+"""The one S3 resource: the boto3 client (dagster-aws's settings plus retries and timeouts) and
+the bucket layout: prefixes, server-side encryption, value policy and the private-bucket guard."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from dagster_aws.s3 import S3Resource
+from dagster_aws.s3.utils import disable_signing
 from pydantic import Field, PrivateAttr
 
-from pii_assets.bucket import BucketLayout
+from pii_assets.bucket import BucketLayout, OutputEncryption
+from pii_assets.value_policy import ValuePolicy
+
+# botocore's retry modes worth choosing (botocore docs, "Retries"): `standard` retries throttling,
+# 5xx, resets and timeouts with exponential backoff and a retry quota; `adaptive` adds client-side
+# rate limiting when S3 throttles. `legacy` is left out: it does not retry every transient error.
+RETRY_MODES: tuple[str, ...] = ("standard", "adaptive")
 
 
 class DocumentStore(S3Resource):
     """Where documents are read from and where results, markers and datasets are written.
 
-    Client settings (endpoint, region, credentials, retries) are dagster-aws's own; left unset,
-    boto3 reads its usual variables, e.g. `AWS_ENDPOINT_URL_S3` for an S3-compatible server.
+    Client settings (endpoint, region, credentials) are dagster-aws's own; left unset, boto3
+    reads its usual variables, e.g. `AWS_ENDPOINT_URL_S3` for an S3-compatible server. Retries
+    use botocore's `retry_mode` with `max_attempts` attempts per call (the first one included);
+    a body that breaks mid-stream is resumed within as many attempts (`bucket.read_object`).
     """
 
     bucket: str = Field(default="pii-documents", description="Bucket holding input and output.")
@@ -29,11 +41,72 @@ class DocumentStore(S3Resource):
         default="extracted/", description="Per-document extraction results (entities included)."
     )
 
-    keep_versions: int = Field(
-        default=0, description="Dataset versions to keep; older ones are pruned (0 keeps all)."
+    retention_days: int = Field(
+        default=0,
+        description="Days for which every dataset version stays readable (Delta time travel); "
+        "older data files are vacuumed after a publish (0 keeps every version).",
+    )
+
+    retry_mode: str = Field(
+        default="standard",
+        description="botocore retry mode: standard, or adaptive (also rate-limits the client).",
+    )
+    connect_timeout_s: float = Field(
+        default=10.0, description="Seconds to open a connection before the attempt is retried."
+    )
+    read_timeout_s: float = Field(
+        default=60.0, description="Seconds without a byte from S3 before the attempt is retried."
+    )
+
+    output_sse: str = Field(
+        default="",
+        description="Server-side encryption of written objects: AES256, aws:kms, or empty for "
+        "the bucket's default encryption.",
+    )
+    output_kms_key_id: str = Field(
+        default="", description="KMS key (id, ARN or alias) for output_sse aws:kms."
+    )
+    entity_values: str = Field(
+        default="raw",
+        description="What results and the entities table keep of each value: raw, masked, "
+        "hashed or none.",
+    )
+    entity_hash_key: str = Field(
+        default="",
+        description="HMAC key for entity_values hashed (secret, 32+ bytes).",
+        repr=False,  # never in a repr, a log line or an exception message
+    )
+    require_private_output: bool = Field(
+        default=False,
+        description="Refuse to write results or publish unless the bucket blocks public access.",
     )
 
     _client: Any = PrivateAttr(default=None)
+
+    def get_client(self) -> Any:
+        """A boto3 S3 client built like dagster-aws's (`construct_s3_client`), with botocore's
+        `retry_mode` and the connect and read timeouts set."""
+        session = boto3.session.Session(profile_name=self.profile_name)
+        client = session.client(
+            "s3",
+            region_name=self.region_name,
+            use_ssl=self.use_ssl,
+            verify=self.verify,
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+            aws_session_token=self.aws_session_token,
+            config=Config(
+                # `total_max_attempts` counts the first attempt; botocore's `max_attempts` would
+                # count retries only (botocore docs, "Retries": Config options).
+                retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
+                connect_timeout=self.connect_timeout_s,
+                read_timeout=self.read_timeout_s,
+            ),
+        )
+        if self.use_unsigned_session:
+            client.meta.events.register("choose-signer.s3.*", disable_signing)
+        return client
 
     def client(self) -> Any:
         """A boto3 S3 client, built once per resource instance (clients are thread-safe)."""
@@ -48,4 +121,11 @@ class DocumentStore(S3Resource):
             output_prefix=self.output_prefix,
             processed_prefix=self.processed_prefix,
             results_prefix=self.results_prefix,
+            encryption=OutputEncryption(
+                algorithm=self.output_sse or None, kms_key_id=self.output_kms_key_id or None
+            ),
+            value_policy=ValuePolicy(
+                mode=self.entity_values, hash_key=self.entity_hash_key.encode("utf-8")
+            ),
+            require_private=self.require_private_output,
         )

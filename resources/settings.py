@@ -1,17 +1,28 @@
-"""Environment-driven configuration, read when the definitions are built (never at import)."""
+"""Environment-driven configuration, read when the definitions are built (never at import).
+
+Every numeric and enumerated setting is validated here, where it is read: a bad value raises
+ValueError with a one-line message naming the variable (never a secret's value), so the CLI
+stops before any run or publish and `dagster dev` does not load the code location.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import dagster as dg
+import phonenumbers
 from dagster import EnvVar
 
+from pii_assets.bucket import SSE_ALGORITHMS
+from pii_assets.partitions import MAX_SHARDS
+from pii_assets.value_policy import MIN_HASH_KEY_BYTES, VALUE_POLICIES
 from resources.documents import DocumentOptions
 from resources.extractors import ExtractorResource, LocalExtractor
-from resources.s3 import DocumentStore
+from resources.s3 import RETRY_MODES, DocumentStore
 
 EXTRACTORS = ("local", "openai")
 
@@ -27,9 +38,15 @@ def env_or(name: str, default: Any, environ: Mapping[str, str] | None = None) ->
     return EnvVar.int(name) if isinstance(default, int) else EnvVar(name)
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+def _int(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    minimum: int = 1,
+    maximum: int | None = None,
+) -> int:
     raw = environ.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
     try:
         value = int(raw)
@@ -37,6 +54,8 @@ def _int(environ: Mapping[str, str], name: str, default: int, minimum: int = 1) 
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
 
 
@@ -55,9 +74,11 @@ class PipelineSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:
         env = os.environ if environ is None else environ
-        extractor = env.get("PII_EXTRACTOR", "local") or "local"
-        if extractor not in EXTRACTORS:
-            raise ValueError(f"PII_EXTRACTOR must be one of {', '.join(EXTRACTORS)}")
+        extractor = _choice(env, "PII_EXTRACTOR", "local", EXTRACTORS)
+        cron = env.get("PII_SCHEDULE_CRON", cls.schedule_cron) or cls.schedule_cron
+        timezone = env.get("PII_SCHEDULE_TIMEZONE", cls.schedule_timezone) or "UTC"
+        _check_schedule(cron, timezone)
+        daily_budget_usd(env)  # read by the discovery sensor on each tick; checked here first
         return cls(
             extractor=extractor,
             batch_size=_int(env, "PII_BATCH_SIZE", cls.batch_size),
@@ -66,35 +87,93 @@ class PipelineSettings:
             publish_min_interval_s=_int(
                 env, "PII_PUBLISH_MIN_INTERVAL_S", cls.publish_min_interval_s, minimum=0
             ),
-            schedule_cron=env.get("PII_SCHEDULE_CRON", cls.schedule_cron) or cls.schedule_cron,
-            schedule_timezone=env.get("PII_SCHEDULE_TIMEZONE", cls.schedule_timezone) or "UTC",
+            schedule_cron=cron,
+            schedule_timezone=timezone,
         )
 
 
+def _check_schedule(cron: str, timezone: str) -> None:
+    """Dagster's own checks of a schedule (5-field cron, IANA time zone), as one-line errors."""
+    try:
+        dg.ScheduleDefinition(
+            name="settings_check",
+            job_name="settings_check",
+            execution_timezone=timezone,
+            cron_schedule="0 0 * * *",
+        )
+    except dg.DagsterInvalidDefinitionError:
+        raise ValueError(
+            f"PII_SCHEDULE_TIMEZONE must be an IANA time zone, got {timezone!r}"
+        ) from None
+    try:
+        dg.ScheduleDefinition(name="settings_check", job_name="settings_check", cron_schedule=cron)
+    except dg.DagsterInvalidDefinitionError:
+        raise ValueError(
+            f"PII_SCHEDULE_CRON must be a 5-field cron expression, got {cron!r}"
+        ) from None
+
+
+def _prefix(env: Mapping[str, str], name: str, default: str) -> str | EnvVar:
+    """A key prefix: empty (the whole bucket) or ending in "/", so that `documents/` never also
+    matches `documents-old/`."""
+    value = env.get(name, default)
+    if value and not value.endswith("/"):
+        raise ValueError(
+            f"{name} must end with / (or be empty for the whole bucket), got {value!r}"
+        )
+    return env_or(name, default, env)
+
+
 def build_store(environ: Mapping[str, str] | None = None) -> DocumentStore:
+    """The S3 resource. Numbers and choices are validated values; the bucket, prefixes and the
+    hash key stay `EnvVar`s when set, shown by name only."""
+    env = os.environ if environ is None else environ
+    sse = _choice(env, "PII_OUTPUT_SSE", "", ("", *SSE_ALGORITHMS))
+    kms_key_id = env.get("PII_OUTPUT_KMS_KEY_ID", "").strip()
+    if kms_key_id and sse != "aws:kms":
+        raise ValueError("PII_OUTPUT_KMS_KEY_ID needs PII_OUTPUT_SSE=aws:kms")
+    entity_values = _choice(env, "PII_ENTITY_VALUES", "raw", VALUE_POLICIES)
+    hash_key = env.get("PII_ENTITY_HASH_KEY", "")
+    if entity_values == "hashed" and len(hash_key.encode("utf-8")) < MIN_HASH_KEY_BYTES:
+        raise ValueError(
+            f"PII_ENTITY_VALUES=hashed needs PII_ENTITY_HASH_KEY of at least "
+            f"{MIN_HASH_KEY_BYTES} bytes (e.g. 64 hex digits from a secrets manager)"
+        )
     return DocumentStore(
-        bucket=env_or("PII_S3_BUCKET", "pii-documents", environ),
-        input_prefix=env_or("PII_INPUT_PREFIX", "documents/", environ),
-        output_prefix=env_or("PII_OUTPUT_PREFIX", "labeled-datasets/", environ),
-        processed_prefix=env_or("PII_PROCESSED_PREFIX", "processed/", environ),
-        results_prefix=env_or("PII_RESULTS_PREFIX", "extracted/", environ),
-        keep_versions=env_or("PII_KEEP_VERSIONS", 0, environ),
+        bucket=env_or("PII_S3_BUCKET", "pii-documents", env),
+        input_prefix=_prefix(env, "PII_INPUT_PREFIX", "documents/"),
+        output_prefix=_prefix(env, "PII_OUTPUT_PREFIX", "labeled-datasets/"),
+        processed_prefix=_prefix(env, "PII_PROCESSED_PREFIX", "processed/"),
+        results_prefix=_prefix(env, "PII_RESULTS_PREFIX", "extracted/"),
+        retention_days=_int(env, "PII_DATASET_RETENTION_DAYS", 0, minimum=0),
+        retry_mode=_choice(env, "PII_S3_RETRY_MODE", "standard", RETRY_MODES),
+        max_attempts=_int(env, "PII_S3_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
+        connect_timeout_s=_float(env, "PII_S3_CONNECT_TIMEOUT_S", positive=True) or 10.0,
+        read_timeout_s=_float(env, "PII_S3_READ_TIMEOUT_S", positive=True) or 60.0,
+        output_sse=sse,
+        output_kms_key_id=kms_key_id,
+        entity_values=entity_values,
+        entity_hash_key=EnvVar("PII_ENTITY_HASH_KEY") if hash_key else "",
+        require_private_output=_flag(env, "PII_REQUIRE_PRIVATE_OUTPUT", False),
     )
 
 
 def build_document_options(environ: Mapping[str, str] | None = None) -> DocumentOptions:
+    """Passwords (an `EnvVar`, shown by name only) and limits (validated values)."""
+    env = os.environ if environ is None else environ
     return DocumentOptions(
-        passwords=env_or("PII_DOCUMENT_PASSWORDS", "", environ),
-        max_file_mb=env_or("PII_MAX_FILE_MB", 50, environ),
-        max_pages=env_or("PII_MAX_PAGES", 500, environ),
-        max_image_megapixels=env_or("PII_MAX_IMAGE_MEGAPIXELS", 100, environ),
-        conversion_timeout_s=env_or("PII_CONVERSION_TIMEOUT_S", 120, environ),
-        ocr_timeout_s=env_or("PII_OCR_TIMEOUT_S", 120, environ),
-        detect_orientation=_flag(environ, "PII_OCR_DETECT_ORIENTATION", True),
+        passwords=env_or("PII_DOCUMENT_PASSWORDS", "", env),
+        max_file_mb=_int(env, "PII_MAX_FILE_MB", 50),
+        max_pages=_int(env, "PII_MAX_PAGES", 500),
+        max_image_megapixels=_int(env, "PII_MAX_IMAGE_MEGAPIXELS", 100),
+        conversion_timeout_s=_int(env, "PII_CONVERSION_TIMEOUT_S", 120),
+        ocr_timeout_s=_int(env, "PII_OCR_TIMEOUT_S", 120, minimum=0),
+        detect_orientation=_flag(env, "PII_OCR_DETECT_ORIENTATION", True),
     )
 
 
-def _float(environ: Mapping[str, str], name: str) -> float | None:
+def _float(environ: Mapping[str, str], name: str, *, positive: bool = False) -> float | None:
+    """A finite number; at least 0, or above 0 when `positive`. None when unset or empty."""
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
         return None
@@ -102,15 +181,18 @@ def _float(environ: Mapping[str, str], name: str) -> float | None:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    if value < 0 or (positive and value == 0):
+        raise ValueError(f"{name} must be {'above' if positive else 'at least'} 0, got {value:g}")
     return value
 
 
 def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
     value = environ.get(name) or default
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        shown = ", ".join(choice or "(empty)" for choice in choices)
+        raise ValueError(f"{name} must be one of {shown}, got {value!r}")
     return value
 
 
@@ -156,12 +238,34 @@ def build_openai_extractor(environ: Mapping[str, str] | None = None) -> Extracto
     )
 
 
+def ner_backend(environ: Mapping[str, str] | None = None) -> str:
+    """PII_NER_BACKEND ("spacy:<pipeline>" or "gliner:<model>"; unset: none), checked now so a
+    missing package or model is one clear line when the definitions load, not a failed run. A
+    plain value, not an EnvVar: it is part of the extractor's identity, hence the code version.
+    Raises ValueError (malformed) or `recognition.ner.NerUnavailable` (not installed)."""
+    from pii_assets.recognition import ner
+
+    env = os.environ if environ is None else environ
+    spec = (env.get("PII_NER_BACKEND") or "").strip()
+    if spec:
+        ner.check(spec)
+    return spec
+
+
 def build_extractor(kind: str, environ: Mapping[str, str] | None = None) -> ExtractorResource:
     if kind == "local":
         env = os.environ if environ is None else environ
+        # Unset: each page's language chooses the region (recognition/language.py).
+        region = env.get("PII_PHONE_REGION", "").strip()
+        if region and region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(
+                f"PII_PHONE_REGION must be a region code libphonenumber knows (e.g. US, GB, DE), "
+                f"got {region!r}"
+            )
         return LocalExtractor(
-            default_region=env_or("PII_PHONE_REGION", "US", env),
+            default_region=region,
             concurrency=_int(env, "PII_LOCAL_CONCURRENCY", 0, minimum=0),
+            ner_backend=ner_backend(env),
         )
     if kind == "openai":
         return build_openai_extractor(environ)
@@ -199,9 +303,8 @@ class DiscoverySettings:
         queue_url = env.get("PII_EVENTS_QUEUE_URL") or None
         if mode == "events" and not queue_url:
             raise ValueError("PII_DISCOVERY_MODE=events needs PII_EVENTS_QUEUE_URL")
-        wait = _int(env, "PII_EVENTS_WAIT_S", cls.events_wait_s, minimum=0)
-        if wait > 20:
-            raise ValueError(f"PII_EVENTS_WAIT_S must be at most 20 (SQS long polling), got {wait}")
+        # SQS long polling waits at most 20 s (ReceiveMessage, WaitTimeSeconds).
+        wait = _int(env, "PII_EVENTS_WAIT_S", cls.events_wait_s, minimum=0, maximum=20)
         return cls(
             mode=mode,
             queue_url=queue_url,
@@ -214,5 +317,7 @@ class DiscoverySettings:
             retry_max_attempts=_int(env, "PII_RETRY_MAX_ATTEMPTS", cls.retry_max_attempts),
             retry_base_s=_int(env, "PII_RETRY_BASE_S", cls.retry_base_s),
             state_url=env.get("PII_DISCOVERY_STATE_URL") or None,
-            document_shards=_int(env, "PII_DOCUMENT_SHARDS", cls.document_shards),
+            document_shards=_int(
+                env, "PII_DOCUMENT_SHARDS", cls.document_shards, maximum=MAX_SHARDS
+            ),
         )

@@ -1,4 +1,5 @@
-"""A daily dataset version, so consumers get a snapshot even when nothing triggered one."""
+"""A daily publish, so consumers get the day's changes even when nothing triggered one; it also
+reconciles every registered partition with the dataset (rows of deleted documents leave it)."""
 
 from __future__ import annotations
 
@@ -18,5 +19,7 @@ def build_daily_schedule(
         cron_schedule=cron,
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Publishes a dataset version daily (PII_SCHEDULE_CRON, PII_SCHEDULE_TIMEZONE).",
+        run_config={"ops": {"pii_labeled_dataset": {"config": {"reconcile": True}}}},
+        description="Publishes a dataset version daily, reconciling removed documents "
+        "(PII_SCHEDULE_CRON, PII_SCHEDULE_TIMEZONE).",
     )

@@ -44,8 +44,9 @@ from pii_assets.discovery_state import (
 )
 from pii_assets.document_asset import NOT_STARTED, recorded_materialization
 from pii_assets.event_log import document_records
+from pii_assets.log_format import default_run_config
 from pii_assets.partition_keys import decode, is_digest_key
-from pii_assets.partitions import EXTRACT_JOB, DocumentShards
+from pii_assets.partitions import EXTRACT_JOB, ONE_SHARD, DocumentShards
 from pii_assets.processing import record_archived
 from resources.s3 import DocumentStore
 from resources.settings import DiscoverySettings
@@ -95,13 +96,20 @@ def run_request(batch: Batch, shards: DocumentShards) -> dg.RunRequest:
     """The run of one batch: its shard's extraction job over a partition range (or one key)."""
     tags = {"pii/documents": str(len(batch.partition_keys)), BATCH_TAG: batch.run_key}
     job_name = shards.job_name(batch.shard)
+    # A range run gets no partition config, so the log format's loggers are named here.
+    config = default_run_config() or {}
     if len(batch.partition_keys) == 1:
         return dg.RunRequest(
-            run_key=batch.run_key, job_name=job_name, partition_key=batch.first, tags=tags
+            run_key=batch.run_key,
+            job_name=job_name,
+            partition_key=batch.first,
+            tags=tags,
+            run_config=config,
         )
     return dg.RunRequest(
         run_key=batch.run_key,
         job_name=job_name,
+        run_config=config,
         tags={**tags, RANGE_START_TAG: batch.first, RANGE_END_TAG: batch.last},
     )
 
@@ -124,7 +132,7 @@ def read_outcomes(
         instance, "materializations", after_storage_id=after, asset_keys=asset_keys
     ):
         if record.storage_id > bound:
-            continue  # shards are read one after the other: later ones may still be in bounds
+            break  # records come in storage-id order, across shards too
         if record.partition_key:
             etag, error_class = (
                 _metadata_value(record, "etag"),
@@ -140,7 +148,7 @@ def read_outcomes(
         instance, "observations", after_storage_id=after, asset_keys=asset_keys
     ):
         if record.storage_id > bound:
-            continue
+            break
         if record.partition_key and _metadata_value(record, "status") == NOT_STARTED:
             events.append((record.storage_id, Outcome(record.partition_key, not_started=True)))
     events.sort(key=lambda item: item[0])
@@ -481,12 +489,19 @@ def _sqs_client(queue_url: str) -> Any:
     return boto3.client("sqs", region_name=region)
 
 
-def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -> float:
-    """USD recorded today (UTC) on the document asset's materializations (their `cost_usd`)."""
+def spend_today_usd(
+    instance: dg.DagsterInstance,
+    now: datetime | None = None,
+    asset_keys: Sequence[dg.AssetKey] = ONE_SHARD.asset_keys,
+) -> float:
+    """USD recorded today (UTC) on the document asset's materializations (their `cost_usd`), of
+    every shard's asset in `asset_keys`."""
     now = now or datetime.now(UTC)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     total = 0.0
-    for record in document_records(instance, "materializations", after_timestamp=midnight):
+    for record in document_records(
+        instance, "materializations", after_timestamp=midnight, asset_keys=asset_keys
+    ):
         materialization = record.asset_materialization
         cost = materialization.metadata.get("cost_usd") if materialization else None
         total += float(cost.value or 0.0) if cost is not None else 0.0
@@ -546,7 +561,7 @@ def build_discovery_sensor(
         )
         launch, over = True, None
         if daily_budget:
-            spent = spend_today_usd(context.instance)
+            spent = spend_today_usd(context.instance, asset_keys=shards.asset_keys)
             if spent >= daily_budget:
                 launch = False
                 over = (

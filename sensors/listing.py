@@ -25,9 +25,10 @@ class Page:
 
 def object_info(item: dict[str, Any], prefix: str) -> ObjectInfo | None:
     """A listing entry as an object to discover, or None for what `bucket.list_objects` leaves
-    out (keys ending in "/": folder placeholders)."""
+    out (the object whose key is the prefix itself: the folder). Keys ending in "/" are objects
+    like any other (a zero-byte one becomes a `skipped/folder_marker` row when processed)."""
     key = item["Key"]
-    if key.endswith("/") or key == prefix:
+    if key == prefix:
         return None
     return ObjectInfo(
         key=key,

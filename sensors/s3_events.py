@@ -79,8 +79,8 @@ def parse_message(
         if (s3.get("bucket") or {}).get("name") != bucket or not key.startswith(input_prefix):
             into.ignored += 1
             continue
-        if key.endswith("/"):
-            into.ignored += 1  # a console's folder placeholder, as bucket.list_objects skips it
+        if key == input_prefix:
+            into.ignored += 1  # the folder itself, as bucket.list_objects leaves it out
             continue
         obj = s3["object"]
         common = {

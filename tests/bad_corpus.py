@@ -208,12 +208,13 @@ def bad_corpus(*, max_file_bytes: int, max_pages: int) -> list[BadInput]:
             entity_types=text_types,
         ),
         BadInput("staff.docx", office, "ok", pages=1, entity_types=text_types),
-        BadInput("staff.xlsx", workbook, "ok", pages=1, entity_types=text_types),
+        # Spreadsheets are read from their cells: no pages.
+        BadInput("staff.xlsx", workbook, "ok", pages=0, entity_types=text_types),
         BadInput(
             "protected.xlsx",
             encrypt_office(workbook, CONFIGURED_PASSWORDS[1]),
             "ok",
-            pages=1,
+            pages=0,
             entity_types=text_types,
         ),
         BadInput(
@@ -232,8 +233,16 @@ def bad_corpus(*, max_file_bytes: int, max_pages: int) -> list[BadInput]:
             truncated=True,
             entity_types=text_types,
         ),
-        BadInput("notes.pdf", b"Name: Maria Gonzalez, just text\n", "failed", "unsupported_format"),
-        BadInput("archive.zip", _zip_of_text(), "failed", "unsupported_format"),
+        # Plain text named .pdf is read as what it is: text.
+        BadInput(
+            "notes.pdf",
+            b"Name: Maria Gonzalez, just text\n",
+            "ok",
+            pages=0,
+            entity_types=frozenset({"PERSON"}),
+        ),
+        BadInput("archive.zip", _zip_of_text(), "ok", pages=0),
+        BadInput("mystery.pdf", bytes(range(256)) * 16, "failed", "unsupported_format"),
         BadInput("huge.pdf", b"%PDF-1.7\n" + b"0" * max_file_bytes, "skipped", "too_large"),
     ]
 

@@ -1,13 +1,30 @@
-"""A tiny HTTP proxy between boto3 and the moto S3 server: it logs every request and answers
-chosen requests with an S3 error of our choosing, the way S3 itself would (XML error body).
+"""A tiny HTTP proxy between boto3 and the moto S3 server: it logs every request and injects the
+faults S3 and the network produce, the way they would look to botocore.
+
+Three kinds of faults:
+- `faults[(method, key)]`: every such request answers that S3 error (XML body, as S3 sends it);
+- `script[(method, key)]`: the next such requests, one entry each: a fault kind (`KINDS`), a
+  callable run before the request is forwarded (e.g. to replace the object), or None;
+- `rates` (`FaultRates`): random faults at set rates, drawn from a seeded generator: 503 SlowDown,
+  a connection reset before any answer, a reset in the middle of a response body (the headers and
+  part of the body arrive, then a TCP RST), a failed PUT (500 InternalError), a stall (no byte for
+  `stall_s`, before the answer or mid-body), and latency on every request.
 
 S3 path-style requests only (what botocore sends to an IP endpoint): `/<bucket>/<key>`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import random
+import socket
+import struct
+import sys
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,18 +41,75 @@ class Fault:
     message: str = "injected by the test proxy"
 
 
+# What a fault does to one request.
+KINDS = (
+    "slow_down",  # 503 SlowDown
+    "reset",  # TCP RST before any answer
+    "put_failure",  # 500 InternalError (drawn for PUTs only)
+    "stall",  # no byte for `stall_s`, then the answer
+    "reset_mid_body",  # the headers and half the body, then a TCP RST
+    "stall_mid_body",  # the headers and half the body, `stall_s` without a byte, then the rest
+)
+ScriptStep = str | Callable[[], None] | None
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """Per-request probabilities (0..1) of each random fault, and a delay before every answer.
+
+    `methods` limits the random faults to those HTTP methods (None: every method); `keys` to
+    object keys starting with one of those prefixes (None: every key, bucket requests included).
+    """
+
+    slow_down: float = 0.0  # 503 SlowDown, as S3 answers when a prefix is over its request rate
+    reset: float = 0.0  # the connection is reset before any answer
+    reset_mid_body: float = 0.0  # headers and part of the body are sent, then the connection reset
+    put_failure: float = 0.0  # a PUT answers 500 InternalError
+    stall: float = 0.0  # nothing for `stall_s`, then the answer
+    stall_mid_body: float = 0.0  # headers and part of the body, nothing for `stall_s`, the rest
+    stall_s: float = 0.0
+    latency_s: float = 0.0
+    methods: frozenset[str] | None = None
+    keys: tuple[str, ...] | None = None
+    seed: int = 0
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its read timed out) closed the connection: expected here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class S3FaultProxy:
     """Forwards to `upstream` (the moto server), logging `(method, bucket, key)` per request;
-    `faults[(method, key)]` makes every such request answer that S3 error instead."""
+    `faults[(method, key)]` makes every such request answer that S3 error instead, and `rates`
+    injects random faults (`injected` counts them by kind)."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, rates: FaultRates | None = None) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.requests: list[tuple[str, str, str]] = []
         self.faults: dict[tuple[str, str], Fault] = {}
+        self.script: dict[tuple[str, str], list[ScriptStep]] = {}
+        self.injected: Counter[str] = Counter()
+        self.headers: list[tuple[str, str, dict[str, str]]] = []  # (method, key, headers)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.rates = rates or FaultRates()
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def rates(self) -> FaultRates:
+        return self._rates
+
+    @rates.setter
+    def rates(self, rates: FaultRates) -> None:
+        with self._lock:
+            self._rates = rates
+            self._random = random.Random(rates.seed)
 
     @property
     def endpoint_url(self) -> str:
@@ -55,6 +129,39 @@ class S3FaultProxy:
         with self._lock:
             return sum(1 for method, _, k in self.requests if method == "GET" and k == key)
 
+    def requests_for(self, method: str, key: str) -> list[dict[str, str]]:
+        """The headers of each `method` request for `key`, in order (Range, If-Match...)."""
+        with self._lock:
+            return [h for m, k, h in self.headers if m == method and k == key]
+
+    def _draw(self, method: str, key: str) -> ScriptStep:
+        """This request's fault: the next scripted step, else a random one (one draw per kind,
+        in a fixed order), else None."""
+        with self._lock:
+            steps = self.script.get((method, key))
+            if steps:
+                return steps.pop(0)
+            rates = self._rates
+            if rates.methods is not None and method not in rates.methods:
+                return None
+            if rates.keys is not None and not key.startswith(rates.keys):
+                return None
+            for kind, rate in (
+                ("slow_down", rates.slow_down),
+                ("reset", rates.reset),
+                ("put_failure", rates.put_failure if method == "PUT" else 0.0),
+                ("stall", rates.stall),
+                ("reset_mid_body", rates.reset_mid_body),
+                ("stall_mid_body", rates.stall_mid_body),
+            ):
+                if rate and self._random.random() < rate:
+                    return kind
+            return None
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.injected[kind] += 1
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
 
@@ -71,9 +178,32 @@ class S3FaultProxy:
                 bucket, _, key = unquote(path.lstrip("/")).partition("/")
                 with proxy._lock:
                     proxy.requests.append((self.command, bucket, key))
+                    proxy.headers.append((self.command, key, dict(self.headers.items())))
+                    latency, stall_s = proxy._rates.latency_s, proxy._rates.stall_s
+                if latency:
+                    time.sleep(latency)
                 fault = proxy.faults.get((self.command, key))
                 if fault is not None:
                     self._send_error(fault)
+                    return
+                drawn = proxy._draw(self.command, key)
+                if callable(drawn):
+                    drawn()
+                    drawn = None
+                if drawn == "stall":
+                    proxy._count(drawn)
+                    time.sleep(stall_s)
+                if drawn == "slow_down":
+                    proxy._count(drawn)
+                    self._send_error(Fault(503, "SlowDown", "Please reduce your request rate."))
+                    return
+                if drawn == "put_failure":
+                    proxy._count(drawn)
+                    self._send_error(Fault(500, "InternalError", "We encountered an error."))
+                    return
+                if drawn == "reset":
+                    proxy._count(drawn)
+                    self._reset()
                     return
                 upstream = http.client.HTTPConnection(*proxy._upstream, timeout=60)
                 try:
@@ -89,10 +219,39 @@ class S3FaultProxy:
                             self.send_header(name, value)
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
-                    if self.command != "HEAD":
-                        self.wfile.write(payload)
+                    if self.command == "HEAD":
+                        return
+                    half = len(payload) // 2
+                    if drawn == "reset_mid_body" and half:
+                        proxy._count(drawn)
+                        self.wfile.write(payload[:half])
+                        self.wfile.flush()
+                        self._reset()
+                        return
+                    if drawn == "stall_mid_body" and half:
+                        proxy._count(drawn)
+                        self.wfile.write(payload[:half])
+                        self.wfile.flush()
+                        time.sleep(stall_s)
+                        with contextlib.suppress(OSError):  # the client gave up meanwhile
+                            self.wfile.write(payload[half:])
+                        return
+                    self.wfile.write(payload)
                 finally:
                     upstream.close()
+
+            def _reset(self) -> None:
+                """Close with SO_LINGER 0: the peer sees a TCP RST, as from a dropped connection."""
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+
+            def finish(self) -> None:
+                with contextlib.suppress(OSError):  # the connection was reset on purpose
+                    super().finish()
 
             def _send_error(self, fault: Fault) -> None:
                 xml = (

@@ -7,18 +7,22 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
 from pii_assets.dataset import (
     DOCUMENTS_SCHEMA,
     ENTITIES_SCHEMA,
+    Change,
+    apply_retention,
     build_tables,
     existing_versions,
     latest_version,
+    publish,
     publish_version,
+    read_card,
     read_manifest,
+    read_version,
 )
 from pii_assets.document_asset import status_counts
 from pii_assets.models import Coverage, DocumentResult, Entity, Status, UnreadPart
@@ -66,7 +70,7 @@ def test_build_tables_keeps_every_document_and_only_ok_entities() -> None:
     assert again.column("entity_id").to_pylist() == ids  # reproducible
 
 
-def test_versions_are_immutable_and_readable_with_plain_pyarrow(store, s3_endpoint) -> None:
+def test_versions_are_delta_commits_and_stay_readable(store) -> None:
     client, layout = store.client(), store.layout()
     first = publish_version(
         client, layout, *build_tables([("a", result("a", 2))]), code_version="t"
@@ -80,55 +84,96 @@ def test_versions_are_immutable_and_readable_with_plain_pyarrow(store, s3_endpoi
     assert (first.version, second.version) == ("v000001", "v000002")
     assert second.parent == "v000001"
     assert latest_version(client, layout) == "v000002"
-
-    latest = json.loads(
+    pointer = json.loads(
         client.get_object(Bucket=store.bucket, Key=layout.dataset_prefix + "_latest.json")[
             "Body"
         ].read()
     )
-    assert latest["path"] == second.path
+    assert pointer["version"] == "v000002"
+    assert (pointer["documents_version"], pointer["entities_version"]) == (2, 2)
 
-    fs = plain_pyarrow_fs(s3_endpoint)
-    root = f"{store.bucket}/{layout.dataset_prefix}"
-    v1 = ds.dataset(f"{root}v000001/documents", filesystem=fs, format="parquet").to_table()
-    v2 = ds.dataset(f"{root}v000002/entities", filesystem=fs, format="parquet").to_table()
-    assert v1.num_rows == 1 and v2.num_rows == 3
-    manifest = json.loads(
-        client.get_object(Bucket=store.bucket, Key=f"{layout.dataset_prefix}v000002/manifest.json")[
-            "Body"
-        ].read()
-    )
+    manifest = read_manifest(client, layout, "v000002")
     assert manifest["row_counts"] == {"documents": 2, "entities": 3}
     assert manifest["parent_version"] == "v000001"
+    # Only the new document's rows were written: "a" kept its rows.
+    assert manifest["version_cost"]["documents_written"] == 1
+    assert manifest["changes"]["documents_added"] == 1
+    documents, entities = read_version(client, layout, "v000001")
+    assert documents.num_rows == 1 and entities.num_rows == 2
+    assert documents.schema == DOCUMENTS_SCHEMA and entities.schema == ENTITIES_SCHEMA
 
 
-@pytest.mark.parametrize("publishers", [4])
-def test_concurrent_publishers_never_share_a_version(store, publishers: int) -> None:
+def test_publishing_the_same_tables_again_writes_no_version(store) -> None:
     client, layout = store.client(), store.layout()
     tables = build_tables([("a", result("a", 1))])
-    with ThreadPoolExecutor(publishers) as pool:
-        published = list(
-            pool.map(
-                lambda _: publish_version(client, layout, *tables, code_version="t"),
-                range(publishers),
-            )
+    assert publish_version(client, layout, *tables, code_version="t").version == "v000001"
+    again = publish_version(client, layout, *tables, code_version="t")
+    assert (again.status, again.version, again.parent) == ("unchanged", None, "v000001")
+    assert existing_versions(client, layout) == ["v000001"]
+
+
+def test_racing_publishers_lose_and_duplicate_nothing(store) -> None:
+    """Four publishers at once, each replacing its own documents and one shared document: every
+    commit lands as its own version, the shared document has one row in every version, and
+    `_latest.json` ends on the highest version."""
+    client, layout = store.client(), store.layout()
+    publish_version(
+        client, layout, *build_tables([("shared", result("shared", 1))]), code_version="t"
+    )
+
+    def publisher(index: int) -> str | None:
+        rows = [(f"own{index}", result(f"own{index}", index + 1))]
+        rows.append(("shared", result("shared", index + 2)))
+        documents, entities = build_tables(rows)
+        change = Change(documents, entities, frozenset(key for key, _ in rows))
+        published, _, _ = publish(client, layout, change, code_version="t")
+        return published.version
+
+    with ThreadPoolExecutor(4) as pool:
+        versions = list(pool.map(publisher, range(4)))
+    assert sorted(versions) == [f"v{i:06d}" for i in range(2, 6)]
+    assert latest_version(client, layout) == "v000005"
+    for version in existing_versions(client, layout):
+        documents, _ = read_version(client, layout, version)
+        keys = documents.column("document_key").to_pylist()
+        assert len(keys) == len(set(keys)), version
+    # The last version is exact: its counts match its tables.
+    documents, entities = read_version(client, layout, "v000005")
+    manifest = read_manifest(client, layout, "v000005")
+    assert manifest["row_counts"] == {"documents": 5, "entities": entities.num_rows}
+    documents, _ = read_version(client, layout, "v000005")
+    assert sorted(documents.column("document_key").to_pylist()) == sorted(
+        ["documents/shared", *(f"documents/own{i}" for i in range(4))]
+    )
+
+
+def test_the_pointer_never_moves_back(store) -> None:
+    """A publisher that finishes late (its version is older) leaves `_latest.json` alone."""
+    from pii_assets.dataset import _move_pointer
+
+    client, layout = store.client(), store.layout()
+    for rows in ([("a", result("a", 1))], [("a", result("a", 2))]):
+        publish_version(client, layout, *build_tables(rows), code_version="t")
+    record = {"version": "v000001", "documents_version": 1, "entities_version": 1}
+    assert _move_pointer(client, layout, record) is False
+    assert latest_version(client, layout) == "v000002"
+
+
+def test_retention_vacuums_older_versions(store) -> None:
+    client, layout = store.client(), store.layout()
+    for count in (1, 2, 3):
+        publish_version(
+            client, layout, *build_tables([("a", result("a", count))]), code_version="t"
         )
-    versions = sorted(p.version for p in published)
-    assert versions == [f"v{i:06d}" for i in range(1, publishers + 1)]
-    assert existing_versions(client, layout) == versions
-
-
-def test_pruning_keeps_the_newest_versions_and_the_latest(store) -> None:
-    from pii_assets.dataset import prune_versions
-
-    client, layout = store.client(), store.layout()
-    tables = build_tables([("a", result("a", 1))])
-    for _ in range(4):
-        publish_version(client, layout, *tables, code_version="t")
-    assert prune_versions(client, layout, keep=0) == []
-    assert prune_versions(client, layout, keep=2) == ["v000001", "v000002"]
-    assert existing_versions(client, layout) == ["v000003", "v000004"]
-    assert latest_version(client, layout) == "v000004"
+    assert apply_retention(client, layout, 0) == []
+    assert read_version(client, layout, "v000001")[1].num_rows == 1
+    # A retention shorter than the versions' age: only the latest stays readable.
+    dropped = apply_retention(client, layout, 1e-9)
+    assert dropped == ["v000001", "v000002"]
+    assert existing_versions(client, layout) == ["v000003"]
+    assert read_version(client, layout, "v000003")[1].num_rows == 3
+    with pytest.raises(LookupError):
+        read_version(client, layout, "v000001")
 
 
 def test_partial_status_and_coverage_totals_reach_facts_card_and_summary(store) -> None:
@@ -152,14 +197,7 @@ def test_partial_status_and_coverage_totals_reach_facts_card_and_summary(store) 
     assert facts["unread_parts_by_error_class"] == {"limit_exceeded": 1}
 
     layout = store.layout()
-    card = (
-        store.client()
-        .get_object(
-            Bucket=store.bucket, Key=f"{layout.dataset_prefix}{published.version}/README.md"
-        )["Body"]
-        .read()
-        .decode()
-    )
+    card = read_card(store.client(), layout, published.version)
     for line in (
         "| partial | 1 |",
         "| text+ocr | 1 |",

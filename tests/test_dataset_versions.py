@@ -5,17 +5,31 @@ from __future__ import annotations
 import json
 
 import dagster as dg
-import pyarrow.dataset as ds
+from deltalake import DeltaTable
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.bucket import put_json
-from pii_assets.dataset import existing_versions, latest_version, read_manifest, read_version
+from pii_assets.dataset import (
+    existing_versions,
+    latest_version,
+    read_card,
+    read_manifest,
+    read_version,
+)
 from pii_assets.dataset_asset import covers_input_prefix, pii_labeled_dataset
+from pii_assets.dataset_tables import location
 from pii_assets.models import DocumentResult, Entity, Status
-from tests.test_dataset import plain_pyarrow_fs
 
 
-def write_result(store, name: str, label: str, emails: int, page: int = 1) -> str:
+def write_result(
+    store,
+    name: str,
+    label: str,
+    emails: int,
+    page: int = 1,
+    processed_at: str = "2026-01-01T00:00:00+00:00",
+    cost_usd: float = 0.0,
+) -> str:
     """An object plus the result that extraction would have written for it."""
     layout = store.layout()
     key = f"{layout.input_prefix}{name}"
@@ -29,7 +43,9 @@ def write_result(store, name: str, label: str, emails: int, page: int = 1) -> st
         pages=2,
         extractor="local",
         code_version="test",
-        processed_at="2026-01-01T00:00:00+00:00",
+        processed_at=processed_at,
+        cost_usd=cost_usd,
+        input_tokens=int(cost_usd * 1_000_000),
         entities=[
             Entity(
                 "EMAIL_ADDRESS",
@@ -45,7 +61,7 @@ def write_result(store, name: str, label: str, emails: int, page: int = 1) -> st
             for i in range(emails)
         ],
     )
-    put_json(store.client(), store.bucket, layout.result_key(partition_key), result.to_json_dict())
+    put_json(store.client(), layout, layout.result_key(partition_key), result.to_json_dict())
     return partition_key
 
 
@@ -56,12 +72,15 @@ def materialized(instance: dg.DagsterInstance, *partition_keys: str) -> None:
         )
 
 
-def publish(store, instance, full: bool = False, raise_on_error: bool = True):
+def publish(
+    store, instance, full: bool = False, raise_on_error: bool = True, reconcile: bool = False
+):
+    config = {"full_rebuild": full, "reconcile": reconcile}
     return dg.materialize(
         [pii_labeled_dataset],
         resources={"store": store},
         instance=instance,
-        run_config={"ops": {"pii_labeled_dataset": {"config": {"full_rebuild": full}}}},
+        run_config={"ops": {"pii_labeled_dataset": {"config": config}}},
         raise_on_error=raise_on_error,
         selection=[pii_labeled_dataset.key],
     )
@@ -70,6 +89,13 @@ def publish(store, instance, full: bool = False, raise_on_error: bool = True):
 def metadata(result: dg.ExecuteInProcessResult) -> dict:
     (event,) = result.get_asset_materialization_events()
     return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def per_document(entities) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in entities.column("document_key").to_pylist():
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def test_reprocessed_deleted_and_new_documents(store, instance) -> None:
@@ -90,7 +116,8 @@ def test_reprocessed_deleted_and_new_documents(store, instance) -> None:
     instance.add_dynamic_partitions("documents", [new_key])
     materialized(instance, "doc0.pdf", "doc1.pdf", new_key)
 
-    second = metadata(publish(store, instance))
+    # A deleted partition nobody materialized again is found by a reconciling publish.
+    second = metadata(publish(store, instance, reconcile=True))
     assert second["build"] == "incremental" and second["version"] == "v000002"
     assert (second["documents_added"], second["documents_removed"]) == (1, 1)
     assert second["documents_changed"] == 2
@@ -98,37 +125,86 @@ def test_reprocessed_deleted_and_new_documents(store, instance) -> None:
     assert sorted(documents.column("document_key").to_pylist()) == [
         f"{layout.input_prefix}doc{i}.pdf" for i in (0, 1, 2, 3, 5)
     ]
-    per_doc = {}
-    for key in entities.column("document_key").to_pylist():
-        per_doc[key] = per_doc.get(key, 0) + 1
+    per_doc = per_document(entities)
     # Replaced, never duplicated: doc0 has exactly its 3 new entities, doc1 none.
     assert per_doc[f"{layout.input_prefix}doc0.pdf"] == 3
     assert f"{layout.input_prefix}doc1.pdf" not in per_doc
     assert entities.num_rows == 3 + 2 + 2 + 1
 
-    # An incremental build equals a full rebuild of the same state.
-    full = metadata(publish(store, instance, full=True))
-    full_docs, full_ents = read_version(client, layout, full["version"])
-    assert full["build"] == "full"
-    assert (
-        full_docs.sort_by("document_key")
-        .drop_columns(["processed_at"])
-        .equals(documents.sort_by("document_key").drop_columns(["processed_at"]))
-    )
-    assert sorted(full_ents.column("entity_id").to_pylist()) == sorted(
-        entities.column("entity_id").to_pylist()
-    )
+    # Only the changed documents' rows were written: 3 written, 1 deleted.
+    manifest = read_manifest(client, layout, "v000002")
+    assert manifest["version_cost"]["documents_written"] == 3
+    assert manifest["row_counts"] == {"documents": 5, "entities": 8}
+    assert manifest["documents_version"] == 2 and manifest["entities_version"] == 2
 
-    # Every version stays readable with plain pyarrow.
-    fs = plain_pyarrow_fs(store.endpoint_url)
+    # A full rebuild of the same state changes nothing, so it publishes nothing.
+    full = metadata(publish(store, instance, full=True))
+    assert full["build"] == "full" and full["publish_status"] == "unchanged"
+    assert full["version"] == "v000002" and latest_version(client, layout) == "v000002"
+    assert existing_versions(client, layout) == ["v000001", "v000002"]
+
+    # Version 1 stays readable (time travel) with the rows it had.
+    old_docs, old_entities = read_version(client, layout, "v000001")
+    assert old_docs.num_rows == 5 and old_entities.num_rows == 10
+    assert f"{layout.input_prefix}doc4.pdf" in old_docs.column("document_key").to_pylist()
+
+    # The tables are plain Delta tables: delta-rs reads each version with no project code.
+    options = location(client, layout).storage_options
+    uri = f"s3://{store.bucket}/{layout.dataset_prefix}"
+    assert (
+        DeltaTable(uri + "documents", version=1, storage_options=options)
+        .to_pyarrow_table(columns=["document_key"])
+        .num_rows
+        == 5
+    )
+    assert len(DeltaTable(uri + "entities", storage_options=options).to_pandas()) == 8
     for version in existing_versions(client, layout):
-        root = f"{store.bucket}/{layout.dataset_prefix}{version}"
-        for table in ("documents", "entities"):
-            ds.dataset(f"{root}/{table}", filesystem=fs, format="parquet").to_table()
-        card = client.get_object(
-            Bucket=store.bucket, Key=f"{layout.dataset_prefix}{version}/README.md"
+        assert f"# PII labeled dataset {version}" in read_card(client, layout, version)
+
+
+def test_a_publish_that_changes_nothing_writes_no_version(store, instance) -> None:
+    """Re-extracted with the same rows (only `processed_at` differs): no new version, and the
+    run's metadata says so."""
+    client, layout = store.client(), store.layout()
+    key = write_result(store, "same.pdf", "v1", emails=2)
+    instance.add_dynamic_partitions("documents", [key])
+    materialized(instance, key)
+    assert metadata(publish(store, instance))["version"] == "v000001"
+    write_result(store, "same.pdf", "v1", emails=2, processed_at="2026-03-03T00:00:00+00:00")
+    materialized(instance, key)
+    again = metadata(publish(store, instance))
+    assert again["publish_status"] == "unchanged" and again["published"] is False
+    assert again["version"] == "v000001" and again["documents_changed"] == 0
+    assert existing_versions(client, layout) == ["v000001"]
+    options = location(client, layout).storage_options
+    documents = DeltaTable(
+        f"s3://{store.bucket}/{layout.dataset_prefix}documents", storage_options=options
+    )
+    assert documents.version() == 1  # no commit at all
+
+
+def test_totals_reach_the_asset_metadata(store, instance, monkeypatch) -> None:
+    """Total and per-version cost and tokens, documents by status and the success rate are plain
+    numbers the UI plots; today's spend and what is left of the daily budget too."""
+    monkeypatch.setenv("PII_MAX_DAILY_BUDGET_USD", "5")
+    keys = [write_result(store, f"c{i}.pdf", "v1", emails=1, cost_usd=0.25) for i in range(2)]
+    instance.add_dynamic_partitions("documents", keys)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=DOCUMENT_ASSET_KEY, partition=keys[0], metadata={"cost_usd": 1.5}
         )
-        assert f"# PII labeled dataset {version}" in card["Body"].read().decode()
+    )
+    first = metadata(publish(store, instance))
+    assert first["cost_usd"] == 0.5 and first["version_cost_usd"] == 0.5
+    assert first["input_tokens"] == 500_000 and first["documents_ok"] == 2
+    assert first["success_rate"] == 1.0
+    assert first["spend_today_usd"] == 1.5 and first["daily_budget_remaining_usd"] == 3.5
+
+    write_result(store, "c0.pdf", "v2", emails=2, cost_usd=0.5)
+    materialized(instance, keys[0])
+    second = metadata(publish(store, instance))
+    assert second["cost_usd"] == 0.75  # 0.5 + 0.25: the version's documents as they are now
+    assert second["version_cost_usd"] == 0.25  # what this version's rewritten rows added
 
 
 def test_blocking_check_keeps_a_bad_version_unpublished(store, instance) -> None:
@@ -144,7 +220,8 @@ def test_blocking_check_keeps_a_bad_version_unpublished(store, instance) -> None
     data = json.loads(
         client.get_object(Bucket=store.bucket, Key=layout.result_key(good))["Body"].read()
     )
-    put_json(client, store.bucket, twin, data)
+    data["etag"] = "another-version"
+    put_json(client, layout, twin, data)
     instance.add_dynamic_partitions("documents", ["twin.pdf"])
     materialized(instance, "twin.pdf")
 
@@ -154,7 +231,12 @@ def test_blocking_check_keeps_a_bad_version_unpublished(store, instance) -> None
     assert checks["documents_unique"] is False
     assert checks["entities_unique"] is True
     assert latest_version(client, layout) == "v000001"
-    rejected = read_manifest(client, layout, "v000002")
+    assert existing_versions(client, layout) == ["v000001"]
+    (event,) = result.get_asset_materialization_events()
+    card_key = event.materialization.metadata["rejected_card"].value
+    rejected = json.loads(
+        client.get_object(Bucket=store.bucket, Key=card_key[: -len(".md")] + ".json")["Body"].read()
+    )
     assert rejected["status"] == "rejected"
     assert rejected["checks"]["documents_unique"] is False
     # The failure message says what failed without any value.

@@ -49,11 +49,12 @@ def requested_keys(result: dg.SensorResult, instance: dg.DagsterInstance) -> lis
 def test_new_changed_and_unchanged_objects(instance, store) -> None:
     for name in ("a.pdf", "b.pdf", "c.pdf"):
         put(store, name)
-    put(store, "folder/")  # a console's folder placeholder is not a document
+    # A console's folder placeholder is an object too: its run gives it a folder_marker row.
+    put(store, "folder/", b"")
     first = tick(instance, store)
-    assert requested_keys(first, instance) == ["a.pdf", "b.pdf", "c.pdf"]
+    assert requested_keys(first, instance) == ["a.pdf", "b.pdf", "c.pdf", "folder%2F"]
     assert len(first.run_requests) == 1  # one batched run, not one per document
-    assert instance.get_dynamic_partitions("documents") == ["a.pdf", "b.pdf", "c.pdf"]
+    assert instance.get_dynamic_partitions("documents") == ["a.pdf", "b.pdf", "c.pdf", "folder%2F"]
 
     again = tick(instance, store)
     assert again.run_requests == []
@@ -62,7 +63,7 @@ def test_new_changed_and_unchanged_objects(instance, store) -> None:
     put(store, "b.pdf", b"%PDF-1.4 changed")
     changed = tick(instance, store)
     assert requested_keys(changed, instance) == ["b.pdf"]
-    assert instance.get_dynamic_partitions("documents") == ["a.pdf", "b.pdf", "c.pdf"]
+    assert instance.get_dynamic_partitions("documents") == ["a.pdf", "b.pdf", "c.pdf", "folder%2F"]
     assert changed.run_requests[0].run_key not in {r.run_key for r in first.run_requests}
 
 

@@ -85,9 +85,12 @@ def test_generated_documents(corpus: dict[str, GeneratedDocument], kind: str) ->
     missed = [t for t in doc.truth if not found(t)]
     if kind == "text_pdf":
         assert missed == []
-        assert {(e.entity_type, e.text, e.page) for e in result.entities} == {
-            (t.entity_type, t.text, t.page) for t in doc.truth
-        }
+        # The demo corpus does not label the street addresses its documents print.
+        assert {
+            (e.entity_type, e.text, e.page)
+            for e in result.entities
+            if e.entity_type != "STREET_ADDRESS"
+        } == {(t.entity_type, t.text, t.page) for t in doc.truth}
     else:
         # OCR may misread a character here and there; most values must still be found in place.
         assert len(missed) <= len(doc.truth) // 5, missed

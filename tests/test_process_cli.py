@@ -46,7 +46,7 @@ def test_process_end_to_end(store, cli_env) -> None:
         client.put_object(Bucket=store.bucket, Key=f"documents/{doc.name}", Body=doc.data)
     client.put_object(Bucket=store.bucket, Key="documents/odd/zero bytes.pdf", Body=b"")
     client.put_object(Bucket=store.bucket, Key="documents/big.pdf", Body=b"%PDF" + b"0" * 2**21)
-    client.put_object(Bucket=store.bucket, Key="documents/notes.txt", Body=b"hello")
+    client.put_object(Bucket=store.bucket, Key="documents/notes.bin", Body=bytes(range(256)))
     objects = len(corpus) + 3
 
     first = run_cli("process", "--json", env=cli_env)
@@ -68,7 +68,8 @@ def test_process_end_to_end(store, cli_env) -> None:
     assert again.returncode == 0, again.stderr[-3000:]
     second = json.loads(again.stdout)
     assert second["documents_processed"] == 0 and second["runs"] == 0
-    assert second["dataset_version"] == "v000002"
+    # Nothing changed, so no new version: the report names the unchanged latest one.
+    assert second["dataset_version"] == "v000001"
     assert second["summary"]["documents"] == objects
 
     # No extracted value reaches the command's output.

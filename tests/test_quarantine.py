@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from pii_assets.dataset import latest_version, read_manifest, read_version
+from pii_assets.dataset import latest_version, read_card, read_manifest, read_version
 from pii_assets.dataset_validation import validate
 from pii_assets.models import DocumentResult, Entity, Status
 from pii_assets.rollup import checked_tables
@@ -99,13 +99,7 @@ def test_a_document_with_duplicate_rows_no_longer_blocks_the_version(store, inst
     manifest = read_manifest(client, layout, second["version"])
     assert manifest["facts"]["documents_by_error_class"] == {"quarantined": 2}
     assert manifest["quarantined_by_check"] == {"entities_unique": 1, "pages_within_document": 1}
-    card = (
-        client.get_object(
-            Bucket=store.bucket, Key=f"{layout.dataset_prefix}{second['version']}/README.md"
-        )["Body"]
-        .read()
-        .decode()
-    )
+    card = read_card(client, layout, second["version"])
     assert "| quarantined | 2 |" in card
     assert "@example.com" not in json.dumps(manifest) + card
 

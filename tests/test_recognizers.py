@@ -164,6 +164,9 @@ def test_full_page_has_no_overlapping_entities_and_boxes_within_the_page() -> No
         "Date of birth: April 12, 1990 SSN: 536-22-1234",
         "Card: 4111 1111 1111 1111 IBAN: DE89 3704 0044 0532 0130 00",
         "Login from 203.0.113.7 and again from 203.0.113.7",
+        "Home address: 12 Oak Street, Austin, TX 78701",
+        "ITIN: 912-70-1234 Routing number: 121000358 Account number: 000123456789",
+        "Passport No: A12345678 Driver's license: D1234567",
         "Sincerely,",
         "James Carter",
     ]
@@ -197,10 +200,11 @@ def test_recognizers_are_fast_enough_for_text_pages() -> None:
     words = words_of(*lines)
     assert len(words) > 200
     runs = 100
-    start = time.perf_counter()
+    # CPU time of this process: other processes sharing the machine do not slow the figure.
+    start = time.process_time()
     for _ in range(runs):
         find_entities(words, page=1, source="text")
-    pages_per_second = runs / (time.perf_counter() - start)
+    pages_per_second = runs / (time.process_time() - start)
     # The target is 200+ pages/s on one core; the bound leaves room for slow, shared CI machines.
     assert pages_per_second > 50
 

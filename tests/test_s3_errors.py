@@ -158,9 +158,9 @@ def test_throttled_object_fails_alone_and_is_requested_again(
     assert [(p.partition_key, p.error_class, p.attempts) for p in report.postponed] == [
         ("b.pdf", "s3_throttled", 1)
     ]
-    # The first try and botocore's own retries (legacy mode: max_attempts=2 retries), and no
-    # second run for it within the call.
-    assert proxy.gets("documents/b.pdf") == 3
+    # Two attempts (botocore's standard mode, max_attempts counting the first), and no second run
+    # for it within the call.
+    assert proxy.gets("documents/b.pdf") == 2
     documents, entities = read_version(
         proxied.client(), proxied.layout(), latest_version(proxied.client(), proxied.layout())
     )

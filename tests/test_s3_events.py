@@ -58,7 +58,7 @@ def test_storage_class_changes_are_looked_up_and_the_rest_ignored() -> None:
     parsed = parse(
         json.dumps({"Records": [record("LifecycleTransition", "documents/cold.pdf")]}),
         json.dumps({"Records": [record("ObjectCreated:Put", "other/x.pdf", eTag="e")]}),
-        json.dumps({"Records": [record("ObjectCreated:Put", "documents/folder/", eTag="e")]}),
+        json.dumps({"Records": [record("ObjectCreated:Put", "documents/", eTag="e")]}),
         json.dumps({"Records": [record("ObjectTagging:Put", "documents/t.pdf")]}),
         json.dumps({"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "bucket"}),
         "not json",

@@ -45,7 +45,13 @@ __all__ = [
 READERS: dict[str, str] = {
     sniff.PDF: "pdf:open_pdf",
     **{kind: "images:open_image" for kind in sniff.IMAGE_FORMATS},
-    **{kind: "office:open_rendered" for kind in ("docx", "xlsx")},
+    **{kind: "images:open_decoded_image" for kind in sniff.DECODED_IMAGE_FORMATS},
+    **{kind: "spreadsheets:open_spreadsheet" for kind in sniff.SPREADSHEET_FORMATS},
+    **{kind: "word:open_word" for kind in sniff.WORD_FORMATS},
+    **{kind: "office:open_rendered" for kind in sniff.RENDERED_OFFICE_FORMATS},
+    **{kind: "text:open_text" for kind in sniff.TEXT_FORMATS},
+    **{kind: "email:open_email" for kind in sniff.EMAIL_FORMATS},
+    **{kind: "archives:open_archive" for kind in sniff.ARCHIVE_FORMATS},
 }
 
 
@@ -67,7 +73,7 @@ def open_document(
         if kind not in sniff.OFFICE_FORMATS:
             raise DocumentError(
                 ErrorClass.UNSUPPORTED_FORMAT,
-                f"{name}: the decrypted Office file is not a Word or Excel document",
+                f"{name}: the decrypted Office file is not a Word, Excel or PowerPoint document",
             )
     target = READERS.get(kind or "")
     if target is None:

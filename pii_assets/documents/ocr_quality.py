@@ -56,17 +56,21 @@ def _dictionaries(language: str) -> list[SpellChecker] | None:
         return [_dictionary(code) for code in codes if code]
 
 
-def dictionary_share(text: str, language: str = "eng") -> float | None:
+def dictionary_share(
+    text: str, language: str = "eng", *, min_words: int = MIN_WORDS
+) -> float | None:
     """Share of the text's words found in the dictionary of `language` (Tesseract codes, e.g.
     "eng" or "eng+deu": a word found in any of them counts). None when there is no dictionary for
-    the language or the text has too few words to judge."""
-    words = [word.lower() for word in _WORD.findall(text)]
-    if len(words) < MIN_WORDS:
+    the language or the text has fewer than `min_words` words to judge."""
+    words = _WORD.findall(text.lower())
+    if len(words) < min_words:
         return None
     dictionaries = _dictionaries(language)
     if dictionaries is None:
         return None
-    known: set[str] = set()
-    for dictionary in dictionaries:
-        known |= dictionary.known(words)
+    # Looked up in the word lists directly: `SpellChecker.known` adds a number check per word
+    # that words of letters never need, and costs several times more (PDF text layers are
+    # checked here on every page that looks suspicious).
+    vocabularies = [dictionary.word_frequency.dictionary for dictionary in dictionaries]
+    known = {word for word in set(words) if any(word in v for v in vocabularies)}
     return sum(word in known for word in words) / len(words)

@@ -1,7 +1,11 @@
-"""Word and Excel documents: decrypting protected ones and rendering them to PDF.
+"""Office documents rendered to PDF by LibreOffice, and decrypting protected ones.
 
-docx/xlsx are rendered with LibreOffice headless so that every format ends up with page images
-and text positions. Each conversion runs in a fresh temporary directory that also holds its own
+Word (docx, with its extra parts in `word`), legacy Word (doc), RTF, OpenDocument text (odt),
+PowerPoint (ppt, pptx) and OpenDocument presentations (odp) are rendered with LibreOffice headless
+so that they end up with page images and text positions. Spreadsheets are not rendered: they are
+read from their cells (`spreadsheets`), where no column width clips a value.
+
+Each conversion runs in a fresh temporary directory that also holds its own
 LibreOffice profile (so conversions never share or corrupt a user profile and can run side by
 side), in its own process group, and is killed with all its children when it exceeds its timeout.
 
@@ -12,12 +16,14 @@ LibreOffice's own output (which can quote the document).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -27,10 +33,40 @@ from pii_assets.documents.paged import MupdfReader
 from pii_assets.models import DocumentError, ErrorClass
 from pii_assets.mupdf_gate import MUPDF_GATE
 
-# LibreOffice import filters: naming the filter stops LibreOffice from falling back to importing a
-# damaged file as plain text (which would "succeed" with garbage).
-_IMPORT_FILTERS = {"docx": "MS Word 2007 XML", "xlsx": "Calc MS Excel 2007 XML"}
-_LABELS = {"docx": "Word document", "xlsx": "Excel workbook"}
+# LibreOffice import filters (their names in LibreOffice's filter configuration,
+# filter/source/config/fragments/filters): naming the filter stops LibreOffice from falling back
+# to importing a damaged file as plain text (which would "succeed" with garbage).
+_IMPORT_FILTERS = {
+    "docx": "MS Word 2007 XML",
+    "doc": "MS Word 97",
+    "rtf": "Rich Text Format",
+    "odt": "writer8",
+    "pptx": "Impress MS PowerPoint 2007 XML",
+    "ppt": "MS PowerPoint 97",
+    "odp": "impress8",
+}
+_LABELS = {
+    "docx": "Word document",
+    "doc": "Word 97-2003 document",
+    "rtf": "RTF document",
+    "odt": "OpenDocument text",
+    "pptx": "PowerPoint presentation",
+    "ppt": "PowerPoint 97-2003 presentation",
+    "odp": "OpenDocument presentation",
+}
+# PDF export options (LibreOffice's PDF export filter, JSON form of its filter options, 7.4+):
+# what a printout leaves out is exported too. Comments become PDF text annotations (read with
+# the PDF's annotations); docx comments are read from the package instead (`word`), so not
+# twice. Hidden slides are exported with the others.
+_TRUE = '{"type":"boolean","value":"true"}'
+_EXPORT = {
+    **{kind: f'pdf:writer_pdf_Export:{{"ExportNotes":{_TRUE}}}' for kind in ("doc", "rtf", "odt")},
+    **{
+        kind: f'pdf:impress_pdf_Export:{{"ExportNotes":{_TRUE},"ExportHiddenSlides":{_TRUE}}}'
+        for kind in ("ppt", "pptx", "odp")
+    },
+}
+_MAX_MANIFEST_BYTES = 4 << 20
 _MAC_SOFFICE = "/Applications/LibreOffice.app/Contents/MacOS/soffice"
 
 
@@ -67,7 +103,7 @@ def convert_to_pdf(data: bytes, *, kind: str, name: str, timeout_s: float) -> by
             "--norestore",
             f"--infilter={_IMPORT_FILTERS[kind]}",
             "--convert-to",
-            "pdf",
+            _EXPORT.get(kind, "pdf"),
             "--outdir",
             str(outdir),
             str(source),
@@ -111,11 +147,30 @@ def convert_to_pdf(data: bytes, *, kind: str, name: str, timeout_s: float) -> by
 def open_rendered(
     data: bytes, *, kind: str, name: str, passwords: Sequence[str], limits: DocumentLimits
 ) -> MupdfReader:
-    """A reader over the document as LibreOffice renders it to PDF."""
+    """A reader over the document as LibreOffice renders it to PDF (doc, rtf, odt, ppt, pptx,
+    odp); raises DocumentError (damaged, timed out, encrypted) or ToolError."""
     from pii_assets.documents.pdf import open_pdf
 
+    if kind in ("odt", "odp") and odf_encrypted(data):
+        raise DocumentError(
+            ErrorClass.ENCRYPTED_NO_PASSWORD,
+            f"{name}: {_LABELS[kind]} is encrypted; ODF encryption is not supported",
+        )
     pdf = convert_to_pdf(data, kind=kind, name=name, timeout_s=limits.conversion_timeout_s)
     return open_pdf(pdf, name=name, passwords=(), limits=limits)
+
+
+def odf_encrypted(data: bytes) -> bool:
+    """Whether an OpenDocument package is password-protected: its manifest describes how its
+    parts are encrypted (ODF 1.2 Part 3 §4.8.2 <manifest:encryption-data>)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            info = package.getinfo("META-INF/manifest.xml")
+            if info.file_size > _MAX_MANIFEST_BYTES:
+                return False
+            return b"encryption-data" in package.read(info)
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return False  # no manifest to tell: the conversion says whether it can be read
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -126,7 +181,8 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 
 def decrypt_office(data: bytes, *, name: str, passwords: Sequence[str]) -> bytes:
-    """The decrypted OOXML package of a password-protected docx/xlsx (an OLE compound file).
+    """The decrypted content of a password-protected Office file: the OOXML package of a
+    docx/xlsx/pptx (an OLE compound file), or the decrypted workbook of an xls (RC4).
 
     The passwords are tried in order; no exception raised here carries one, or chains to an
     exception that could.
@@ -145,10 +201,13 @@ def decrypt_office(data: bytes, *, name: str, passwords: Sequence[str]) -> bytes
         raise DocumentError(
             ErrorClass.UNSUPPORTED_FORMAT, f"{name}: OLE compound file without an Office package"
         )
+    # OOXML files check the password before decrypting; xls files (RC4) take no such option and
+    # check it while decrypting.
+    verify = "verify_password" in inspect.signature(office.load_key).parameters
     for password in passwords:
         out = io.BytesIO()
         try:
-            office.load_key(password=password, verify_password=True)
+            office.load_key(password=password, **({"verify_password": True} if verify else {}))
             office.decrypt(out)
         except (InvalidKeyError, DecryptionError):
             continue

@@ -1,5 +1,11 @@
 """Paged documents read through PyMuPDF (PDFs and images): one unit per page, each loaded, read
-(text layer or OCR) and released before the next.
+(text layer, OCR, or both) and released before the next.
+
+A PDF page's text layer is checked before it is trusted (`textlayer`): one that does not read as
+language, or that covers little of a page made mostly of images, has the page OCR'd as well; the
+two readings are merged (source "text+ocr"), or the text layer is discarded when it disagrees with
+what its glyphs show (source "ocr"). Words are normalised to NFKC (ligatures such as "ﬁ", full-width
+forms) and a word drawn twice at the same place (overprint, fake bold) counts once.
 
 A page that cannot be read (damaged, its OCR timed out, an image on it over the pixel limit) is
 recorded in the coverage as unread and the other pages are still read: the document is then
@@ -9,13 +15,16 @@ recorded in the coverage as unread and the other pages are still read: the docum
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterator
 
 import pymupdf
 
+from pii_assets.documents import textlayer
 from pii_assets.documents.base import DocumentLimits, PageContent, lines_text
 from pii_assets.documents.ocr import OcrError, ocr_outcome, run_isolated, upright_outcome
 from pii_assets.documents.ocr_quality import READS_WELL, dictionary_share
+from pii_assets.documents.orientation import displayed_box
 from pii_assets.models import Coverage, DocumentError, ErrorClass, Word
 
 
@@ -45,45 +54,111 @@ class MupdfReader:
         # quotes the document's own tokens ("unknown keyword: '...'"); neither may linger.
         pymupdf.TOOLS.reset_mupdf_warnings()
 
+    @property
+    def pages_to_read(self) -> int:
+        return min(self.page_count, self._limits.max_pages)
+
     def pages(self) -> Iterator[PageContent]:
         """Up to `max_pages` pages; each page's pixmaps and text pages are freed before the next.
         A page that cannot be read is recorded as unread and skipped."""
-        for index in range(min(self.page_count, self._limits.max_pages)):
-            try:
-                page = self._read_page(index)
-            except OcrError:
-                raise  # Tesseract itself is broken: every page would fail the same way
-            except DocumentError as exc:
-                self.coverage.unreadable(f"page {index + 1}", exc.error_class, str(exc))
+        for index in range(self.pages_to_read):
+            page = self.load_page(index)
+            if page is None:
                 continue
-            self.coverage.page_read(page.source)
-            self.coverage.read("pages")
-            yield page
+            content = self.read_page(page, index)
+            if content is not None:
+                yield content
 
-    def _read_page(self, index: int) -> PageContent:
-        number = index + 1
+    def load_page(self, index: int) -> pymupdf.Page | None:
+        """The page, or None (recorded as unread) when MuPDF cannot load it."""
         try:
-            page = self._doc.load_page(index)
-            rect = page.rect
-            words = [] if self._is_image else page.get_text("words")
+            return self._doc.load_page(index)
+        except Exception:
+            number = index + 1
+            self.coverage.unreadable(
+                f"page {number}", ErrorClass.CORRUPT, f"{self._name}: page {number} cannot be read"
+            )
+            return None
+
+    def read_page(self, page: pymupdf.Page, index: int) -> PageContent | None:
+        """The page's unit, counted in the coverage by how it was read; None (recorded as
+        unread) when it cannot be read. Raises OcrError when Tesseract itself is broken."""
+        try:
+            content = self._read_page(page, index)
+        except OcrError:
+            raise  # Tesseract itself is broken: every page would fail the same way
+        except DocumentError as exc:
+            self.coverage.unreadable(f"page {index + 1}", exc.error_class, str(exc))
+            return None
+        self.coverage.page_read(content.source)
+        self.coverage.read("pages")
+        return content
+
+    def _read_page(self, page: pymupdf.Page, index: int) -> PageContent:
+        try:
+            raw = [] if self._is_image else page.get_text("words")
         except Exception as exc:
             raise DocumentError(
-                ErrorClass.CORRUPT, f"{self._name}: page {number} cannot be read"
+                ErrorClass.CORRUPT, f"{self._name}: page {index + 1} cannot be read"
             ) from exc
-        source = "text"
-        rotation = 0
-        share: float | None = None
+        if self._is_image or not _has_text(raw, self._limits.min_text_chars):
+            words, share, rotation = self._ocr_page(page, index)
+            return self._unit(page, index, words, "ocr", share, rotation)
+        words = normalise_words(raw, page, page.rect)
+        if not self._limits.check_text_layer:
+            return self._unit(page, index, words, "text")
+        return self._checked(page, index, words)
+
+    def _checked(self, page: pymupdf.Page, index: int, words: list[Word]) -> PageContent:
+        """A page with a text layer, read after `textlayer`'s check: the text layer alone, both
+        readings merged, or the OCR alone when the text layer disagrees with the page."""
+        language = self._limits.ocr_language
+        reason = textlayer.suspicion(lines_text(words), language)
+        images = self._image_infos(page)
+        cover = textlayer.image_cover([normalised_box(i["bbox"], page) for i in images])
+        if reason is None and not textlayer.mostly_image(words, cover):
+            return self._unit(page, index, words, "text")
+        try:
+            ocr_words, share, rotation = self._ocr_page(page, index, images)
+        except OcrError:
+            raise
+        except DocumentError as exc:
+            number = index + 1
+            if reason is not None:
+                raise DocumentError(
+                    ErrorClass.TEXT_LAYER_UNREADABLE,
+                    f"{self._name}: page {number} has a text layer that does not read as text "
+                    f"({reason}) and could not be OCR'd ({exc.error_class})",
+                ) from exc
+            # The text layer passed the check: it is read, and the pictures it does not cover
+            # are recorded as unread.
+            self.coverage.unreadable(
+                f"page {number}", exc.error_class, f"{exc}; only its text layer was read"
+            )
+            return self._unit(page, index, words, "text")
+        if rotation:
+            words = _upright_words(words, rotation)
+        if reason is not None and textlayer.is_cipher(words, ocr_words):
+            return self._unit(page, index, ocr_words, "ocr", share, rotation)
+        merged = textlayer.merge(words, ocr_words)
+        return self._unit(page, index, merged, "text+ocr", share, rotation)
+
+    def _unit(
+        self,
+        page: pymupdf.Page,
+        index: int,
+        words: list[Word],
+        source: str,
+        share: float | None = None,
+        rotation: int = 0,
+    ) -> PageContent:
+        rect = page.rect
         width, height = rect.width, rect.height
-        if self._is_image or not _has_text(words, self._limits.min_text_chars):
-            source = "ocr"
-            normalised, share, rotation = self._ocr_page(page, index)
-            if rotation in (90, 270):
-                width, height = height, width
-        else:
-            normalised = normalise_words(words, page, rect)
+        if rotation in (90, 270):
+            width, height = height, width
         return PageContent(
-            number=number,
-            words=normalised,
+            number=index + 1,
+            words=words,
             source=source,
             width=width,
             height=height,
@@ -92,9 +167,12 @@ class MupdfReader:
             _render=lambda max_side: self._render_png(index, max_side, rotation),
         )
 
-    def _ocr_page(self, page: pymupdf.Page, index: int) -> tuple[list[Word], float | None, int]:
-        """The page's OCR words (normalised), their dictionary share and the rotation applied."""
-        dpi = self._ocr_dpi(page, index)
+    def _ocr_page(
+        self, page: pymupdf.Page, index: int, images: list[dict] | None = None
+    ) -> tuple[list[Word], float | None, int]:
+        """The page's OCR words (normalised), their dictionary share and the rotation applied;
+        `images` are the page's image infos when already listed."""
+        dpi = self._ocr_dpi(page, index, images)
         language = self._limits.ocr_language
         raw = self._isolated(index, lambda: ocr_outcome(page, dpi, language))
         normalised = normalise_words(raw, page, page.rect)
@@ -136,11 +214,11 @@ class MupdfReader:
         better = dictionary_share(lines_text(upright), language)
         return (rotation, upright, better) if better is not None and better > share else None
 
-    def _ocr_dpi(self, page: pymupdf.Page, index: int) -> int:
+    def _ocr_dpi(self, page: pymupdf.Page, index: int, images: list[dict] | None = None) -> int:
         limits = self._limits
         rect = page.rect
         dpi = limits.ocr_dpi
-        images = self._page_images(page, index)
+        images = self._page_images(page, index, images)
         native = self._native_dpi(page, index, images)
         if native:
             # Rendering a scan finer than it was scanned adds no information, only time, and
@@ -153,12 +231,23 @@ class MupdfReader:
             dpi = max(1, int(dpi * math.sqrt(limits.max_image_pixels / pixels)))
         return dpi
 
-    def _page_images(self, page: pymupdf.Page, index: int) -> list[dict]:
+    def _image_infos(self, page: pymupdf.Page) -> list[dict]:
+        """The page's images with their boxes and pixel sizes (from their headers, nothing is
+        decoded). Listing the page's image resources first is ~10x cheaper and most text pages
+        have none."""
+        if self._is_image or not page.get_images():
+            return []
+        return [info for info in page.get_image_info() if info.get("width")]
+
+    def _page_images(
+        self, page: pymupdf.Page, index: int, images: list[dict] | None = None
+    ) -> list[dict]:
         """The page's images (sizes from their headers); rejects one over the pixel limit before
         anything decodes it (a PDF can carry a decompression bomb as well as a PNG can)."""
         if self._is_image:
             return []  # checked from the file's headers when it was opened
-        images = [info for info in page.get_image_info() if info.get("width")]
+        if images is None:
+            images = self._image_infos(page)
         limit = self._limits.max_image_pixels
         for info in images:
             width, height = info["width"], info.get("height", 0)
@@ -209,26 +298,83 @@ def _has_text(words: list[tuple], min_chars: int) -> bool:
     return False
 
 
+# A word drawn again over at least this share of itself (overprint, fake bold drawn twice with a
+# slight offset) is the same word.
+_OVERPRINT = 0.6
+
+
 def normalise_words(
     raw_words: list[tuple], page: pymupdf.Page | None, rect: pymupdf.Rect
 ) -> list[Word]:
     """PyMuPDF's word tuples as `Word`s normalised to `rect`; with `page`, first mapped from the
-    unrotated page (where PyMuPDF positions them) onto the page as displayed."""
+    unrotated page (where PyMuPDF positions them) onto the page as displayed.
+
+    Each word's text is normalised to NFKC (Unicode Standard Annex #15): ligatures ("ﬁ", "ﬀ"),
+    full-width forms ("ＳＳＮ") and other compatibility characters become the letters recognizers
+    match. A word whose text was already seen at the same place (`_OVERPRINT`) is left out.
+    """
     left, top = rect.x0, rect.y0
     sx = 1.0 / (rect.width or 1.0)
     sy = 1.0 / (rect.height or 1.0)
     # (`page.rotation` reads the page dictionary on every access: once per page is enough.)
     matrix = page.rotation_matrix if page is not None and page.rotation else None
     words: list[Word] = []
+    seen: dict[str, list[Word]] = {}
     append = words.append  # this loop runs once per word of every page: kept tight
     for x0, y0, x1, y1, text, block, line, _ in raw_words:
         if not text or text.isspace():
             continue
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
         if matrix is not None:
             x0, y0, x1, y1 = pymupdf.Rect(x0, y0, x1, y1) * matrix
         nx0, ny0, nx1, ny1 = (x0 - left) * sx, (y0 - top) * sy, (x1 - left) * sx, (y1 - top) * sy
         # Glyphs can stick out of the page box; clamping is rarely needed, so it is checked first.
         if nx0 < 0.0 or ny0 < 0.0 or nx1 > 1.0 or ny1 > 1.0:
             nx0, ny0, nx1, ny1 = (min(1.0, max(0.0, v)) for v in (nx0, ny0, nx1, ny1))
-        append(Word(text, nx0, ny0, nx1, ny1, block, line))
+        word = Word(text, nx0, ny0, nx1, ny1, block, line)
+        same_text = seen.get(text)
+        if same_text is None:
+            seen[text] = [word]
+        elif any(_drawn_over(word, other) for other in same_text):
+            continue
+        else:
+            same_text.append(word)
+        append(word)
     return words
+
+
+def _drawn_over(a: Word, b: Word) -> bool:
+    ix = min(a.x1, b.x1) - max(a.x0, b.x0)
+    iy = min(a.y1, b.y1) - max(a.y0, b.y0)
+    if ix <= 0 or iy <= 0:
+        return False
+    smaller = min((a.x1 - a.x0) * (a.y1 - a.y0), (b.x1 - b.x0) * (b.y1 - b.y0))
+    return ix * iy >= _OVERPRINT * smaller
+
+
+def normalised_box(bbox: tuple, page: pymupdf.Page) -> tuple[float, float, float, float]:
+    """A box in unrotated page coordinates (where PyMuPDF reports images) normalised to the page
+    as displayed."""
+    box = pymupdf.Rect(bbox)
+    if page.rotation:
+        box = box * page.rotation_matrix
+    rect = page.rect
+    width, height = rect.width or 1.0, rect.height or 1.0
+    return (
+        (box.x0 - rect.x0) / width,
+        (box.y0 - rect.y0) / height,
+        (box.x1 - rect.x0) / width,
+        (box.y1 - rect.y0) / height,
+    )
+
+
+def _upright_words(words: list[Word], rotation: int) -> list[Word]:
+    """Words of the page as displayed, placed on the page turned `rotation` degrees clockwise
+    (where the OCR of a sideways scan reads): the inverse of `orientation.displayed_box`."""
+    back = (360 - rotation) % 360
+    placed = []
+    for word in words:
+        x0, y0, x1, y1 = displayed_box((word.x0, word.y0, word.x1, word.y1), back)
+        placed.append(Word(word.text, x0, y0, x1, y1, word.block, word.line, word.ref, word.offset))
+    return placed

@@ -8,10 +8,19 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Candidate:
+    """A value a recognizer found: its type, character span [start, end) in the page text and
+    confidence in [0, 1].
+
+    A `claim` is not a value: it marks the span of something shaped like this type that failed
+    validation (a malformed IBAN, a card number with a bad check digit). No other type may report
+    a value overlapping it: the digits of a malformed IBAN are not a card or a phone number.
+    """
+
     entity_type: str
     start: int
     end: int
     confidence: float
+    claim: bool = False
 
 
 def before(text: str, start: int, pattern: re.Pattern[str], window: int = 40) -> bool:
@@ -43,5 +52,44 @@ def nearer(a: int | None, b: int | None) -> bool:
     return a is not None and (b is None or a <= b)
 
 
+def mentions(text: str, keys: tuple[str, ...]) -> bool:
+    """Whether the lower-cased text holds any of `keys`: a quick test that lets a label-gated
+    recognizer skip a page without its label words (most pages) before any regex runs."""
+    lowered = text.lower()
+    return any(key in lowered for key in keys)
+
+
 def clamp(confidence: float) -> float:
     return min(1.0, max(0.0, confidence))
+
+
+# Patterns that scan a whole page start with a lookahead naming the characters a match can start
+# with ("(?=\\d)"): the regex engine then skips other positions with one test, where a leading
+# lookbehind or alternation would be tried in full at every character (3 to 20 times slower).
+
+# A field label: a word or two followed by a colon ("Phone:", "Date of birth:", "IBAN :").
+_LABEL = re.compile(r"[^\W\d_][\w'./-]*(?:[ ][\w'./-]+){0,3}[ \t]*:(?=[ \t\n]|$)")
+# A label's own qualifier in brackets ("Date of birth (as on ID):") is part of that label.
+_BRACKETED = re.compile(r"\([^()\n]*\)")
+
+
+def label_between(text: str, start: int, end: int) -> bool:
+    """Whether another field's label ("Start date:", "IBAN:") sits in text[start:end]: a value
+    found after it belongs to that field, not to the label a recognizer started from."""
+    gap = _BRACKETED.sub(lambda m: " " * len(m[0]), text[start:end])
+    return _LABEL.search(gap) is not None
+
+
+def labelled_value(
+    text: str, label: re.Match[str], value: re.Pattern[str], window: int = 40
+) -> re.Match[str] | None:
+    """The first match of `value` after `label` within `window` characters, on the label's row or
+    at the start of the next one, with no other label between them."""
+    end = min(len(text), label.end() + window)
+    m = value.search(text, label.end(), end)
+    if m is None:
+        return None
+    gap = text[label.end() : m.start()]
+    if gap.count("\n") > 1 or label_between(text, label.end(), m.start()):
+        return None
+    return m

@@ -5,6 +5,10 @@ side on the page (a label and its value drawn separately, table cells, a second 
 into one visual row, so "Name:" and the value written 2 inches to its right read as one line of
 text. Rows end in "\\n"; a gap wider than a few characters within a row is a column break, marked
 by a tab. Patterns never cross "\\n" unless they mean to, and names never cross a tab.
+
+Characters drawn one per box (a comb field of a form, flattened into the page: "1 2 3 4 5 6 7 8 9"
+at a fixed pitch) are joined back into one value ("123456789"); comb groups printed close together
+or around a printed dash ("1 2 3 - 4 5 - 6 7 8 9") read "123-45-6789".
 """
 
 from __future__ import annotations
@@ -21,6 +25,12 @@ COLUMN_GAP = 2.5
 _ROW_OVERLAP = 0.5
 # Rows looked back at when placing a line: enough for a table's cells, few enough to stay linear.
 _ROW_LOOKBACK = 6
+# Comb boxes: single characters whose centres are at most this many character heights apart, at
+# a pitch that varies by at most this share along the run.
+_COMB_PITCH = 2.0
+_COMB_EVEN = 0.2
+# Printed between comb groups ("123-45-6789"), kept in the joined value.
+_COMB_JOINERS = frozenset("-/")
 
 
 def _char_width(word: Word) -> float:
@@ -93,6 +103,64 @@ def _rows(lines: list[_Line]) -> list[list[_Line]]:
     return rows
 
 
+def _separators(words: list[Word]) -> list[str]:
+    """What the text puts between each word of a row and the next: a tab across a column gap, a
+    space otherwise, nothing between the boxes of a comb field."""
+    separators = [
+        "\t" if b.x0 - a.x1 > COLUMN_GAP * _char_width(a) else " "
+        for a, b in zip(words, words[1:], strict=False)
+    ]
+    runs = _comb_runs(words)
+    for first, last in runs:
+        for index in range(first, last):
+            separators[index] = ""
+    # Comb groups side by side: around a printed dash, one value; close together, one space.
+    for (_, end), (start, _) in zip(runs, runs[1:], strict=False):
+        pitch = _centre(words[end]) - _centre(words[end - 1])
+        between = words[end + 1 : start]
+        if len(between) == 1 and between[0].text in _COMB_JOINERS:
+            separators[end] = separators[end + 1] = ""
+        elif not between and _centre(words[start]) - _centre(words[end]) <= 3 * pitch:
+            separators[end] = " "
+    return separators
+
+
+def _centre(word: Word) -> float:
+    return (word.x0 + word.x1) / 2
+
+
+def _comb_runs(words: list[Word]) -> list[tuple[int, int]]:
+    """Runs (first, last index, inclusive) of single characters drawn one per box: at least two
+    digits or three characters, at an even pitch of at most `_COMB_PITCH` character heights."""
+    runs: list[tuple[int, int]] = []
+    if sum(len(w.text) == 1 for w in words) < 2:
+        return runs  # most rows: nothing drawn one character per box
+    index = 0
+    while index < len(words) - 1:
+        last = index
+        pitch = 0.0
+        while last + 1 < len(words):
+            a, b = words[last], words[last + 1]
+            if not (len(a.text) == len(b.text) == 1 and a.text.isalnum() and b.text.isalnum()):
+                break
+            step = _centre(b) - _centre(a)
+            height = max(a.y1 - a.y0, b.y1 - b.y0)
+            if not 0 < step <= _COMB_PITCH * height:
+                break
+            if pitch and abs(step - pitch) > _COMB_EVEN * pitch:
+                break
+            pitch = pitch or step
+            last += 1
+        count = last - index + 1
+        digits = all(w.text.isdigit() for w in words[index : last + 1])
+        if count >= 3 or (count == 2 and digits):
+            runs.append((index, last))
+            index = last + 1
+        else:
+            index += 1
+    return runs
+
+
 @dataclass(frozen=True)
 class PageText:
     text: str
@@ -112,18 +180,17 @@ class PageText:
                 parts.append("\n")
                 offset += 1
             row_starts.append(len(ordered))
-            previous: Word | None = None
-            for line in row:
-                for word in line.words:
-                    if previous is not None:
-                        gap = word.x0 - previous.x1
-                        parts.append("\t" if gap > COLUMN_GAP * _char_width(previous) else " ")
-                        offset += 1
-                    previous = word
-                    starts.append(offset)
-                    ordered.append(word)
-                    parts.append(word.text)
-                    offset += len(word.text)
+            row_words = [word for line in row for word in line.words]
+            separators = _separators(row_words)
+            for index, word in enumerate(row_words):
+                if index:
+                    separator = separators[index - 1]
+                    parts.append(separator)
+                    offset += len(separator)
+                starts.append(offset)
+                ordered.append(word)
+                parts.append(word.text)
+                offset += len(word.text)
         return cls("".join(parts), starts, ordered, row_starts)
 
     def word_index(self, offset: int) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from pii_assets.recognition.common import Candidate
 from pii_assets.recognition.layout import PageText
-from pii_assets.recognition.tables import column_cells
+from pii_assets.recognition.tables import ascii_lower, column_cells
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LO = "a-zß-öø-ÿ"
@@ -31,14 +31,16 @@ _SP = " {1,2}"
 _NAME = rf"{_TOKEN}(?:{_SP}(?:{_TOKEN}|{_INITIAL}|{_PARTICLE})){{0,4}}"
 _CAPS_NAME = rf"{_CAPS}(?:{_SP}(?:{_CAPS}|{_INITIAL})){{1,3}}"
 _INVERTED = rf"{_TOKEN}(?:{_SP}{_TOKEN})?, {{0,2}}{_TOKEN}(?:{_SP}{_INITIAL})?(?![ ]\w)"
-_ANY_NAME = rf"(?P<name>{_INVERTED}|{_CAPS_NAME}|{_NAME})"
+# "OSTROWSKI, MARIBEL": LAST, FIRST in capitals (medical and HR records).
+_CAPS_INVERTED = rf"{_CAPS}(?:{_SP}{_CAPS})?, {{0,2}}{_CAPS}(?:{_SP}{_INITIAL})?(?![ ]\w)"
+_ANY_NAME = rf"(?P<name>{_INVERTED}|{_CAPS_INVERTED}|{_CAPS_NAME}|{_NAME})"
 
 _QUALIFIER = (
     r"(?:full|legal|first and last|patient|employee|customer|client|applicant|member|contact"
     r"|tenant|account|cardholder|insured|student|guest|passenger|borrower|participant|your)"
 )
 _LABELS = (
-    rf"(?:{_QUALIFIER} )?name"
+    rf"(?:{_QUALIFIER} ){{0,2}}name"
     r"|name of (?:the )?(?:applicant|patient|employee|insured|account holder)"
     r"|applicant|co-applicant|patient|employee|customer|client|account holder|account name"
     r"|card ?holder|name on card|bill to|billed to|ship to|sold to|deliver to|attn\.?|attention"
@@ -46,11 +48,43 @@ _LABELS = (
     r"|parent|spouse|emergency contact|contact name|contact person|next of kin|signature"
     r"|signed(?: by)?|authori[sz]ed by|prepared by|approved by|witness|physician|doctor"
     r"|manager|supervisor|recipient|payee|sender|student|passenger|borrower|co-borrower"
+    r"|referred by|referring (?:physician|provider|doctor)|ordered by|requested by|attending"
+    r"|submitted by|reviewed by|verified by|provider|caregiver|dependent|contact"
+    # German, French, Spanish, Italian, Dutch: name labels and account holders.
+    r"|kunde|kundin|cliente|empfänger(?:in)?|destinataire|destinatario|klant|ontvanger"
+    r"|vorname|nachname|familienname|geburtsname|kontoinhaber(?:in)?|ansprechpartner(?:in)?"
+    r"|unterschrift|nom|pr[ée]nom|nom de famille|nom complet|titulaire(?: du compte)?"
+    r"|nombre(?: completo)?|apellidos?|titular(?: de la cuenta)?|nome(?: completo)?|cognome"
+    r"|intestatario|titolare|naam|voornaam|achternaam|rekeninghouder|tenaamstelling"
 )
-_TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?"
+_TITLES = (
+    r"(?:(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof)\.?|Herrn?|Frau|Hr\.|Fr\.|Mme\.?|Mlle\.?|Monsieur"
+    r"|Madame|Mademoiselle|Sr\.|Sra\.|Srta\.|Señora?|Sig\.(?:ra|na)?|Signora?|Dott\.(?:ssa)?"
+    r"|Dhr\.|Mevr\.|Mw\.|(?i:de heer|heer|mevrouw))"
+)
+# Salutations: English, German, French, Spanish, Italian, Dutch.
+_SALUTATIONS = (
+    r"dear|hello|hi|sehr geehrte[rs]?|liebe[rs]?|hallo|guten tag|cher|ch[èe]re|bonjour"
+    r"|estimad[oa]s?|querid[oa]s?|hola|gentile|egregi[oa]|car[oa]|buongiorno|geachte|beste"
+)
+# Street words written in lower case after the house number (French, Italian, Spanish).
+_STREET_WORDS = (
+    r"(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route|via|viale|piazza|corso"
+    r"|calle|avenida|plaza|paseo)\b"
+)
+# "My name is Dan May": a speaker naming themselves.
+_SELF_NAMED = (
+    r"my name is|my name's|i am|i'm|this is|ich hei(?:ß|ss)e|mein name ist|je m'appelle"
+    r"|je suis|me llamo|mi nombre es|mi chiamo|il mio nome [èe]|ik heet|mijn naam is"
+)
 _CLOSINGS = (
     r"sincerely|regards|kind regards|best regards|warm regards|yours truly|yours sincerely"
     r"|yours faithfully|best wishes|respectfully|cordially|thank you|thanks|with thanks"
+    r"|mit freundlichen gr(?:ü|ue)(?:ß|ss)en|freundliche gr(?:ü|ue)(?:ß|ss)e"
+    r"|viele gr(?:ü|ue)(?:ß|ss)e"
+    r"|cordialement|bien (?:à|a) vous|salutations distingu[ée]es|atentamente|saludos cordiales"
+    r"|un saludo|cordiali saluti|distinti saluti|saluti|met vriendelijke groet(?:en)?"
+    r"|hoogachtend|vriendelijke groet(?:en)?"
 )
 
 # (pattern, confidence, fewest name tokens)
@@ -63,9 +97,14 @@ _PATTERNS = (
         0.85,
         2,
     ),
-    (re.compile(rf"\b(?i:dear|hello|hi)[ \t]+{_TITLES}[ \t]+{_ANY_NAME}"), 0.85, 1),
-    (re.compile(rf"\b(?i:dear|hello|hi)[ \t]+{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
+    (
+        re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}"),
+        0.85,
+        1,
+    ),
+    (re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
     (re.compile(rf"(?<![\w.]){_TITLES}[ \t]+{_ANY_NAME}"), 0.75, 1),
+    (re.compile(rf"\b(?i:{_SELF_NAMED})[ \t]+(?P<name>{_NAME})"), 0.75, 1),
     (
         re.compile(
             rf"\b(?i:{_CLOSINGS})[ \t]*[,.!;]?[ \t:;.,'|]*\n[ \t]*{_ANY_NAME}[ \t]*(?:\n|$)"
@@ -73,11 +112,13 @@ _PATTERNS = (
         0.8,
         2,
     ),
-    # An address block: a line that is only a name, above a line starting with a house number.
+    # An address block: a line that is only a name, above a street line: a house number first
+    # ("12 Oak Street", "47 avenue Victor Hugo") or last ("Hauptstraße 75", "Via Roma 66").
     (
         re.compile(
             rf"(?:^|\n)[ \t]*{_ANY_NAME}[ \t]*\n[ \t]*"
-            rf"(?=\d{{1,5}}[A-Za-z]?[ .][{_UP}]|P\.? ?O\.? Box)"
+            rf"(?=\d{{1,5}}[A-Za-z]?,?[ .](?:[{_UP}]|{_STREET_WORDS})|P\.? ?O\.? Box"
+            rf"|[{_UP}][{_LO}]+(?:[ -][\w'’.]+){{0,3}} \d{{1,5}}[a-z]?[ \t]*\n)"
         ),
         0.7,
         2,
@@ -102,10 +143,20 @@ _STOP = frozenset(
         *("september", "october", "november", "december", "monday", "tuesday", "wednesday"),
         *("thursday", "friday", "saturday", "sunday", "today", "tomorrow", "yes", "none", "n/a"),
         *("please", "thank", "thanks", "your", "our", "this", "that", "we", "i", "see", "attn"),
+        # Words of printed captions ("TO BE SHOWN ON CARD", "FULL NAME AT BIRTH").
+        *("to", "be", "on", "at", "if", "than", "above", "below", "used", "other", "in", "for"),
+        *("by", "with", "from", "as", "or", "a", "an", "is", "are", "full", "name", "names"),
+        *("birth", "shown", "card", "print", "type", "here", "only", "use", "office"),
+        *("mr", "mrs", "ms", "dr", "prof", "herr", "frau", "sr", "sra", "sig", "dhr", "mevr"),
+        *("designee", "preparer", "taxpayer", "spouse", "employee", "employer", "paid"),
+        *("first", "last", "middle", "initial", "unknown", "suff"),
     )
 )
+# Months that are also given names ("Mr. May", "June Carter"): a name part unless a day or a
+# year follows ("May 4", "June 2024").
+_NAME_MONTHS = frozenset({"may", "june", "april", "august"})
 # Words that make the whole value an organisation or a place, not a person.
-_ORG = frozenset(
+ORGANISATION_WORDS = _ORG = frozenset(
     (
         *("inc", "llc", "ltd", "gmbh", "corp", "corporation", "company", "co", "group", "bank"),
         *("team", "department", "dept", "office", "services", "service", "systems", "solutions"),
@@ -126,11 +177,18 @@ _NAME_LABEL_QUALIFIERS = frozenset(
         *("passenger", "borrower", "participant", "last", "first", "and", "the"),
     )
 )
+# Labels of one part of a name.
+_PART_LABEL = re.compile(
+    r"(?i)(?:first|last|given|family|middle|sur)[ -]?name|vorname|nachname|familienname"
+    r"|geburtsname|nom(?: de famille)?|pr[ée]nom|nombre|apellidos?|nome|cognome|voornaam"
+    r"|achternaam|naam"
+)
 _PREVIOUS_WORD = re.compile(r"([A-Za-z']+)[ \t]*$")
 
 
-def _trim(value: str) -> tuple[int, int] | None:
-    """The span (within `value`) of the name it holds, or None when it is no person's name."""
+def _trim(value: str, after: str = "") -> tuple[int, int] | None:
+    """The span (within `value`) of the name it holds, or None when it is no person's name.
+    `after` is the text that follows `value` (a month name before a number is a date)."""
     if "," in value:  # "Last, First": both sides are the name
         words = re.split(r",? ", value)
         if any(w.lower().strip(".") in _ORG or w.lower() in _STOP for w in words):
@@ -138,12 +196,14 @@ def _trim(value: str) -> tuple[int, int] | None:
         return 0, len(value)
     tokens = value.split(" ")
     kept: list[str] = []
-    for token in tokens:
+    for index, token in enumerate(tokens):
         lowered = token.lower()
         if lowered in _ORG:
             return None
         if lowered in _STOP:
-            break
+            following = " ".join(tokens[index + 1 :]) or after.lstrip(" \t")
+            if lowered not in _NAME_MONTHS or following[:1].isdigit():
+                break
         kept.append(token)
     while kept and kept[-1].endswith("."):
         kept.pop()  # a trailing initial belongs to no one
@@ -177,13 +237,16 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
             if "label" in pattern.groupindex and not _labels_a_person(text, m):
                 continue
             value = m["name"]
-            span = _trim(value)
+            span = _trim(value, text[m.end("name") : m.end("name") + 6])
             if span is None:
                 continue
             start = m.start("name") + span[0]
             end = m.start("name") + span[1]
             tokens = text[start:end].replace(",", " ").split()
-            if len([t for t in tokens if not t.endswith(".")]) < fewest:
+            needed = fewest
+            if "label" in pattern.groupindex and _PART_LABEL.fullmatch(m["label"]):
+                needed = 1  # "Vorname: Jürgen", "Last name: Okafor"
+            if len([t for t in tokens if not t.endswith(".")]) < needed:
                 continue
             score = confidence - (0.05 if value.isupper() else 0.0)
             yield Candidate("PERSON", start, end, score)
@@ -194,6 +257,96 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
         tokens = m["name"].replace(",", " ").split()
         if len([t for t in tokens if not t.endswith(".")]) >= 2:
             yield Candidate("PERSON", cell.start, cell.end, 0.85)
+    yield from caption_names(page, text)
+
+
+# Form captions printed above their boxes ("Your first name and middle initial", "Last name"):
+# the value drawn in the box below is a name, or part of one.
+# Captions found within a column's text ("Your first name and middle initial") ...
+# (Matched against the text in ASCII lower case: faster than IGNORECASE.)
+_FIRST_CAPTION = re.compile(r"\b(?:first name|given name|vorname|pr[ée]nom|nombre|nome|voornaam)")
+_LAST_CAPTION = re.compile(
+    r"\b(?:last name|surname|family name|nachname|nom de famille|apellidos?|cognome|achternaam)"
+)
+# ... and captions that are all of it ("First", "Full Middle Name", "Last").
+_FIRST_ALONE = re.compile(r"(?:\(?[a-z0-9]\)?\s)?first", re.IGNORECASE)
+_MIDDLE_CAPTION = re.compile(r"(?:full )?middle(?: name| initial)?|m\.?i\.?", re.IGNORECASE)
+_LAST_ALONE = re.compile(r"(?:\(?[a-z0-9]\)?\s)?last", re.IGNORECASE)
+_FULL_CAPTION = re.compile(
+    r"(?:[a-z]\s)?(?:(?:your|employee['’]?s|full|legal|print(?:ed)?|applicant['’]?s"
+    r"|patient['’]?s|preparer['’]?s|designee['’]?s|spouse['’]?s)\s)*name(?:\s\(please print\))?"
+    r"(?:,? address,? and zip code)?",
+    re.IGNORECASE,
+)
+_CAPTION_VALUE = re.compile(rf"[{_UP}][\w'’.-]*(?: [{_UP}][\w'’.-]*){{0,4}}")
+_NAME_ORDER = {"first": 0, "middle": 1, "last": 2}
+
+
+def caption_names(page: PageText, text: str) -> Iterator[Candidate]:
+    """Names drawn under form captions (a filled or flattened form's page): the values in the row
+    below "first name", "middle" and "last name" captions side by side are one name."""
+    if "\t" not in text:
+        return
+    lowered = ascii_lower(text)
+    cells: list[tuple[int, int, str]] = []
+    for role, caption, within in (
+        ("first", _FIRST_CAPTION, True),
+        ("first", _FIRST_ALONE, False),
+        ("middle", _MIDDLE_CAPTION, False),
+        ("last", _LAST_CAPTION, True),
+        ("last", _LAST_ALONE, False),
+        ("full", _FULL_CAPTION, False),
+    ):
+        # The box under a caption: its first line of text, a few rows down at most (a tall box
+        # draws its value in the middle, beside other boxes' values).
+        seen: set[int] = set()
+        for cell in column_cells(
+            page, caption, max_rows=4, gaps=3, within=within, match_text=lowered
+        ):
+            if cell.header in seen:
+                continue
+            seen.add(cell.header)
+            start = _extend_left(page, cell.start)
+            value = text[start : cell.end]
+            if not _CAPTION_VALUE.fullmatch(value) or _trim(value) != (0, len(value)):
+                continue
+            if role == "full" and " " not in value:
+                continue
+            cells.append((start, cell.end, role))
+    cells = sorted(set(cells))
+    index = 0
+    while index < len(cells):
+        start, end, role = cells[index]
+        # Parts in order (first, middle, last) with only column gaps between are one name.
+        while (
+            role in _NAME_ORDER
+            and index + 1 < len(cells)
+            and _NAME_ORDER.get(cells[index + 1][2], -1) > _NAME_ORDER[role]
+            and not text[end : cells[index + 1][0]].strip()
+            and "\n" not in text[end : cells[index + 1][0]]
+        ):
+            index += 1
+            end, role = cells[index][1], cells[index][2]
+        yield Candidate("PERSON", start, end, 0.8)
+        index += 1
+
+
+def _extend_left(page: PageText, start: int) -> int:
+    """A value can start a little left of its caption (the caption is indented in its box):
+    capitalised words just before the cell, a plain space away and drawn in the same size (the
+    same field's value, not a printed caption), belong to it."""
+    text = page.text
+    index = page.word_index(start)
+    first = page.words[index]
+    while index > 0 and text[page.starts[index] - 1] == " ":
+        previous = page.words[index - 1]
+        same_size = abs((previous.y1 - previous.y0) - (first.y1 - first.y0)) <= 0.1 * (
+            first.y1 - first.y0
+        )
+        if not same_size or not previous.text[:1].isupper() or previous.text.lower() in _STOP:
+            break
+        index -= 1
+    return page.starts[index]
 
 
 def _labels_a_person(text: str, m: re.Match[str]) -> bool:

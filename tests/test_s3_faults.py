@@ -1,0 +1,127 @@
+"""`pii-pipeline process` against S3 at its worst: the real CLI, its S3 traffic through the
+fault-injecting proxy (tests/s3_faults.py) in front of the real moto server, random faults at
+set rates. Every run must succeed, and every object be in the published version exactly once.
+
+Slow (a few minutes): `make test-faults` runs them (pytest marker `faults`), the default suite
+does not. The fast, scripted fault tests are in test_s3_resilience.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pii_assets.bucket import list_objects
+from pii_assets.dataset import latest_version, read_version
+from pii_pipeline.corpus import GeneratedDocument, generate_corpus
+from resources.s3 import DocumentStore
+from tests.s3_faults import FaultRates, S3FaultProxy
+
+pytestmark = pytest.mark.faults
+DOCUMENTS = 10
+
+
+@pytest.fixture
+def proxy(s3_endpoint: str) -> Iterator[S3FaultProxy]:
+    running = S3FaultProxy(s3_endpoint).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[GeneratedDocument]:
+    return generate_corpus(DOCUMENTS, seed=3)
+
+
+def run_process(
+    store: DocumentStore, proxy: S3FaultProxy, home: Path, values: set[str], **env: str
+) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "pii_pipeline.cli", "process", "--json"],
+        env={
+            **os.environ,
+            "DAGSTER_HOME": str(home),
+            "PII_S3_BUCKET": store.bucket,
+            "PII_BATCH_SIZE": "4",
+            "AWS_ENDPOINT_URL_S3": proxy.endpoint_url,
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    # No value found in the documents reaches the terminal, faults or not.
+    output = done.stdout + done.stderr
+    assert not [value for value in values if value in output]
+    report = json.loads(done.stdout)
+    assert report["ok"] is True and report["failed_runs"] == []
+    return report
+
+
+def assert_every_object_once(store: DocumentStore, s3_client) -> None:
+    layout = store.layout()
+    listed = sorted(info.key for info in list_objects(s3_client, store.bucket, "documents/"))
+    documents, _ = read_version(s3_client, layout, latest_version(s3_client, layout))
+    keys = documents.column("document_key").to_pylist()
+    assert sorted(keys) == listed  # each object exactly once
+    statuses = dict(zip(keys, documents.column("status").to_pylist(), strict=True))
+    assert set(statuses.values()) == {"ok"}, statuses  # no fault became a document's row
+
+
+@pytest.fixture
+def corpus_bucket(store: DocumentStore, s3_client, corpus) -> DocumentStore:
+    for doc in corpus:
+        s3_client.put_object(Bucket=store.bucket, Key=f"documents/{doc.name}", Body=doc.data)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("rates", "env", "kinds"),
+    [
+        # The issue's case: a 5% reset rate, before answers and in the middle of bodies.
+        (FaultRates(reset=0.05, reset_mid_body=0.05, seed=1), {}, {"reset", "reset_mid_body"}),
+        (FaultRates(slow_down=0.1, latency_s=0.02, seed=2), {}, {"slow_down"}),
+        (
+            FaultRates(put_failure=0.15, methods=frozenset({"PUT"}), seed=3),
+            {},
+            {"put_failure"},
+        ),
+        # Stalls past the read timeout, before the answer and mid-body: timeouts retried.
+        (
+            FaultRates(
+                stall=0.03, stall_mid_body=0.1, stall_s=2.5, methods=frozenset({"GET"}), seed=4
+            ),
+            {"PII_S3_READ_TIMEOUT_S": "1"},
+            {"stall", "stall_mid_body"},
+        ),
+    ],
+    ids=["resets", "slow-down", "failing-puts", "stalls"],
+)
+def test_process_survives(
+    corpus_bucket: DocumentStore,
+    proxy: S3FaultProxy,
+    s3_client,
+    tmp_path: Path,
+    rates: FaultRates,
+    env: dict[str, str],
+    kinds: set[str],
+    corpus: list[GeneratedDocument],
+) -> None:
+    values = {truth.text for doc in corpus for truth in doc.truth}
+    proxy.rates = rates
+    first = run_process(corpus_bucket, proxy, tmp_path / "home", values, **env)
+    assert first["documents_processed"] == DOCUMENTS
+    assert_every_object_once(corpus_bucket, s3_client)
+    # Again, with nothing new: nothing is extracted again, and a complete version is published.
+    again = run_process(corpus_bucket, proxy, tmp_path / "home", values, **env)
+    assert again["documents_processed"] == 0 and again["dataset_version"] == "v000002"
+    assert_every_object_once(corpus_bucket, s3_client)
+    assert kinds <= set(proxy.injected), proxy.injected  # the faults did happen

@@ -92,7 +92,7 @@ def state_url(instance: dg.DagsterInstance, override: str | None = None) -> str:
     return f"sqlite:///{os.path.join(instance.root_directory, 'pii_discovery.db')}"
 
 
-def run_request(batch: Batch, shards: DocumentShards) -> dg.RunRequest:
+def run_request(batch: Batch, shards: DocumentShards = ONE_SHARD) -> dg.RunRequest:
     """The run of one batch: its shard's extraction job over a partition range (or one key)."""
     tags = {"pii/documents": str(len(batch.partition_keys)), BATCH_TAG: batch.run_key}
     job_name = shards.job_name(batch.shard)

@@ -3,10 +3,12 @@ real definitions, Dagster instance, S3 server and offline extractor."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
 
+from pii_assets.asset_names import DATASET_ASSET_KEY
 from pii_assets.dataset import latest_version, read_version
 from pii_assets.definitions import build_definitions
 from pii_assets.partitions import DocumentShards, shard_of
@@ -78,3 +80,18 @@ def test_a_sharded_layout_extracts_and_publishes_every_document(store, instance)
     assert again.ok and again.documents_requested == 4
     documents, _ = read_version(store.client(), store.layout(), again.dataset_version)
     assert sorted(documents.column("partition_key").to_pylist()) == names
+
+    # New objects in several shards: the next version is built incrementally from every shard's
+    # new partitions (one partition position per shard in the dataset's metadata).
+    added = ["zeta-1.pdf", "zeta-2.pdf", "zeta-3.pdf", "zeta-4.pdf"]
+    assert len({shards.shard_of(name) for name in added}) > 1
+    for name in added:
+        put(store, name, single_page_pdf([f"Letter {name}", "Email: someone@example.org"]))
+    third = process(defs, instance, batch_size=10, max_runs=5, discovery_settings=settings)
+    assert third.ok and third.documents_requested == len(added)
+    documents, _ = read_version(store.client(), store.layout(), third.dataset_version)
+    assert sorted(documents.column("partition_key").to_pylist()) == sorted(names + added)
+    event = instance.get_latest_materialization_event(DATASET_ASSET_KEY)
+    metadata = event.asset_materialization.metadata
+    assert metadata["build"].value == "incremental"
+    assert len(json.loads(metadata["partitions_cursor"].value)) == SHARDS

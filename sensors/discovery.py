@@ -71,6 +71,9 @@ MAX_REGISTERED_PER_TICK = 10_000
 # A request whose run cannot be found this long after it was made was lost before its launch
 # (e.g. the daemon stopped between the tick and the launch): it is requested again.
 RUN_LEASE_S = 600.0
+# Dagster tags a failed run "true" under this when its run retries will re-execute it
+# (dagster._core.storage.tags.WILL_RETRY_TAG; the auto re-execution daemon reads it).
+WILL_RETRY_TAG = "dagster/will_retry"
 _FINISHED_BAD = {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 # Meta names in the discovery state.
 _EVENTS_AFTER = "events_after"
@@ -153,6 +156,17 @@ def read_outcomes(
             events.append((record.storage_id, Outcome(record.partition_key, not_started=True)))
     events.sort(key=lambda item: item[0])
     return [outcome for _, outcome in events], max(after, bound)
+
+
+def _retry_expected(record: dg.RunRecord, now: float) -> bool:
+    """A failed run the daemon's run retries will re-execute (Dagster tags it
+    `dagster/will_retry`; the retry reuses what the run finished, pii_assets/resume.py), unless
+    no retry appeared within RUN_LEASE_S of its end (no daemon is running retries)."""
+    run = record.dagster_run
+    if run.status != dg.DagsterRunStatus.FAILURE or run.tags.get(WILL_RETRY_TAG) != "true":
+        return False
+    ended = record.end_time or record.update_timestamp.timestamp()
+    return now - ended <= RUN_LEASE_S
 
 
 @dataclass
@@ -247,12 +261,24 @@ class Discovery:
     def settle(self, now: float) -> int:
         """Apply what runs did since the last tick; returns the requests scheduled again."""
         in_flight = self.state.in_flight()
-        runs: dict[str, dg.DagsterRunStatus] = {}
+        # The newest run of each batch: a run Dagster retried (run_retries) has a child run with
+        # its parent's tags, `pii/batch` included.
+        newest: dict[str, dg.RunRecord] = {}
         if in_flight:
             for record in self.instance.get_run_records(
                 dg.RunsFilter(tags={BATCH_TAG: sorted(in_flight)})
             ):
-                runs[record.dagster_run.tags[BATCH_TAG]] = record.dagster_run.status
+                batch = record.dagster_run.tags[BATCH_TAG]
+                if batch not in newest or record.storage_id > newest[batch].storage_id:
+                    newest[batch] = record
+        runs = {
+            batch: (
+                dg.DagsterRunStatus.STARTED  # still Dagster's to finish: its retry is coming
+                if _retry_expected(record, now)
+                else record.dagster_run.status
+            )
+            for batch, record in newest.items()
+        }
         # Statuses first, events second: a run seen finished has all its events in this read.
         after = int(self.state.get_meta(_EVENTS_AFTER) or 0)
         outcomes, newest = read_outcomes(self.instance, after, self.shards.asset_keys)

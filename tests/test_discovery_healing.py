@@ -21,7 +21,7 @@ from pii_pipeline.corpus import single_page_pdf
 from pii_pipeline.runner import process
 from resources.openai_extractor import OpenAIExtractor
 from resources.settings import DiscoverySettings, PipelineSettings
-from sensors.discovery import BATCH_TAG, RUN_LEASE_S, Discovery
+from sensors.discovery import BATCH_TAG, RUN_LEASE_S, WILL_RETRY_TAG, Discovery
 from tests.fake_openai import DEFAULT_KEY, FakeOpenAI
 from tests.llm_helpers import ScriptedAnswer
 from tests.test_discovery_sensor import put
@@ -165,3 +165,45 @@ def test_discovery_mode_is_validated(value: str) -> None:
     else:
         with pytest.raises(ValueError, match="PII_EVENTS_QUEUE_URL"):
             DiscoverySettings.from_env({"PII_DISCOVERY_MODE": "events"})
+
+
+@dg.op
+def _finishes() -> None:
+    pass
+
+
+@dg.job
+def _retry_of_the_run() -> None:
+    _finishes()
+
+
+@pytest.mark.parametrize("retried", [True, False], ids=["retried", "no-retry-daemon"])
+def test_a_failed_run_dagster_will_retry_is_left_to_its_retry(
+    store, instance, retried: bool
+) -> None:
+    put(store, "a.pdf")
+    discovery = Discovery(
+        instance, store, DiscoverySettings(retry_base_s=1), batch_size=10, max_runs=5
+    )
+    (batch,) = discovery.tick(now=time.time()).batches
+    # A killed worker's run ends failed, and Dagster's run retries will re-execute it (the retry
+    # reuses what the run finished): requesting its documents again would extract them twice.
+    failed = _killed_run.execute_in_process(
+        instance=instance,
+        tags={BATCH_TAG: batch.run_key, WILL_RETRY_TAG: "true"},
+        raise_on_error=False,
+    )
+    assert instance.get_run_by_id(failed.run_id).tags[WILL_RETRY_TAG] == "true"
+    assert discovery.tick(now=time.time()).report.requeued == 0
+    if retried:
+        # The retry carries its parent's tags, ours included, and succeeds: the batch is done.
+        _retry_of_the_run.execute_in_process(
+            instance=instance, tags={BATCH_TAG: batch.run_key, "dagster/retry_number": "1"}
+        )
+    later = discovery.tick(now=time.time() + RUN_LEASE_S + 1)
+    if retried:
+        assert later.report.requeued == 0 and discovery.state.in_flight() == {}
+    else:
+        # No retry within the lease (no daemon runs retries): requested again after all.
+        assert later.report.requeued == 1
+        assert discovery.state.retry_status(["a.pdf"])["a.pdf"][0] == RUN_FAILED

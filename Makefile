@@ -61,7 +61,7 @@ test: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m pytest
 
 # `pii-pipeline process` through an S3 proxy injecting SlowDown, resets (mid-body too), stalls
-# and failing PUTs at set rates; slow, so not part of `make test`. See README.
+# and failing PUTs at set rates; slow, so not part of `make test`. See docs/operations.md.
 test-faults: system-deps $(STAMP)
 	$(BIN)/python -m pytest -m faults
 
@@ -90,12 +90,12 @@ $(EVAL_STAMP): pyproject.toml
 
 # Offline extractor quality next to Presidio's pattern recognizers (held-out seed), on real public
 # blank forms filled through their fields (and flattened) and on documents in five languages; see
-# README. EVAL_ARGS="--ner spacy:<pipeline>" also times a NER backend.
+# docs/recognizers.md. EVAL_ARGS="--ner spacy:<pipeline>" also times a NER backend.
 eval: system-deps $(EVAL_STAMP)
 	TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS= $(BIN)/python -m bench.eval $(EVAL_ARGS)
 
 # The whole pipeline over public real-world and damaged files fetched onto this machine (PDF,
-# Office and mail libraries' own test files); not part of `make test`. See README.
+# Office and mail libraries' own test files); not part of `make test`. See docs/documents.md.
 robustness: system-deps $(STAMP)
 	$(BIN)/python -m bench.robustness $(ROBUSTNESS_ARGS)
 

@@ -21,7 +21,7 @@ from resources.s3 import DocumentStore
 _PROGRESS_EVERY = 10
 NOT_STARTED = "not_started"
 # Extraction steps of all runs share this Dagster concurrency pool, so parallel runs cannot exceed
-# an LLM provider's limits: `dagster instance concurrency set pii_extraction N` (see README).
+# an LLM provider's limits: `dagster instance concurrency set pii_extraction N` (see docs/llm.md).
 EXTRACTION_POOL = "pii_extraction"
 CODE_VERSION_TAG = "dagster/code_version"
 

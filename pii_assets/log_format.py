@@ -4,7 +4,7 @@ One JSON object per line, always the same keys (`FIELDS`, null when a record has
 both the run logs (Dagster's `console` logger of every job is replaced) and the Python logs of the
 processes that load the code location (the gRPC code server and its run workers). A line holds what
 the record's message says (our messages carry counts, classes, statuses and object keys, never
-extracted values, passwords or document text, see README "Privacy") and, for an exception, its type
+extracted values, passwords or document text, see docs/security.md) and, for an exception, its type
 only: a traceback can quote values, so none is written.
 
 Example (one line, wrapped here):

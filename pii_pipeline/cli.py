@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,17 @@ from pii_assets.bucket import require_private_bucket
 from pii_assets.dataset import read_manifest
 from pii_pipeline import dataset_cli, metrics_cli, review_cli
 from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
-from pii_pipeline.runner import ProcessReport, process, reprocess, stale_partitions
+from pii_pipeline.runner import (
+    ProcessReport,
+    document_code_version,
+    estimate_cost_usd,
+    process,
+    reprocess,
+    stale_partitions,
+)
 from pii_pipeline.summary import download_version, summarize
 from resources.s3 import DocumentStore
-from resources.settings import PipelineSettings, build_store
+from resources.settings import DiscoverySettings, PipelineSettings, build_store
 
 console = Console(stderr=True)
 
@@ -157,7 +165,26 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
     if report.dataset_path:
         out.print(f"dataset: {report.dataset_path}", soft_wrap=True)
     for run_id in report.failed_runs:
-        out.print(f"[red]run {run_id} failed; its documents are retried on the next process")
+        out.print(f"[red]run {run_id} failed; its documents are requested again after a backoff")
+    if report.postponed:
+        waiting = [p for p in report.postponed if p.next_attempt_at is not None]
+        given_up = [p for p in report.postponed if p.next_attempt_at is None]
+        if waiting:
+            soonest = datetime.fromtimestamp(min(p.next_attempt_at for p in waiting), UTC)
+            out.print(
+                f"[red]{len(waiting)} documents failed for a transient cause and were left for a "
+                f"later attempt (the next at {soonest:%Y-%m-%d %H:%M:%S} UTC; the sensor or the "
+                "next process retries them):"
+            )
+        for item in waiting[:20]:
+            out.print(f"  {item.partition_key}: {item.error_class}, attempt {item.attempts}")
+        if given_up:
+            out.print(
+                f"[red]{len(given_up)} documents used up their attempts "
+                "(PII_RETRY_MAX_ATTEMPTS); `pii-pipeline reprocess --partition KEY…` retries them:"
+            )
+        for item in given_up[:20]:
+            out.print(f"  {item.partition_key}: {item.error_class}, {item.attempts} attempts")
 
 
 def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
@@ -170,6 +197,21 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
         "documents_archived": report.archived,
         "runs": report.runs,
         "failed_runs": report.failed_runs,
+        "events": report.events,
+        # Documents left failed for a transient cause: retried later, or given up (null).
+        "documents_postponed": [
+            {
+                "partition_key": p.partition_key,
+                "error_class": p.error_class,
+                "attempts": p.attempts,
+                "next_attempt_at": (
+                    datetime.fromtimestamp(p.next_attempt_at, UTC).isoformat()
+                    if p.next_attempt_at is not None
+                    else None
+                ),
+            }
+            for p in report.postponed
+        ],
         "dataset_version": report.dataset_version,
         "dataset_path": report.dataset_path,
         "publish_status": report.publish_status,
@@ -188,25 +230,30 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    from pii_assets.asset_names import DOCUMENT_ASSET_KEY
     from pii_assets.definitions import build_definitions
+    from pii_assets.partitions import DocumentShards
 
     settings = PipelineSettings.from_env()
+    shards = DocumentShards(DiscoverySettings.from_env().document_shards)
     defs = build_definitions(settings)
     instance = _instance()
     if args.stale:
-        code_version = defs.get_assets_def(DOCUMENT_ASSET_KEY).code_versions_by_key[
-            DOCUMENT_ASSET_KEY
-        ]
-        keys = stale_partitions(instance, code_version or "")
+        keys = stale_partitions(instance, document_code_version(defs, shards), shards)
     else:
         layout = _store().layout()
         keys = [*args.partition, *(layout.partition_key(k) for k in args.object)]
     if args.dry_run or not keys:
-        payload = {"partitions": keys, "count": len(keys)}
-        print(
-            json.dumps(payload, indent=2) if args.json else f"{len(keys)} partitions to reprocess"
-        )
+        cost = estimate_cost_usd(defs, keys) if keys else None
+        payload = {"partitions": keys, "count": len(keys), "estimated_cost_usd": cost}
+        if args.json:
+            print(json.dumps(payload, indent=2))
+            return 0
+        for key in keys:
+            print(key)
+        line = f"{len(keys)} partitions to reprocess"
+        if cost is not None:
+            line += f"; estimated LLM cost at most ${cost:.4f} (each document's pre-start estimate)"
+        console.print(line)
         return 0
     with Progress(
         TextColumn("[bold]reprocessing"),
@@ -223,6 +270,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             keys,
             batch_size=settings.batch_size,
             publish=not args.no_publish,
+            shards=shards,
             on_batch=lambda batch, ok: progress.advance(task, len(batch.partition_keys)),
         )
     summary = None

@@ -18,6 +18,7 @@ import phonenumbers
 from dagster import EnvVar
 
 from pii_assets.bucket import SSE_ALGORITHMS
+from pii_assets.partitions import MAX_SHARDS
 from pii_assets.value_policy import MIN_HASH_KEY_BYTES, VALUE_POLICIES
 from resources.documents import DocumentOptions
 from resources.extractors import ExtractorResource, LocalExtractor
@@ -269,3 +270,54 @@ def build_extractor(kind: str, environ: Mapping[str, str] | None = None) -> Extr
     if kind == "openai":
         return build_openai_extractor(environ)
     raise ValueError(f"PII_EXTRACTOR must be one of {', '.join(EXTRACTORS)}, got {kind!r}")
+
+
+DISCOVERY_MODES = ("listing", "events")
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """How discovery finds objects (see sensors/discovery.py and the README's "Discovery").
+
+    `mode` "listing" lists the input prefix, a few pages per tick, continuously; "events" reads
+    S3 Event Notifications from the SQS queue `queue_url` and lists the prefix once every
+    `reconcile_interval_s` to catch missed events. `retry_*`: transient failures are requested
+    again after `retry_base_s` × 2^(n-1) seconds, at most `retry_max_attempts` times.
+    """
+
+    mode: str = "listing"
+    queue_url: str | None = None
+    max_events_per_tick: int = 10_000
+    events_wait_s: int = 5
+    reconcile_interval_s: int = 86_400
+    tick_budget_s: int = 20
+    retry_max_attempts: int = 5
+    retry_base_s: int = 60
+    state_url: str | None = None
+    document_shards: int = 1  # dynamically partitioned document assets (pii_assets/partitions.py)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DiscoverySettings:
+        env = os.environ if environ is None else environ
+        mode = _choice(env, "PII_DISCOVERY_MODE", "listing", DISCOVERY_MODES)
+        queue_url = env.get("PII_EVENTS_QUEUE_URL") or None
+        if mode == "events" and not queue_url:
+            raise ValueError("PII_DISCOVERY_MODE=events needs PII_EVENTS_QUEUE_URL")
+        # SQS long polling waits at most 20 s (ReceiveMessage, WaitTimeSeconds).
+        wait = _int(env, "PII_EVENTS_WAIT_S", cls.events_wait_s, minimum=0, maximum=20)
+        return cls(
+            mode=mode,
+            queue_url=queue_url,
+            max_events_per_tick=_int(env, "PII_EVENTS_MAX_PER_TICK", cls.max_events_per_tick),
+            events_wait_s=wait,
+            reconcile_interval_s=_int(
+                env, "PII_RECONCILE_INTERVAL_S", cls.reconcile_interval_s, minimum=0
+            ),
+            tick_budget_s=_int(env, "PII_DISCOVERY_TICK_BUDGET_S", cls.tick_budget_s),
+            retry_max_attempts=_int(env, "PII_RETRY_MAX_ATTEMPTS", cls.retry_max_attempts),
+            retry_base_s=_int(env, "PII_RETRY_BASE_S", cls.retry_base_s),
+            state_url=env.get("PII_DISCOVERY_STATE_URL") or None,
+            document_shards=_int(
+                env, "PII_DOCUMENT_SHARDS", cls.document_shards, maximum=MAX_SHARDS
+            ),
+        )

@@ -2,6 +2,7 @@
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -20,7 +21,14 @@ _ACTIVE = [
 _MAX_WAIT_INTERVALS = 6
 
 
-def build_publish_sensor(*, min_interval_s: int, check_interval_s: int = 30) -> dg.SensorDefinition:
+def build_publish_sensor(
+    *,
+    min_interval_s: int,
+    check_interval_s: int = 30,
+    extract_jobs: Sequence[str] = (EXTRACT_JOB,),
+) -> dg.SensorDefinition:
+    """`extract_jobs`: the extraction job of each document shard."""
+
     @dg.sensor(
         name=PUBLISH_SENSOR,
         job_name=PUBLISH_JOB,
@@ -35,20 +43,25 @@ def build_publish_sensor(*, min_interval_s: int, check_interval_s: int = 30) -> 
         state = json.loads(context.cursor) if context.cursor else {}
         seen_until = float(state.get("seen_until", 0.0))
         published_at = float(state.get("published_at", 0.0))
-        successes = context.instance.get_run_records(
-            dg.RunsFilter(
-                job_name=EXTRACT_JOB,
-                statuses=[dg.DagsterRunStatus.SUCCESS],
-                updated_after=datetime.fromtimestamp(seen_until, UTC),
+        successes = [
+            record
+            for job_name in extract_jobs
+            for record in context.instance.get_run_records(
+                dg.RunsFilter(
+                    job_name=job_name,
+                    statuses=[dg.DagsterRunStatus.SUCCESS],
+                    updated_after=datetime.fromtimestamp(seen_until, UTC),
+                )
             )
-        )
+        ]
         if not successes:
             return dg.SensorResult(skip_reason="no extraction run succeeded since the last version")
         now = time.time()
         newest = max(r.update_timestamp.timestamp() for r in successes)
         oldest = min(r.update_timestamp.timestamp() for r in successes)
-        active = context.instance.get_runs_count(
-            dg.RunsFilter(job_name=EXTRACT_JOB, statuses=_ACTIVE)
+        active = sum(
+            context.instance.get_runs_count(dg.RunsFilter(job_name=job_name, statuses=_ACTIVE))
+            for job_name in extract_jobs
         )
         if active and now - oldest < _MAX_WAIT_INTERVALS * max(min_interval_s, 60):
             return dg.SensorResult(skip_reason=f"waiting for {active} extraction runs to finish")

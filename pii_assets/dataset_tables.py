@@ -79,11 +79,18 @@ __all__ = ["CommitFailedError", "DatasetLocation", "DeltaError"]
 
 @dataclass(frozen=True)
 class DatasetLocation:
-    """Where the tables live and how delta-rs reaches them (object_store option names)."""
+    """Where the tables live and how delta-rs reaches them (object_store option names).
+
+    `storage_options` are what any Delta reader needs too (deltalake, Polars): endpoint, region,
+    credentials, encryption. `retries` (`retry_options`) are delta-rs's own keys, added only to
+    the pipeline's delta-rs calls (`delta_options`): Polars reads `max_retries` as a number of its
+    own and refuses the string delta-rs wants.
+    """
 
     bucket: str
     prefix: str  # the dataset prefix, ending in "/"
     storage_options: dict[str, str] = field(default_factory=dict, repr=False)
+    retries: dict[str, str] = field(default_factory=dict)
 
     def uri(self, table: str) -> str:
         return f"s3://{self.bucket}/{self.prefix}{table}"
@@ -92,10 +99,15 @@ class DatasetLocation:
         return f"{self.prefix}{table}/"
 
     @property
+    def delta_options(self) -> dict[str, str]:
+        """The options of the pipeline's delta-rs calls: `storage_options` and `retries`."""
+        return {**self.storage_options, **self.retries}
+
+    @property
     def attempts(self) -> int:
         """Tries at one delta-rs operation, the first included: as many as object_store makes
         per request (`max_retries` + 1), so both layers follow PII_S3_MAX_ATTEMPTS."""
-        retries = self.storage_options.get("max_retries")
+        retries = self.retries.get("max_retries")
         return int(retries) + 1 if retries is not None else DEFAULT_ATTEMPTS
 
 
@@ -137,9 +149,9 @@ def retry_options(client: Any) -> dict[str, str]:
 
 def storage_options(client: Any, layout: BucketLayout) -> dict[str, str]:
     """delta-rs options matching a boto3 client: its endpoint (only a non-AWS one; AWS is found
-    from the region), region, the same credentials, retries and timeouts (`retry_options`), and
-    the layout's server-side encryption (`OutputEncryption.object_store_options`), which every
-    object delta-rs writes gets: data files, change data files, log entries and checkpoints.
+    from the region), region, the same credentials, and the layout's server-side encryption
+    (`OutputEncryption.object_store_options`), which every object delta-rs writes gets: data
+    files, change data files, log entries and checkpoints. Readers use them as they are.
 
     Credentials are the client's own, frozen now (botocore refreshes temporary ones before
     freezing), so delta-rs acts as the same identity as every other write of the pipeline.
@@ -167,13 +179,19 @@ def storage_options(client: Any, layout: BucketLayout) -> dict[str, str]:
         options["AWS_SECRET_ACCESS_KEY"] = frozen.secret_key
         if frozen.token:
             options["AWS_SESSION_TOKEN"] = frozen.token
-    options.update(retry_options(client))
     options.update(layout.encryption.object_store_options())
     return options
 
 
 def location(client: Any, layout: BucketLayout) -> DatasetLocation:
-    return DatasetLocation(layout.bucket, layout.dataset_prefix, storage_options(client, layout))
+    """The dataset's tables as this client reaches them: `storage_options` and, for the
+    pipeline's own delta-rs calls, `retry_options`."""
+    return DatasetLocation(
+        layout.bucket,
+        layout.dataset_prefix,
+        storage_options(client, layout),
+        retry_options(client),
+    )
 
 
 def transient(exc: BaseException) -> bool:
@@ -206,7 +224,7 @@ def open_table(where: DatasetLocation, table: str, version: int | None = None) -
     def load() -> DeltaTable | None:
         try:
             return DeltaTable(
-                where.uri(table), version=version, storage_options=where.storage_options
+                where.uri(table), version=version, storage_options=where.delta_options
             )
         except TableNotFoundError:
             return None
@@ -227,7 +245,7 @@ def ensure_table(where: DatasetLocation, table: str, schema: pa.Schema) -> Delta
                 schema,
                 mode="error",
                 configuration=TABLE_CONFIGURATION,
-                storage_options=where.storage_options,
+                storage_options=where.delta_options,
             )
         except Exception as exc:
             # Created by a concurrent publisher between our look and our create (version 0

@@ -19,7 +19,7 @@ whether a commit landed through the table's transaction identifiers. Only `datas
 change data.
 
 S3 faults: delta-rs talks to S3 through the Rust `object_store` crate, which retries throttling,
-5xx answers, and connection faults of reads and unconditional writes (`storage_options` sets its
+5xx answers, and connection faults of reads and unconditional writes (`retry_options` sets its
 attempts and timeouts from the same settings as botocore's). It does not retry a connection
 broken while a listing's body streams, nor a conditional write (a commit) whose connection broke
 after it was sent; those surface here as OSError and are retried by this module (`attempts`

@@ -524,6 +524,7 @@ def publish(
                 new.entities,
                 publish_id=publish_id,
                 full=new.full,
+                attempts=where.attempts,
             )
             documents_version = replace_rows(
                 documents,
@@ -532,6 +533,7 @@ def publish(
                 new.documents,
                 publish_id=publish_id,
                 full=new.full,
+                attempts=where.attempts,
             )
         except CommitFailedError:
             # Another publisher committed rows this change read: start over from its version.

@@ -18,6 +18,7 @@ import phonenumbers
 from dagster import EnvVar
 
 from pii_assets.bucket import SSE_ALGORITHMS
+from pii_assets.notifications import DEFAULT_UI_URL, NotifyConfig
 from pii_assets.value_policy import MIN_HASH_KEY_BYTES, VALUE_POLICIES
 from resources.documents import DocumentOptions
 from resources.extractors import ExtractorResource, LocalExtractor
@@ -78,6 +79,7 @@ class PipelineSettings:
         timezone = env.get("PII_SCHEDULE_TIMEZONE", cls.schedule_timezone) or "UTC"
         _check_schedule(cron, timezone)
         daily_budget_usd(env)  # read by the discovery sensor on each tick; checked here first
+        notify_settings(env)  # read by the notification sensors on each tick; checked here first
         return cls(
             extractor=extractor,
             batch_size=_int(env, "PII_BATCH_SIZE", cls.batch_size),
@@ -204,6 +206,42 @@ def _flag(environ: Mapping[str, str] | None, name: str, default: bool) -> bool:
 def daily_budget_usd(environ: Mapping[str, str] | None = None) -> float | None:
     """PII_MAX_DAILY_BUDGET_USD: what all runs may spend per UTC day; unset or 0 means no limit."""
     return _float(os.environ if environ is None else environ, "PII_MAX_DAILY_BUDGET_USD") or None
+
+
+def _url(environ: Mapping[str, str], name: str, default: str, *, secret: bool = False) -> str:
+    """An http(s) URL; a secret one is never quoted in the error."""
+    value = (environ.get(name) or default).strip()
+    if value and not value.startswith(("https://", "http://")):
+        shown = "" if secret else f", got {value!r}"
+        raise ValueError(f"{name} must be an http:// or https:// URL{shown}")
+    return value
+
+
+def notify_settings(environ: Mapping[str, str] | None = None) -> NotifyConfig:
+    """Notification channels and triggers (pii_assets/notifications.py), read on each sensor tick
+    so the webhook URL, a secret, never enters the definitions:
+
+    - PII_SLACK_WEBHOOK_URL: a Slack incoming webhook (secret; unset: no Slack);
+    - PII_SNS_TOPIC_ARN: an SNS topic, `arn:<partition>:sns:<region>:<account>:<name>` (unset:
+      no SNS);
+    - PII_NOTIFY_FAILED_DOCUMENTS: notify a run with at least this many failed documents
+      (default 1; 0: never);
+    - PII_UI_URL: the Dagster UI the links point to (default http://127.0.0.1:3000).
+    """
+    env = os.environ if environ is None else environ
+    arn = (env.get("PII_SNS_TOPIC_ARN") or "").strip()
+    parts = arn.split(":")
+    if arn and (len(parts) < 6 or parts[0] != "arn" or parts[2] != "sns" or not parts[3]):
+        raise ValueError(
+            f"PII_SNS_TOPIC_ARN must be an SNS topic ARN "
+            f"(arn:aws:sns:<region>:<account>:<topic>), got {arn!r}"
+        )
+    return NotifyConfig(
+        slack_webhook_url=_url(env, "PII_SLACK_WEBHOOK_URL", "", secret=True),
+        sns_topic_arn=arn,
+        failed_documents=_int(env, "PII_NOTIFY_FAILED_DOCUMENTS", 1, minimum=0),
+        ui_url=_url(env, "PII_UI_URL", DEFAULT_UI_URL).rstrip("/"),
+    )
 
 
 def build_openai_extractor(environ: Mapping[str, str] | None = None) -> ExtractorResource:

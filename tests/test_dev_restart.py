@@ -1,0 +1,111 @@
+"""`make dev` across restarts: the embedded S3 keeps its objects in a folder, a taken port is a
+one-line error, and an instance ahead of its bucket is detected (real moto server, real Dagster
+instance, real extraction through `pii_pipeline.runner.process`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from pii_assets.dataset import latest_version
+from pii_assets.definitions import build_definitions
+from pii_pipeline.corpus import generate_corpus
+from pii_pipeline.dev_state import instance_mismatch
+from pii_pipeline.local_s3 import LocalS3Server, PortTaken
+from pii_pipeline.runner import process
+from resources.s3 import DocumentStore
+from resources.settings import PipelineSettings
+
+
+def objects(client, bucket: str) -> dict[str, tuple[str, str, bytes]]:
+    """key -> (ETag, content type, body)."""
+    out = {}
+    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
+        response = client.get_object(Bucket=bucket, Key=item["Key"])
+        out[item["Key"]] = (item["ETag"], response["ContentType"], response["Body"].read())
+    return out
+
+
+def test_objects_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "s3"
+    first = LocalS3Server(state_dir=state).start()
+    client = first.client()
+    client.create_bucket(Bucket="kept")
+    client.put_object(Bucket="kept", Key="documents/a b.pdf", Body=b"%PDF-1.7 \x00\xff")
+    client.put_object(Bucket="kept", Key="x/y.json", Body=b"{}", ContentType="application/json")
+    client.put_object(Bucket="kept", Key="gone.txt", Body=b"bye")
+    client.delete_object(Bucket="kept", Key="gone.txt")
+    before = objects(client, "kept")
+    first.stop()  # saves
+
+    second = LocalS3Server(state_dir=state).start()
+    try:
+        assert second.restored == 2
+        assert objects(second.client(), "kept") == before  # same bytes, ETags, content types
+        second.client().delete_object(Bucket="kept", Key="x/y.json")
+        assert second.save() == 0  # nothing new to write; the deletion is recorded
+    finally:
+        second.stop()
+    third = LocalS3Server(state_dir=state).start()
+    try:
+        assert list(objects(third.client(), "kept")) == ["documents/a b.pdf"]
+        assert len(list((state / "objects").iterdir())) == 1  # the deleted object's file went
+    finally:
+        third.stop()
+
+
+def test_a_taken_port_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(PortTaken, match=f"port {port} .embedded S3. is already in use"):
+            LocalS3Server(port=port).start()
+        env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            other = free.getsockname()[1]
+        for option, what, other_option in (
+            ("--ui-port", "Dagster UI", "--s3-port"),
+            ("--s3-port", "embedded S3", "--ui-port"),
+        ):
+            args = ["dev", option, str(port), other_option, str(other)]
+            cli = subprocess.run(
+                [sys.executable, "-m", "pii_pipeline.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                cwd=tmp_path,
+            )
+            assert cli.returncode == 2
+            (line,) = cli.stderr.strip().splitlines()
+            assert f"port {port} ({what}" in line and option in line
+        assert time.monotonic() - started < 120
+
+
+def test_an_instance_ahead_of_its_bucket_is_detected(store: DocumentStore, instance) -> None:
+    client = store.client()
+    for doc in generate_corpus(2, seed=4):
+        client.put_object(Bucket=store.bucket, Key=f"documents/{doc.name}", Body=doc.data)
+    defs = build_definitions(PipelineSettings(), resources={"store": store})
+    assert process(defs, instance, batch_size=10, max_runs=5).dataset_version == "v000001"
+    assert instance_mismatch(instance, client, store.layout()) == ""
+
+    # The same documents in a bucket that lost everything else (a restart without its state):
+    # the instance remembers both extractions and the version.
+    emptied = boto3.resource("s3", endpoint_url=store.endpoint_url).Bucket(store.bucket)
+    emptied.objects.filter(Prefix="extracted/").delete()
+    emptied.objects.filter(Prefix="labeled-datasets/").delete()
+    assert latest_version(client, store.layout()) is None
+    assert instance_mismatch(instance, client, store.layout()) == (
+        "2 of 2 extracted documents and dataset version v000001"
+    )

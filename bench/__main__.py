@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import (
+    cli_startup,
     document_memory,
     llm_cost,
     llm_throughput,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "llm_cost": llm_cost.run,
     "storage_overhead": storage_overhead.run,
     "parallel_runs": parallel_runs.run,
+    "cli_startup": cli_startup.run,
 }
 
 

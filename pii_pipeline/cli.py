@@ -11,32 +11,27 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pii_assets.bucket import require_private_bucket
-from pii_assets.dataset import read_manifest
 from pii_pipeline import dataset_cli, metrics_cli
-from pii_pipeline.local_s3 import (
-    LocalS3Server,
-    PortTaken,
-    ensure_bucket,
-    require_free_port,
-    use_local_credentials,
-)
-from pii_pipeline.runner import ProcessReport, process, reprocess, stale_partitions
-from pii_pipeline.summary import download_version, summarize
-from resources.s3 import DocumentStore
-from resources.settings import PipelineSettings, build_store
+from pii_pipeline.local_s3 import PortTaken
+
+# Dagster, pyarrow, deltalake, moto and boto3 take seconds to import: each command imports what
+# it uses, so `--help` and `dataset list` answer in well under 2 s (bench row `cli_startup`).
+if TYPE_CHECKING:
+    from pii_pipeline.runner import ProcessReport
+    from resources.s3 import DocumentStore
 
 console = Console(stderr=True)
 
 
 def _store() -> DocumentStore:
+    from resources.settings import build_store
+
     return build_store().process_config_and_initialize()
 
 
@@ -73,6 +68,7 @@ def _instance() -> Any:
 def seed_demo(count: int, seed: int) -> int:
     """Upload the generated demo corpus under the input prefix; returns documents uploaded."""
     from pii_pipeline.corpus import generate_corpus
+    from pii_pipeline.local_s3 import ensure_bucket
 
     store = _store()
     client = store.client()
@@ -87,7 +83,12 @@ def seed_demo(count: int, seed: int) -> int:
 
 
 def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessReport, dict | None]:
+    from pii_assets.bucket import require_private_bucket
+    from pii_assets.dataset import read_manifest
     from pii_assets.definitions import build_definitions
+    from pii_pipeline.runner import process
+    from pii_pipeline.summary import summarize
+    from resources.settings import PipelineSettings
 
     settings = PipelineSettings.from_env()
     defs = build_definitions(settings)
@@ -194,7 +195,11 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from pii_assets.asset_names import DOCUMENT_ASSET_KEY
+    from pii_assets.dataset import read_manifest
     from pii_assets.definitions import build_definitions
+    from pii_pipeline.runner import reprocess, stale_partitions
+    from pii_pipeline.summary import summarize
+    from resources.settings import PipelineSettings
 
     settings = PipelineSettings.from_env()
     defs = build_definitions(settings)
@@ -249,6 +254,8 @@ def _wait_for_signal() -> None:
 
 
 def cmd_s3_server(args: argparse.Namespace) -> int:
+    from pii_pipeline.local_s3 import LocalS3Server, use_local_credentials
+
     use_local_credentials()
     server = LocalS3Server(port=args.port).start()
     os.environ["AWS_ENDPOINT_URL_S3"] = server.endpoint_url
@@ -269,6 +276,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from pii_pipeline.local_s3 import LocalS3Server, use_local_credentials
+    from pii_pipeline.summary import download_version
+
     workdir = Path(args.workdir).resolve()
     home = workdir / "dagster_home"
     # A fresh instance each time: the embedded S3 starts empty, so old cursors would mislead.
@@ -321,9 +331,14 @@ def _fresh_instance_if_behind(home: Path) -> None:
         )
 
 
+_DEV_SUPERSEDED_WARNING = "ignore:Function `dev_command` is superseded"
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Embedded S3 (objects kept in --s3-dir between restarts) with the demo corpus, then
     `dagster dev` with the sensors on. A taken port is a one-line error (PortTaken)."""
+    from pii_pipeline.local_s3 import LocalS3Server, require_free_port, use_local_credentials
+
     home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
     require_free_port("127.0.0.1", args.ui_port, "Dagster UI; choose another with --ui-port")
     use_local_credentials()
@@ -338,6 +353,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         "AWS_ENDPOINT_URL_S3": server.endpoint_url,
         # Run logs at INFO in this terminal (pii_assets/log_format.py), not every DEBUG event.
         "PII_LOG_LEVEL": os.environ.get("PII_LOG_LEVEL", "INFO"),
+        # `dagster dev` warns that it is superseded by the `dg` tool, which we do not use.
+        "PYTHONWARNINGS": ",".join(
+            filter(None, [os.environ.get("PYTHONWARNINGS"), _DEV_SUPERSEDED_WARNING])
+        ),
     }
     os.environ.update(env)
     try:
@@ -443,7 +462,11 @@ def main(argv: list[str] | None = None) -> int:
         # Configuration errors: the message names the variable, never a secret value.
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         return 2
-    except (BotoCoreError, ClientError) as exc:
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not isinstance(exc, BotoCoreError | ClientError):
+            raise
         # botocore's messages name the operation, bucket and endpoint, never credentials.
         console.print(f"[red]S3 error:[/red] {exc}", soft_wrap=True, highlight=False)
         return 1

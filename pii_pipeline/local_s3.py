@@ -4,6 +4,8 @@ moto keeps objects in memory only (it has no storage backend; its request record
 request, reads included, and cannot replay multipart uploads). With a `state_dir`, the server's
 objects are mirrored to that folder (`S3Snapshot`): restored when it starts, saved every few
 seconds and when it stops, so `make dev` finds its bucket again after a restart.
+
+boto3 and moto are imported where used: the CLI imports this module to parse its arguments.
 """
 
 from __future__ import annotations
@@ -18,10 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import boto3
-from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 # moto accepts any credentials; boto3 refuses to sign without some.
 LOCAL_CREDENTIALS = {
@@ -85,6 +83,8 @@ class S3Snapshot:
 
     def restore(self, client: Any) -> int:
         """Create the buckets and put the objects back; returns the objects restored."""
+        from botocore.exceptions import ClientError
+
         for bucket, keys in self._index.items():
             try:
                 client.head_bucket(Bucket=bucket)
@@ -101,6 +101,8 @@ class S3Snapshot:
     def save(self, client: Any) -> int:
         """Mirror the endpoint's objects; only new or changed ones are read. Returns the objects
         written."""
+        from botocore.exceptions import ClientError
+
         self._objects.mkdir(parents=True, exist_ok=True)
         index: dict[str, dict[str, dict[str, str]]] = {}
         written = 0
@@ -158,6 +160,8 @@ class LocalS3Server:
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the embedded S3 server only listens on loopback")
+        from moto.server import ThreadedMotoServer  # seconds to import: only where served
+
         self._host, self._port = host, port
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
         self.endpoint_url = ""
@@ -169,6 +173,8 @@ class LocalS3Server:
         self._save_lock = threading.Lock()
 
     def client(self) -> Any:
+        import boto3
+
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
@@ -218,6 +224,9 @@ def use_local_credentials() -> None:
 
 
 def ensure_bucket(endpoint_url: str | None, bucket: str) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
     client = boto3.client("s3", endpoint_url=endpoint_url)
     try:
         client.head_bucket(Bucket=bucket)

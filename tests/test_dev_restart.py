@@ -109,3 +109,15 @@ def test_an_instance_ahead_of_its_bucket_is_detected(store: DocumentStore, insta
     assert instance_mismatch(instance, client, store.layout()) == (
         "2 of 2 extracted documents and dataset version v000001"
     )
+
+
+def test_the_cli_module_imports_no_heavy_package() -> None:
+    """`pii-pipeline --help` and `dataset list` start fast: each command imports what it uses
+    (start-up times: bench row `cli_startup`)."""
+    code = (
+        "import json, sys; import pii_pipeline.cli; "
+        "print(json.dumps(sorted(m for m in ('dagster', 'pyarrow', 'pandas', 'deltalake', "
+        "'moto', 'boto3') if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

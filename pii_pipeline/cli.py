@@ -362,9 +362,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     try:
         if server.restored:
             console.print(f"embedded S3: {server.restored} objects restored from {state_dir}")
+        seed_demo(args.count, args.corpus_seed)  # creates the bucket when it is new
         _fresh_instance_if_behind(home)
         ensure_instance_home(home)
-        seed_demo(args.count, args.corpus_seed)
         console.print(
             f"embedded S3 on {server.endpoint_url} (objects kept in {state_dir}); "
             f"UI on http://127.0.0.1:{args.ui_port}"

@@ -5,7 +5,9 @@ request, reads included, and cannot replay multipart uploads). With a `state_dir
 objects are mirrored to that folder (`S3Snapshot`): restored when it starts, saved every few
 seconds and when it stops, so `make dev` finds its bucket again after a restart.
 
-boto3 and moto are imported where used: the CLI imports this module to parse its arguments.
+moto's buckets are global to a process: every server of one process serves (and saves) the same
+buckets, which is why `dev` runs one. boto3 and moto are imported where used: the CLI imports
+this module to parse its arguments.
 """
 
 from __future__ import annotations

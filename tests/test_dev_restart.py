@@ -4,6 +4,7 @@ instance, real extraction through `pii_pipeline.runner.process`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -23,42 +24,68 @@ from pii_pipeline.runner import process
 from resources.s3 import DocumentStore
 from resources.settings import PipelineSettings
 
+# moto's backends are global to a process: every server started in one process (this session's
+# own included) shares the same buckets, so each restart here is a process of its own.
+_SERVER_SCRIPT = """
+import json, sys
+from pathlib import Path
+from pii_pipeline.local_s3 import LocalS3Server
 
-def objects(client, bucket: str) -> dict[str, tuple[str, str, bytes]]:
-    """key -> (ETag, content type, body)."""
-    out = {}
-    for item in client.list_objects_v2(Bucket=bucket).get("Contents", []):
-        response = client.get_object(Bucket=bucket, Key=item["Key"])
-        out[item["Key"]] = (item["ETag"], response["ContentType"], response["Body"].read())
-    return out
+server = LocalS3Server(state_dir=Path(sys.argv[1])).start()
+client = server.client()
+for line in sys.argv[2:]:
+    action, key, body, content_type = json.loads(line)
+    if action == "bucket":
+        client.create_bucket(Bucket=key)
+    elif action == "put":
+        extra = {"ContentType": content_type} if content_type else {}
+        client.put_object(Bucket="kept", Key=key, Body=body.encode("latin-1"), **extra)
+    else:
+        client.delete_object(Bucket="kept", Key=key)
+listed = {}
+if "kept" in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+    for item in client.list_objects_v2(Bucket="kept").get("Contents", []):
+        got = client.get_object(Bucket="kept", Key=item["Key"])
+        body = got["Body"].read().decode("latin-1")
+        listed[item["Key"]] = [item["ETag"], got["ContentType"], body]
+server.stop()
+print(json.dumps({"restored": server.restored, "objects": listed}))
+"""
+
+
+def serve_once(state: Path, *actions: list[str]) -> dict:
+    """Start a server on `state` in a fresh process, apply `actions`, list bucket `kept`, stop."""
+    out = subprocess.run(
+        [sys.executable, "-c", _SERVER_SCRIPT, str(state), *map(json.dumps, actions)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(out.stdout)
 
 
 def test_objects_survive_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "s3"
-    first = LocalS3Server(state_dir=state).start()
-    client = first.client()
-    client.create_bucket(Bucket="kept")
-    client.put_object(Bucket="kept", Key="documents/a b.pdf", Body=b"%PDF-1.7 \x00\xff")
-    client.put_object(Bucket="kept", Key="x/y.json", Body=b"{}", ContentType="application/json")
-    client.put_object(Bucket="kept", Key="gone.txt", Body=b"bye")
-    client.delete_object(Bucket="kept", Key="gone.txt")
-    before = objects(client, "kept")
-    first.stop()  # saves
+    first = serve_once(
+        state,
+        ["bucket", "kept", "", ""],
+        ["put", "documents/a b.pdf", "%PDF-1.7 \x00\xff", ""],
+        ["put", "x/y.json", "{}", "application/json"],
+        ["put", "gone.txt", "bye", ""],
+        ["delete", "gone.txt", "", ""],
+    )
+    assert first["restored"] == 0 and len(first["objects"]) == 2
 
-    second = LocalS3Server(state_dir=state).start()
-    try:
-        assert second.restored == 2
-        assert objects(second.client(), "kept") == before  # same bytes, ETags, content types
-        second.client().delete_object(Bucket="kept", Key="x/y.json")
-        assert second.save() == 0  # nothing new to write; the deletion is recorded
-    finally:
-        second.stop()
-    third = LocalS3Server(state_dir=state).start()
-    try:
-        assert list(objects(third.client(), "kept")) == ["documents/a b.pdf"]
-        assert len(list((state / "objects").iterdir())) == 1  # the deleted object's file went
-    finally:
-        third.stop()
+    second = serve_once(state)  # a new process: only the saved state can hold these
+    assert second["restored"] == 2
+    assert second["objects"] == first["objects"]  # same bytes, ETags and content types
+
+    third = serve_once(state, ["delete", "x/y.json", "", ""])
+    assert list(third["objects"]) == ["documents/a b.pdf"]
+    fourth = serve_once(state)
+    assert fourth["restored"] == 1 and list(fourth["objects"]) == ["documents/a b.pdf"]
+    assert len(list((state / "objects").iterdir())) == 1  # the deleted object's file went
 
 
 def test_a_taken_port_is_an_error_not_a_hang(tmp_path: Path) -> None:

@@ -70,8 +70,11 @@ test-faults: system-deps $(STAMP)
 test-postgres: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m pytest -m postgres tests/test_postgres_deployment.py
 
+# The embedded S3 keeps its objects in .dev_s3/ between restarts; ports: make dev S3_PORT=… UI_PORT=…
+S3_PORT ?= 9000
+UI_PORT ?= 3000
 dev: system-deps $(STAMP)
-	$(BIN)/pii-pipeline dev
+	$(BIN)/pii-pipeline dev --s3-port $(S3_PORT) --ui-port $(UI_PORT)
 
 bench: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m bench
@@ -108,4 +111,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .demo .dagster_home .bench .pytest_cache .ruff_cache
+	rm -rf $(VENV) .demo .dagster_home .dagster_home.stale-* .dev_s3 .bench .pytest_cache .ruff_cache

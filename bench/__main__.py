@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import (
+    cli_startup,
     discovery_events,
     discovery_scale,
     document_memory,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "storage_overhead": storage_overhead.run,
     "parallel_runs": parallel_runs.run,
     "discovery_events": discovery_events.run,
+    "cli_startup": cli_startup.run,
 }
 # `make bench-scale`: long runs (minutes to tens of minutes), out of `make bench`. publish_scaling
 # is in both: `BENCH_SCALE=1` (set by `make bench-scale`) makes its large dataset 1,000,000.

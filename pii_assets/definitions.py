@@ -25,6 +25,7 @@ from resources.settings import (
 )
 from schedules.daily import build_daily_schedule
 from sensors.discovery import build_discovery_sensor
+from sensors.notify import build_run_failure_notifier, build_run_outcome_notifier
 from sensors.publish import build_publish_sensor
 
 
@@ -73,6 +74,9 @@ def build_definitions(
                 min_interval_s=settings.publish_min_interval_s,
                 check_interval_s=min(30, settings.discovery_interval_s),
             ),
+            # Slack and SNS (PII_SLACK_WEBHOOK_URL, PII_SNS_TOPIC_ARN): skip when neither is set.
+            build_run_failure_notifier(),
+            build_run_outcome_notifier(),
         ],
         schedules=[
             build_daily_schedule(cron=settings.schedule_cron, timezone=settings.schedule_timezone)

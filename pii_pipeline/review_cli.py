@@ -11,19 +11,22 @@ from typing import Any
 
 from rich.console import Console
 
-from pii_assets.bucket import read_object
-from pii_assets.review.export import MAX_PRESIGN_S, URL_MODES, ExportFilters, ExportOptions
-from resources.settings import build_document_options, build_store
+# Dagster, pyarrow and boto3 are imported inside the commands: `pii-pipeline --help` stays fast.
+from pii_assets.review.model import MAX_PRESIGN_S, URL_MODES
 
 console = Console(stderr=True)
 
 
 def _store():
+    from resources.settings import build_store
+
     return build_store().process_config_and_initialize()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from pii_assets.review.export import export_tasks
+    from pii_assets.bucket import read_object
+    from pii_assets.review.export import ExportFilters, ExportOptions, export_tasks
+    from resources.settings import build_document_options
 
     store = _store()
     client, layout = store.client(), store.layout()

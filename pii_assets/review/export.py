@@ -35,13 +35,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pii_assets.bucket import BucketLayout, error_code, read_object, write_object
 from pii_assets.dataset import latest_version, read_version
 from pii_assets.models import ENTITY_TYPES, STATUSES_WITH_ENTITIES, Entity
-from pii_assets.review.model import TEXT_PAGE
+from pii_assets.review.model import MAX_PRESIGN_S, TEXT_PAGE, URL_MODES
 from pii_assets.review.pages import document_text, render_pages, task_format
 from pii_assets.review.store import exports_prefix
 from pii_assets.review.tasks import IMAGE, TEXT, build_task, labeling_config
 
-URL_MODES = ("s3", "presigned")
-MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4 presigned URLs: at most 7 days (S3 User Guide)
 _ENTITY_COLUMNS = [f.name for f in fields(Entity)]
 
 

@@ -14,6 +14,10 @@ from typing import Any
 
 from pii_assets.models import Entity
 
+# How exported tasks reference page images: s3:// URIs or presigned HTTPS URLs.
+URL_MODES = ("s3", "presigned")
+MAX_PRESIGN_S = 7 * 24 * 3600  # SigV4 presigned URLs: at most 7 days (S3 User Guide)
+
 # What a reviewed page says about each entity row (the `review_status` column).
 CONFIRMED = "confirmed"  # the reviewer kept the machine label: same type, same place
 CORRECTED = "corrected"  # the reviewer changed its type or moved it elsewhere

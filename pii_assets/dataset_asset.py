@@ -25,7 +25,7 @@ from pii_assets.dataset import (
 from pii_assets.dataset_schema import DOCUMENTS_SCHEMA
 from pii_assets.dataset_tables import DOCUMENTS, location, open_table, read_table
 from pii_assets.dataset_validation import CHECKS, COVERAGE_CHECK, CheckOutcome, coverage, validate
-from pii_assets.event_log import document_records
+from pii_assets.event_log import document_outcomes, newest_outcome_id, spend_today_usd
 from pii_assets.metadata import budget_metadata, dataset_metadata
 from pii_assets.partitions import documents_partitions
 from pii_assets.rollup import full_rollup, incremental_rollup, partition_rows
@@ -54,16 +54,12 @@ class _Base:
     partitions_cursor: str | None
 
 
-def _newest_document_event(instance: dg.DagsterInstance) -> int:
-    records = instance.fetch_materializations(DOCUMENT_ASSET_KEY, limit=1).records
-    return records[0].storage_id if records else 0
-
-
 def _materialized_since(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
-    """Partitions of the document asset materialized after storage id `after`, and the newest id."""
+    """Partitions of the document asset with an outcome after storage id `after` (materialized,
+    or observed failed: pii_assets/event_log.py), and the newest id."""
     keys: set[str] = set()
     newest = after
-    for record in document_records(instance, "materializations", after_storage_id=after):
+    for record in document_outcomes(instance, after_storage_id=after):
         if record.partition_key:
             keys.add(record.partition_key)
         newest = max(newest, record.storage_id)
@@ -117,7 +113,6 @@ def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
 
 def _spend_metadata(instance: dg.DagsterInstance) -> dict:
     from resources.settings import daily_budget_usd
-    from sensors.discovery import spend_today_usd
 
     return budget_metadata(spend_today_usd(instance), daily_budget_usd())
 
@@ -178,7 +173,7 @@ def pii_labeled_dataset(
             f"building on {latest}: {len(refresh)} documents refreshed, {len(removed)} removed"
         )
     else:
-        cursor = _newest_document_event(instance)
+        cursor = newest_outcome_id(instance)
         partitions_cursor = _newest_partition_cursor(instance)
         rollup = full_rollup(client, layout)
         context.log.info(

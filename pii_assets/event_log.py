@@ -1,13 +1,22 @@
-"""Reading the document asset's records from Dagster's event log, page by page."""
+"""Reading the document asset's records from Dagster's event log, page by page.
 
+A document's outcome is recorded in one of two ways (pii_assets/document_asset.py): a
+materialization (ok, partial, skipped) or, for a failed document, an observation whose
+`status` is `failed`, so that the run fails and Dagster shows the partition failed.
+`document_outcomes` reads both, for everything that needs every document's latest result.
+"""
+
+import heapq
 from collections.abc import Iterator
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import dagster as dg
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 
 _PAGE = 1000
+FAILED = "failed"
 
 
 def document_records(
@@ -35,3 +44,64 @@ def document_records(
         if not page.has_more:
             return
         cursor = page.cursor
+
+
+def record_metadata(record: dg.EventLogRecord) -> dict[str, Any]:
+    """A materialization's or observation's metadata as plain values ({} for other records)."""
+    event = record.asset_materialization or record.asset_observation
+    return {name: entry.value for name, entry in event.metadata.items()} if event else {}
+
+
+def is_failed_outcome(record: dg.EventLogRecord) -> bool:
+    """An observation recording a document that failed (not a `not_started` one)."""
+    event = record.asset_observation
+    status = event.metadata.get("status") if event else None
+    return status is not None and status.value == FAILED
+
+
+def document_outcomes(
+    instance: dg.DagsterInstance,
+    *,
+    after_storage_id: int | None = None,
+    after_timestamp: float | None = None,
+) -> Iterator[dg.EventLogRecord]:
+    """Every document outcome after a storage id or a time, oldest first (storage-id order):
+    the materializations and the observations of failed documents."""
+    failed = (
+        record
+        for record in document_records(
+            instance,
+            "observations",
+            after_storage_id=after_storage_id,
+            after_timestamp=after_timestamp,
+        )
+        if is_failed_outcome(record)
+    )
+    materialized = document_records(
+        instance,
+        "materializations",
+        after_storage_id=after_storage_id,
+        after_timestamp=after_timestamp,
+    )
+    yield from heapq.merge(materialized, failed, key=lambda record: record.storage_id)
+
+
+def newest_outcome_id(instance: dg.DagsterInstance) -> int:
+    """The storage id of the newest materialization or observation of `document_pii` (0: none);
+    a position from which `document_outcomes` reads what came after."""
+    newest = 0
+    for fetch in (instance.fetch_materializations, instance.fetch_observations):
+        records = fetch(DOCUMENT_ASSET_KEY, limit=1).records
+        newest = max(newest, records[0].storage_id if records else 0)
+    return newest
+
+
+def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -> float:
+    """USD recorded today (UTC) on the document asset's outcomes (their `cost_usd`): a document
+    that failed after paid LLM calls counts too."""
+    now = now or datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    total = 0.0
+    for record in document_outcomes(instance, after_timestamp=midnight):
+        total += float(record_metadata(record).get("cost_usd") or 0.0)
+    return total

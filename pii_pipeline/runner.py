@@ -15,8 +15,8 @@ import dagster as dg
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.document_asset import CODE_VERSION_TAG
-from pii_assets.event_log import document_records
-from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
+from pii_assets.event_log import document_outcomes
+from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB, failed_only_by_documents
 from pii_assets.partitions import documents_partitions
 from resources.s3 import DocumentStore
 from sensors.discovery import plan_for, record_archived_objects, run_request
@@ -72,6 +72,13 @@ def _execute(
     )
 
 
+def _finished(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> bool:
+    """The run succeeded, or failed only through documents that failed (the others are
+    materialized; the failed ones are recorded and requested again only when changed)."""
+    run = instance.get_run_by_id(result.run_id)
+    return result.success or (run is not None and failed_only_by_documents(run))
+
+
 def process(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -122,7 +129,7 @@ def process(
             result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
             report.runs += 1
             report.documents_requested += len(batch.partition_keys)
-            if result.success:
+            if _finished(instance, result):
                 completed.append(batch)
                 _save_cursor(instance, plan.state_after(completed))
             else:
@@ -139,13 +146,14 @@ def _document_code_version(defs: dg.Definitions) -> str:
 
 
 def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[str]:
-    """Partitions whose latest materialization ran another extraction code version, or none.
+    """Partitions whose latest outcome (materialization, or failure) ran another extraction code
+    version, or none.
 
     Read from the code version Dagster records on each partition's materialization, since the
     UI computes no staleness for a rollup over hundreds of partitions.
     """
     latest: dict[str, str | None] = {}
-    for record in document_records(instance, "materializations"):
+    for record in document_outcomes(instance):
         if record.partition_key:
             tags = record.event_log_entry.tags or {}
             latest[record.partition_key] = tags.get(CODE_VERSION_TAG)
@@ -175,7 +183,7 @@ def reprocess(
         result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
         report.runs += 1
         report.documents_requested += len(run)
-        if not result.success:
+        if not _finished(instance, result):
             report.failed_runs.append(result.run_id)
         on_batch(batch, result.success)
     if publish:

@@ -1,14 +1,13 @@
 """Discovery sensor: new and changed S3 objects become partitions and batched extraction runs."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
 
 from pii_assets.bucket import list_objects
 from pii_assets.document_asset import NOT_STARTED, recorded_materialization
-from pii_assets.event_log import document_records
+from pii_assets.event_log import FAILED, document_records, spend_today_usd
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.log_format import default_run_config
 from pii_assets.partitions import documents_partitions
@@ -46,23 +45,24 @@ def _metadata_value(record: dg.EventLogRecord, name: str) -> object:
 def to_request_again(instance: dg.DagsterInstance, after: int) -> tuple[set[str], int]:
     """Partitions to request again, from the document asset's events after storage id `after`:
     those a run budget left unstarted (`not_started` observations) and those S3 throttled
-    (materializations whose error class is in `RETRIED_ERROR_CLASSES`); and the newest id read.
+    (failed documents, recorded as observations, whose error class is in
+    `RETRIED_ERROR_CLASSES`); and the newest id read.
 
     Both kinds are read up to one bound taken first, so an event written between the two reads
     is left for the next tick instead of being skipped.
     """
     bound = instance.event_log_storage.get_maximum_record_id() or after
     events: list[tuple[int, str, bool]] = []  # (storage id, partition, asks for another try)
-    for kind, field, wanted in (
-        ("observations", "status", {NOT_STARTED}),
-        ("materializations", "error_class", RETRIED_ERROR_CLASSES),
-    ):
+    for kind in ("observations", "materializations"):
         for record in document_records(instance, kind, after_storage_id=after):
             if record.storage_id > bound:
                 break
-            again = _metadata_value(record, field) in wanted
+            status = _metadata_value(record, "status")
+            again = status == NOT_STARTED or (
+                status == FAILED and _metadata_value(record, "error_class") in RETRIED_ERROR_CLASSES
+            )
             # Other observations say nothing about whether the partition was read.
-            if record.partition_key and (again or kind == "materializations"):
+            if record.partition_key and (again or kind == "materializations" or status == FAILED):
                 events.append((record.storage_id, record.partition_key, again))
     # Per partition, its latest event in the window decides: a materialization that read the
     # object cancels an earlier throttled one.
@@ -104,18 +104,6 @@ def plan_for(
         batch_size=batch_size,
         max_runs=max_runs,
     )
-
-
-def spend_today_usd(instance: dg.DagsterInstance, now: datetime | None = None) -> float:
-    """USD recorded today (UTC) on the document asset's materializations (their `cost_usd`)."""
-    now = now or datetime.now(UTC)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    total = 0.0
-    for record in document_records(instance, "materializations", after_timestamp=midnight):
-        materialization = record.asset_materialization
-        cost = materialization.metadata.get("cost_usd") if materialization else None
-        total += float(cost.value or 0.0) if cost is not None else 0.0
-    return total
 
 
 def over_budget_result(

@@ -11,6 +11,7 @@ from pii_assets.dataset_asset import covers_input_prefix, pii_labeled_dataset
 from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
+from pii_assets.launch import build_launch_job
 from pii_assets.log_format import configure_process_logging, default_run_config, run_loggers
 from resources.extractors import ExtractorResource
 from resources.settings import (
@@ -42,7 +43,7 @@ def build_definitions(
         assets=[document_asset, pii_labeled_dataset],
         asset_checks=[covers_input_prefix],
         # PII_LOG_FORMAT=json: run logs as JSON lines (pii_assets/log_format.py).
-        jobs=build_jobs(default_run_config()),
+        jobs=[*build_jobs(default_run_config()), build_launch_job(default_run_config())],
         loggers=run_loggers() or None,
         sensors=[
             build_discovery_sensor(

@@ -11,7 +11,12 @@ import dagster as dg
 import pytest
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-from pii_assets.asset_names import DOCUMENT_ASSET, DOCUMENT_ASSET_KEY
+from pii_assets.asset_names import (
+    DATASET_ASSET,
+    DATASET_ASSET_KEY,
+    DOCUMENT_ASSET,
+    DOCUMENT_ASSET_KEY,
+)
 from pii_assets.dataset import latest_version, read_version
 from pii_assets.definitions import build_definitions
 from pii_assets.document_asset import RETRY_ON_STEP_FAILURE_TAG
@@ -27,6 +32,21 @@ GOOD = {f"good{i}.pdf": [f"Customer {i}", f"Email: person{i}@example.com"] for i
 BAD = {"broken.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog", "empty.png": b""}
 VALUES = [line.split(": ")[-1] for lines in GOOD.values() for line in lines]
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The dataset asset's totals: whole version, this version's own rows, today's spend and budget.
+TOTALS = (
+    "cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "version_cost_usd",
+    "version_input_tokens",
+    "version_output_tokens",
+    "documents",
+    "documents_by_status",
+    "success_rate",
+    "spend_today_usd",
+    "daily_budget_usd",
+    "daily_budget_remaining_usd",
+)
 
 
 @pytest.fixture
@@ -96,6 +116,16 @@ def test_failed_partitions_are_failed_and_the_run_names_them(store, instance, pr
     assert stale_partitions(instance, code_version) == []
     assert spend_today_usd(instance) == 0.0
 
+    # The dataset's totals, plotted by the UI over its materializations.
+    latest = instance.get_latest_materialization_event(DATASET_ASSET_KEY)
+    totals = {k: v.value for k, v in latest.asset_materialization.metadata.items()}
+    assert totals["documents_failed"] == 2 and totals["documents_ok"] == 2
+    assert totals["success_rate"] == 0.5
+    assert totals["documents_by_status"]["failed"] == 2
+    for key in TOTALS:
+        assert key in totals, key
+    assert totals["spend_today_usd"] == 0.0 and totals["daily_budget_remaining_usd"] == -1.0
+
     # A second process call finds nothing to do: failed documents are not requested again.
     again = process(defs, instance, batch_size=10, max_runs=5, publish=False)
     assert again.runs == 0
@@ -115,7 +145,7 @@ def test_graphql_shows_the_failed_partitions(store, instance, processed, monkeyp
     monkeypatch.setenv("PII_S3_BUCKET", store.bucket)
     (record,) = instance.get_run_records(dg.RunsFilter(job_name=EXTRACT_JOB))
     query = """
-    query ($key: AssetKeyInput!, $runId: ID!) {
+    query ($key: AssetKeyInput!, $dataset: AssetKeyInput!, $runId: ID!) {
       assetNodeOrError(assetKey: $key) {
         ... on AssetNode {
           partitionStats { numMaterialized numFailed numPartitions }
@@ -129,12 +159,19 @@ def test_graphql_shows_the_failed_partitions(store, instance, processed, monkeyp
           }
         }
       }
+      dataset: assetNodeOrError(assetKey: $dataset) {
+        ... on AssetNode { assetMaterializations(limit: 1) { metadataEntries { label } } }
+      }
       runOrError(runId: $runId) {
         ... on Run { status tags { key value } }
       }
     }
     """
-    variables = {"key": {"path": [DOCUMENT_ASSET]}, "runId": record.dagster_run.run_id}
+    variables = {
+        "key": {"path": [DOCUMENT_ASSET]},
+        "dataset": {"path": [DATASET_ASSET]},
+        "runId": record.dagster_run.run_id,
+    }
     with define_out_of_process_context(
         str(REPO_ROOT / "workspace.yaml"), None, instance
     ) as context:
@@ -150,6 +187,8 @@ def test_graphql_shows_the_failed_partitions(store, instance, processed, monkeyp
     entries = {e["label"]: e.get("text") for e in observation["metadataEntries"]}
     assert entries["status"] == "failed" and entries["error_class"] == "corrupt"
     assert entries["error_message"].startswith("documents/broken.pdf: ")
+    (published,) = result.data["dataset"]["assetMaterializations"]
+    assert set(TOTALS) <= {entry["label"] for entry in published["metadataEntries"]}
     run = result.data["runOrError"]
     assert run["status"] == "FAILURE"
     assert {"key": FAILED_DOCUMENTS_TAG, "value": "2"} in run["tags"]

@@ -98,6 +98,11 @@ def documents_failed(
         f"{len(failed)} of {total} documents failed: {_named(failed, _NAMED_IN_LOG)}; the others "
         "are materialized, the failed ones recorded as observations (error class and message)"
     )
+    # One line per document with its message: our messages name the document or part and the
+    # cause, never content (pii_assets/models.py), and the UI links a failed partition to this log.
+    for key in sorted(failed)[:_NAMED_IN_LOG]:
+        result = failed[key]
+        context.log.error(f"failed {key}: {result.error_class}: {result.error_message or ''}")
     return dg.Failure(
         description=f"{len(failed)} of {total} documents failed: "
         f"{_named(failed, _NAMED_IN_FAILURE)}",

@@ -61,7 +61,7 @@ test: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m pytest
 
 # `pii-pipeline process` through an S3 proxy injecting SlowDown, resets (mid-body too), stalls
-# and failing PUTs at set rates; slow, so not part of `make test`. See README.
+# and failing PUTs at set rates; slow, so not part of `make test`. See docs/operations.md.
 test-faults: system-deps $(STAMP)
 	$(BIN)/python -m pytest -m faults
 
@@ -70,15 +70,20 @@ test-faults: system-deps $(STAMP)
 test-postgres: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m pytest -m postgres tests/test_postgres_deployment.py
 
+# The embedded S3 keeps its objects in .dev_s3/ between restarts; ports: make dev S3_PORT=… UI_PORT=…
+S3_PORT ?= 9000
+UI_PORT ?= 3000
 dev: system-deps $(STAMP)
-	$(BIN)/pii-pipeline dev
+	$(BIN)/pii-pipeline dev --s3-port $(S3_PORT) --ui-port $(UI_PORT)
 
 bench: system-deps postgres-deps $(STAMP)
 	$(BIN)/python -m bench
 
-# The long benchmarks: publishing on a 1,000,000-document / 10,000,000-entity dataset.
-bench-scale: system-deps $(STAMP)
-	BENCH_SCALE=1 $(BIN)/python -m bench --only publish_scaling --json .bench/scale.json
+# The long benchmarks (about 40 minutes on 2 cores): publishing on a 1,000,000-document /
+# 10,000,000-entity dataset, discovery over 1,000,000 keys, Dagster with up to 1,000,000 partitions
+# on PostgreSQL.
+bench-scale: system-deps postgres-deps $(STAMP)
+	BENCH_SCALE=1 $(BIN)/python -m bench --scale --json .bench/scale.json
 
 $(EVAL_STAMP): pyproject.toml
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -88,12 +93,12 @@ $(EVAL_STAMP): pyproject.toml
 
 # Offline extractor quality next to Presidio's pattern recognizers (held-out seed), on real public
 # blank forms filled through their fields (and flattened) and on documents in five languages; see
-# README. EVAL_ARGS="--ner spacy:<pipeline>" also times a NER backend.
+# docs/recognizers.md. EVAL_ARGS="--ner spacy:<pipeline>" also times a NER backend.
 eval: system-deps $(EVAL_STAMP)
 	TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS= $(BIN)/python -m bench.eval $(EVAL_ARGS)
 
 # The whole pipeline over public real-world and damaged files fetched onto this machine (PDF,
-# Office and mail libraries' own test files); not part of `make test`. See README.
+# Office and mail libraries' own test files); not part of `make test`. See docs/documents.md.
 robustness: system-deps $(STAMP)
 	$(BIN)/python -m bench.robustness $(ROBUSTNESS_ARGS)
 
@@ -120,4 +125,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .demo .dagster_home .bench .pytest_cache .ruff_cache .ui-check
+	rm -rf $(VENV) .demo .dagster_home .dagster_home.stale-* .dev_s3 .bench .pytest_cache .ruff_cache .ui-check

@@ -11,11 +11,15 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import (
+    cli_startup,
+    discovery_events,
+    discovery_scale,
     document_memory,
     llm_cost,
     llm_throughput,
     page_throughput,
     parallel_runs,
+    partition_scale,
     publish_scaling,
     run_overhead,
     sensor_tick,
@@ -36,19 +40,32 @@ BENCHMARKS = {
     "llm_cost": llm_cost.run,
     "storage_overhead": storage_overhead.run,
     "parallel_runs": parallel_runs.run,
+    "discovery_events": discovery_events.run,
+    "cli_startup": cli_startup.run,
+}
+# `make bench-scale`: long runs (minutes to tens of minutes), out of `make bench`. publish_scaling
+# is in both: `BENCH_SCALE=1` (set by `make bench-scale`) makes its large dataset 1,000,000.
+SCALE_BENCHMARKS = {
+    "publish_scaling": publish_scaling.run,
+    "discovery_reconcile_1m": discovery_scale.run,
+    "partition_scale": partition_scale.run,
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument(
+        "--only", nargs="*", choices=sorted({**BENCHMARKS, **SCALE_BENCHMARKS}), default=None
+    )
+    parser.add_argument("--scale", action="store_true", help="the long benchmarks instead")
     parser.add_argument("--json", default=".bench/results.json", help="where to write figures")
     args = parser.parse_args(argv)
     console = Console()
     results = {}
-    for name, bench in BENCHMARKS.items():
-        if args.only and name not in args.only:
-            continue
+    chosen = SCALE_BENCHMARKS if args.scale else BENCHMARKS
+    if args.only:
+        chosen = {n: b for n, b in {**BENCHMARKS, **SCALE_BENCHMARKS}.items() if n in args.only}
+    for name, bench in chosen.items():
         console.print(f"[bold]running {name}…")
         results[name] = bench(console)
     table = Table(title="benchmarks")

@@ -73,6 +73,10 @@ def _tables(indices: range, generation: int) -> tuple[pa.Table, pa.Table]:
         "pages_text_and_ocr": zeros,
         "parts_read": pa.array([[("pages", 2)]] * n, pa.map_(pa.string(), pa.int32())),
         "unread_parts": pa.nulls(n, DOCUMENTS_SCHEMA.field("unread_parts").type),
+        "entity_values": pa.array(["raw"]).take(pa.array([0] * n)),
+        "reviewed_pages": zeros,
+        "redaction": pa.nulls(n, pa.string()),
+        "redacted_copy": pa.nulls(n, pa.string()),
     }
     m = n * ENTITIES_PER_DOCUMENT
     doc_index = [i for i in indices for _ in range(ENTITIES_PER_DOCUMENT)]
@@ -96,6 +100,11 @@ def _tables(indices: range, generation: int) -> tuple[pa.Table, pa.Table]:
         "char_start": pa.nulls(m, pa.int64()),
         "char_end": pa.nulls(m, pa.int64()),
         "data_path": pa.nulls(m, pa.string()),
+        **{
+            name: pa.nulls(m, ENTITIES_SCHEMA.field(name).type)
+            for name in ENTITIES_SCHEMA.names
+            if name.startswith(("review", "reviewed_"))
+        },
     }
     return (
         pa.table(documents).cast(DOCUMENTS_SCHEMA),

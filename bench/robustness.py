@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> dict:
                 "no public corpus found under "
                 f"{public_corpus.corpus_dir()} (PII_PUBLIC_CORPUS_DIR): fetch "
                 + ", ".join(f"github:{c.repository}" for c in CORPORA)
-                + " (see README, 'Robustness on public files')"
+                + " (see docs/documents.md, 'Robustness on public files')"
             )
         for name, value in LOCAL_CREDENTIALS.items():
             os.environ.setdefault(name, value)

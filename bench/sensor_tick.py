@@ -40,32 +40,22 @@ def _measure(keys: int, repeats: int) -> dict[str, float]:
                     item["Key"]
 
         sensor = build_definitions(PipelineSettings()).resolve_sensor_def(DISCOVERY_SENSOR)
-        # Tick until everything has been requested once (the first tick also registers every
-        # partition); steady-state ticks (nothing new) are what the daemon runs most of the time.
-        cursor = None
+
+        def tick() -> dg.SensorResult:
+            return sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
+
+        # Tick until everything has been requested once (the first tick also registers the
+        # partitions); steady-state ticks (nothing new) are what the daemon runs most of the time.
         first_tick = None
         for _ in range(1_000):
             start = time.perf_counter()
-            result = sensor(
-                dg.build_sensor_context(
-                    instance=instance, cursor=cursor, resources={"store": store}
-                )
-            )
+            result = tick()
             first_tick = first_tick or time.perf_counter() - start
-            for request in result.dynamic_partitions_requests or []:
-                instance.add_dynamic_partitions(
-                    request.partitions_def_name, list(request.partition_keys)
-                )
-            cursor = result.cursor
             if not result.run_requests:
                 break
 
         def steady_tick() -> None:
-            sensor(
-                dg.build_sensor_context(
-                    instance=instance, cursor=cursor, resources={"store": store}
-                )
-            )
+            tick()
 
         return {
             "raw_listing_s": median_time(raw_listing, repeats),

@@ -32,10 +32,7 @@ from botocore.exceptions import ClientError
 from pii_assets.bucket import (
     BucketLayout,
     error_code,
-    get_json,
-    list_objects,
     put_json,
-    read_object,
     require_private_bucket,
     write_object,
 )
@@ -64,6 +61,20 @@ from pii_assets.dataset_tables import (
     rows_for_keys,
     vacuum,
 )
+from pii_assets.dataset_versions import (  # reading versions needs no pyarrow: `dataset list`
+    LATEST_POINTER,
+    _card_key,
+    _is_delta_pointer,
+    _key,
+    _manifest_key,
+    _pointer,
+    existing_versions,
+    latest_version,
+    read_card,
+    read_manifest,
+    version_name,
+    version_number,
+)
 
 __all__ = [
     "DATASET_FORMAT",
@@ -73,10 +84,15 @@ __all__ = [
     "PublishedVersion",
     "build_tables",
     "placeholder_result",
+    # reading versions (pii_assets/dataset_versions.py)
+    "existing_versions",
+    "latest_version",
+    "read_card",
+    "read_manifest",
+    "version_name",
+    "version_number",
 ]
 
-LATEST_POINTER = "_latest.json"
-VERSIONS_FOLDER = "versions/"
 REJECTED_FOLDER = "rejected/"
 # A publish that lost a race starts over; beyond this many tries it gives up (and says so).
 MAX_ATTEMPTS = 8
@@ -84,14 +100,6 @@ MAX_ATTEMPTS = 8
 # by a predicate naming each document.
 _MAX_KEYED_REPLACE = 20_000
 _CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict", "412", "409"})
-
-
-def version_name(number: int) -> str:
-    return f"v{number:06d}"
-
-
-def version_number(name: str) -> int:
-    return int(name.lstrip("v"))
 
 
 class PublishConflict(RuntimeError):
@@ -140,74 +148,8 @@ class PublishedVersion:
     status: str = "published"
 
 
-def _key(layout: BucketLayout, name: str) -> str:
-    return f"{layout.dataset_prefix}{name}"
-
-
-def _manifest_key(layout: BucketLayout, version: str) -> str:
-    return _key(layout, f"{VERSIONS_FOLDER}{version}.json")
-
-
-def _card_key(layout: BucketLayout, version: str) -> str:
-    return _key(layout, f"{VERSIONS_FOLDER}{version}.md")
-
-
 def _json_bytes(data: dict[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-# --- reading versions ---------------------------------------------------------------------
-
-
-def read_manifest(client: Any, layout: BucketLayout, version: str) -> dict[str, Any] | None:
-    return get_json(client, layout.bucket, _manifest_key(layout, version))
-
-
-def _read_if_present(client: Any, layout: BucketLayout, key: str) -> tuple[bytes, str] | None:
-    """(body, ETag) of the object at `key`, or None when there is none."""
-    try:
-        body = read_object(client, layout.bucket, key)
-    except ClientError as exc:
-        if error_code(exc) in ("NoSuchKey", "404"):
-            return None
-        raise
-    return body.data or b"", body.etag
-
-
-def read_card(client: Any, layout: BucketLayout, version: str) -> str | None:
-    found = _read_if_present(client, layout, _card_key(layout, version))
-    return None if found is None else found[0].decode("utf-8")
-
-
-def _pointer(client: Any, layout: BucketLayout) -> tuple[dict[str, Any] | None, str | None]:
-    """`_latest.json` and its ETag (None, None when absent)."""
-    found = _read_if_present(client, layout, _key(layout, LATEST_POINTER))
-    if found is None:
-        return None, None
-    return json.loads(found[0]), found[1]
-
-
-def _is_delta_pointer(pointer: dict[str, Any] | None) -> bool:
-    # A pointer of the folder-per-version layout (format 2) names no table version; it is left
-    # for `dataset convert` and replaced by the first Delta version.
-    return pointer is not None and "documents_version" in pointer
-
-
-def latest_version(client: Any, layout: BucketLayout) -> str | None:
-    """The newest published version, as `_latest.json` names it."""
-    pointer, _ = _pointer(client, layout)
-    return pointer["version"] if _is_delta_pointer(pointer) else None
-
-
-def existing_versions(client: Any, layout: BucketLayout) -> list[str]:
-    """Versions with a manifest, oldest first (retention removes those it made unreadable)."""
-    prefix = _key(layout, VERSIONS_FOLDER)
-    names = [
-        info.key[len(prefix) : -len(".json")]
-        for info in list_objects(client, layout.bucket, prefix)
-        if info.key.endswith(".json")
-    ]
-    return sorted(names, key=version_number)
 
 
 def read_version(
@@ -524,6 +466,7 @@ def publish(
                 new.entities,
                 publish_id=publish_id,
                 full=new.full,
+                attempts=where.attempts,
             )
             documents_version = replace_rows(
                 documents,
@@ -532,6 +475,7 @@ def publish(
                 new.documents,
                 publish_id=publish_id,
                 full=new.full,
+                attempts=where.attempts,
             )
         except CommitFailedError:
             # Another publisher committed rows this change read: start over from its version.

@@ -59,6 +59,53 @@ def coverage_totals(documents: pa.Table) -> dict[str, dict[str, int]]:
     }
 
 
+# Review statuses of machine labels, and of the labels that make a reviewed page's ground truth.
+_MACHINE = ("confirmed", "corrected", "rejected")
+_REVIEWED = ("confirmed", "corrected", "added")
+
+
+def _grouped(table: pa.Table, column: str, statuses: tuple[str, ...]) -> dict[str, int]:
+    mask = pc.is_in(table.column("review_status"), value_set=pa.array(statuses))
+    return _value_counts(table.filter(pc.fill_null(mask, False)).column(column))
+
+
+def review_counts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
+    """Counts behind the machine labels' precision and recall on reviewed pages, per entity type
+    and per extractor: `machine` labels on reviewed pages, `reviewed` labels (the reviewer's
+    final labels: confirmed, corrected, added) and `matched` ones (confirmed: same type, same
+    place). Precision = matched / machine, recall = matched / reviewed."""
+    reviewed = entities.filter(pc.is_valid(entities.column("review_status")))
+    extractors = documents.select(["document_key", "extractor"])
+    joined = reviewed.select(
+        ["document_key", "entity_type", "reviewed_entity_type", "review_status"]
+    ).join(extractors, keys="document_key", join_type="left outer", use_threads=False)
+    joined = joined.set_column(
+        joined.schema.get_field_index("extractor"),
+        "extractor",
+        pc.fill_null(joined.column("extractor"), "unknown"),
+    )
+    by: dict[str, dict[str, dict[str, int]]] = {"type": {}, "extractor": {}}
+    for name, machine_column, reviewed_column in (
+        ("type", "entity_type", "reviewed_entity_type"),
+        ("extractor", "extractor", "extractor"),
+    ):
+        for kind, column, statuses in (
+            ("machine", machine_column, _MACHINE),
+            ("reviewed", reviewed_column, _REVIEWED),
+            ("matched", machine_column, ("confirmed",)),
+        ):
+            for key, count in _grouped(joined, column, statuses).items():
+                by[name].setdefault(key, {})[kind] = count
+    pages = documents.column("reviewed_pages")
+    return {
+        "reviewed_pages": int(pc.sum(pc.fill_null(pages, 0)).as_py() or 0),
+        "documents_reviewed": int(pc.sum(pc.greater(pc.fill_null(pages, 0), 0)).as_py() or 0),
+        "entities_by_review_status": _counts(reviewed, "review_status"),
+        "review_by_type": dict(sorted(by["type"].items())),
+        "review_by_extractor": dict(sorted(by["extractor"].items())),
+    }
+
+
 def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
     """Counts, totals and provenance of a version: what the manifest and the card show."""
     return {
@@ -77,6 +124,9 @@ def version_facts(documents: pa.Table, entities: pa.Table) -> dict[str, Any]:
         "input_tokens": int(pc.sum(documents.column("input_tokens")).as_py() or 0),
         "output_tokens": int(pc.sum(documents.column("output_tokens")).as_py() or 0),
         **coverage_totals(documents),
+        **review_counts(documents, entities),
+        # Redacted copies (pii_assets/redaction): documents by outcome ("redacted" or why not).
+        "documents_by_redaction": _counts(documents, "redaction"),
     }
 
 
@@ -150,6 +200,49 @@ def _value_policy_lines(entry: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _ratio(numerator: int, denominator: int) -> str:
+    return f"{numerator / denominator:.3f}" if denominator else "n/a"
+
+
+def _quality_table(rows: dict[str, dict[str, int]], header: str) -> list[str]:
+    if not rows:
+        return ["_none_", ""]
+    lines = [
+        f"| {header} | machine labels | reviewed labels | matched | precision | recall |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for key, counts in rows.items():
+        machine, reviewed = counts.get("machine", 0), counts.get("reviewed", 0)
+        matched = counts.get("matched", 0)
+        lines.append(
+            f"| {key} | {machine} | {reviewed} | {matched} | {_ratio(matched, machine)} | "
+            f"{_ratio(matched, reviewed)} |"
+        )
+    return [*lines, ""]
+
+
+def _review_lines(facts: dict[str, Any]) -> list[str]:
+    pages = facts.get("reviewed_pages", 0)
+    if not pages:
+        return ["## Human review", "", "_no page reviewed_", ""]
+    return [
+        "## Human review",
+        "",
+        f"{pages} pages of {facts.get('documents_reviewed', 0)} documents reviewed in Label "
+        "Studio (`pii-pipeline review`). On those pages a machine label is *matched* when the "
+        "reviewer kept it (same type, same place: IoU >= 0.5); precision = matched / machine "
+        "labels, recall = matched / the reviewer's labels.",
+        "",
+        *_table(facts.get("entities_by_review_status", {}), ("review status", "entities")),
+        "Machine labels against the reviews, by entity type:",
+        "",
+        *_quality_table(facts.get("review_by_type", {}), "entity type"),
+        "By extractor:",
+        "",
+        *_quality_table(facts.get("review_by_extractor", {}), "extractor"),
+    ]
+
+
 def render_card(manifest: dict[str, Any]) -> str:
     facts = manifest.get("facts", {})
     changes = manifest.get("changes", {})
@@ -195,6 +288,10 @@ def render_card(manifest: dict[str, Any]) -> str:
         "Parts that could not be read, by error class:",
         "",
         *_table(facts.get("unread_parts_by_error_class", {}), ("error class", "parts")),
+        *_review_lines(facts),
+        "## Redacted copies",
+        "",
+        *_table(facts.get("documents_by_redaction", {}), ("redaction", "documents")),
         "## Provenance and cost",
         "",
         f"- extractors: {', '.join(facts.get('documents_by_extractor', {})) or 'none'}",

@@ -15,11 +15,11 @@ from typing import Any
 
 import dagster as dg
 
-from pii_assets.asset_names import DOCUMENT_ASSET, DOCUMENT_ASSET_KEY
+from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.jobs import FAILED_DOCUMENTS_TAG
 from pii_assets.metadata import partition_metadata
 from pii_assets.models import DocumentResult, Status
-from pii_assets.partitions import documents_partitions
+from pii_assets.partitions import ONE_SHARD, DocumentShards
 from pii_assets.processing import ProcessingOptions, process_partitions
 from pii_assets.resume import earlier_attempts, reusable_results
 from resources.documents import DocumentOptions
@@ -29,7 +29,7 @@ from resources.s3 import DocumentStore
 _PROGRESS_EVERY = 10
 NOT_STARTED = "not_started"
 # Extraction steps of all runs share this Dagster concurrency pool, so parallel runs cannot exceed
-# an LLM provider's limits: `dagster instance concurrency set pii_extraction N` (see README).
+# an LLM provider's limits: `dagster instance concurrency set pii_extraction N` (see docs/llm.md).
 EXTRACTION_POOL = "pii_extraction"
 CODE_VERSION_TAG = "dagster/code_version"
 # Dagster's run retries would re-read documents that fail the same way again: a run failed by
@@ -43,12 +43,16 @@ AssetEvent = dg.MaterializeResult | dg.AssetMaterialization | dg.AssetObservatio
 
 
 def recorded_materialization(
-    partition_key: str, result: DocumentResult, code_version: str
+    partition_key: str,
+    result: DocumentResult,
+    code_version: str,
+    asset_key: dg.AssetKey = DOCUMENT_ASSET_KEY,
 ) -> dg.AssetMaterialization:
     """A partition's result recorded outside a run (an archived object, by the discovery tick),
-    reported like the asset reports the others, so the next dataset version picks it up."""
+    reported like the asset reports the others, so the next dataset version picks it up;
+    `asset_key` is the partition's shard's asset."""
     return dg.AssetMaterialization(
-        asset_key=DOCUMENT_ASSET_KEY,
+        asset_key=asset_key,
         partition=partition_key,
         metadata={**partition_metadata(result), "unlocated": 0},
         tags={CODE_VERSION_TAG: code_version} if code_version else None,
@@ -125,12 +129,15 @@ def _run_totals(results: list[DocumentResult], not_started: int) -> dict[str, An
     }
 
 
-def build_document_asset(*, code_version: str, batch_size: int) -> dg.AssetsDefinition:
-    """The extraction asset; its code version names the extraction logic and the extractor."""
+def build_document_asset(
+    *, code_version: str, batch_size: int, shard: int = 0, shards: DocumentShards = ONE_SHARD
+) -> dg.AssetsDefinition:
+    """The extraction asset of one shard (see partitions.py); its code version names the
+    extraction logic and the extractor."""
 
     @dg.asset(
-        name=DOCUMENT_ASSET,
-        partitions_def=documents_partitions,
+        name=shards.asset_key(shard).to_user_string(),
+        partitions_def=shards.partitions_defs[shard],
         backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=batch_size),
         code_version=code_version,
         group_name="pii",

@@ -27,13 +27,15 @@ from pii_assets.models import (
 )
 from pii_assets.recognition import ner
 from pii_assets.recognition.forms import captions, form_entities
+from pii_assets.recognition.language import phone_region
 from pii_assets.recognizers import classify, find_entities
 
 # Bump when extraction logic changes (opening, OCR, recognizers, classification): it is part of
 # the asset's code version, so a bump marks every document as stale and due for re-extraction.
 # 3: scans on their side are read upright; 4: structured recognizers of issue 11 (new entity
-# types, IIN card brands, ISO 13616 IBANs, dates and phone regions in six languages).
-EXTRACTION_CODE_VERSION: str = "local-4"
+# types, IIN card brands, ISO 13616 IBANs, dates and phone regions in six languages); 5: forms
+# read through their structure and layout, names in five languages, e-mail display names.
+EXTRACTION_CODE_VERSION: str = "local-5"
 
 # Classification reads the start of a document; a bounded sample keeps memory flat for long ones.
 CLASSIFICATION_TEXT_CHARS = 20_000
@@ -111,12 +113,15 @@ class OfflineExtractor:
         printed: list[Word] = []
         if getattr(self._last_page, "key", None) == (page.part, page.number):
             printed = self._last_page.words
+        # National phone numbers in fields are read in the configured region, else in the region
+        # of the page's language, as on the page itself.
+        region = self.default_region or phone_region(" ".join(w.text for w in printed))
         typed = form_entities(
             page.fields,
             page=page.number,
             source=page.source,
             captions=captions(page.fields, printed),
-            region=self.default_region,
+            region=region,
         )
         untyped = [f.rect for f in page.fields if not any(_centre_in(f.rect, e) for e in typed)]
         return typed + [e for e in entities if any(_within(e, rect) for rect in untyped)]

@@ -7,12 +7,14 @@ from typing import Any
 
 import dagster as dg
 
-from pii_assets.asset_names import DATASET_ASSET, DOCUMENT_ASSET
+from pii_assets.asset_names import DATASET_ASSET
+from pii_assets.partitions import EXTRACT_JOB, ONE_SHARD, DocumentShards
 
-EXTRACT_JOB = "extract_documents"
 PUBLISH_JOB = "publish_dataset"
+__all__ = ["EXTRACT_JOB", "JOB_TAG", "PUBLISH_JOB", "build_jobs"]
 # Every run carries its job's name under this tag, for the run queue's tag limits
-# (deploy/dagster.yaml) and for metrics.
+# (deploy/dagster.yaml) and for metrics. Every shard's extraction job tags its runs with the
+# unsharded name `extract_documents`, so limits and metrics keyed on it hold for all shards.
 JOB_TAG = "pii/job"
 # Dagster's run retries (the daemon, `run_retries` in dagster.yaml) re-execute a failed extraction
 # run up to this many times: a run whose worker died is finished by a retry, which reuses the
@@ -31,18 +33,23 @@ def failed_only_by_documents(run: dg.DagsterRun) -> bool:
 
 
 def build_jobs(
+    shards: DocumentShards = ONE_SHARD,
     run_config: Mapping[str, Any] | None = None,
 ) -> list[dg.UnresolvedAssetJobDefinition]:
-    """Both jobs; `run_config` is their default run config (e.g. the JSON log format's loggers)."""
+    """One extraction job per shard (a job runs one partitions definition), then the publish job;
+    `run_config` is their default run config (e.g. the JSON log format's loggers)."""
     # One step per run, so a multiprocess executor only adds a process start (~1.6 s measured).
-    extract = dg.define_asset_job(
-        EXTRACT_JOB,
-        selection=[DOCUMENT_ASSET],
-        executor_def=dg.in_process_executor,
-        tags={JOB_TAG: EXTRACT_JOB, "dagster/max_retries": str(EXTRACT_MAX_RETRIES)},
-        config=run_config,
-        description="Extract PII from a batch (a partition range) of documents.",
-    )
+    extract = [
+        dg.define_asset_job(
+            shards.job_name(shard),
+            selection=[shards.asset_key(shard)],
+            executor_def=dg.in_process_executor,
+            tags={JOB_TAG: EXTRACT_JOB, "dagster/max_retries": str(EXTRACT_MAX_RETRIES)},
+            config=run_config,
+            description="Extract PII from a batch (a partition range) of documents.",
+        )
+        for shard in range(shards.count)
+    ]
     publish = dg.define_asset_job(
         PUBLISH_JOB,
         selection=[DATASET_ASSET],
@@ -51,4 +58,4 @@ def build_jobs(
         config=run_config,
         description="Publish a new version of the labeled dataset.",
     )
-    return [extract, publish]
+    return [*extract, publish]

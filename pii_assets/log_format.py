@@ -4,7 +4,7 @@ One JSON object per line, always the same keys (`FIELDS`, null when a record has
 both the run logs (Dagster's `console` logger of every job is replaced) and the Python logs of the
 processes that load the code location (the gRPC code server and its run workers). A line holds what
 the record's message says (our messages carry counts, classes, statuses and object keys, never
-extracted values, passwords or document text, see README "Privacy") and, for an exception, its type
+extracted values, passwords or document text, see docs/security.md) and, for an exception, its type
 only: a traceback can quote values, so none is written.
 
 Example (one line, wrapped here):
@@ -98,12 +98,28 @@ def run_loggers(environ: dict[str, str] | None = None) -> dict[str, dg.LoggerDef
     return {"console": json_console_logger} if log_format(environ) == "json" else {}
 
 
+LOG_LEVEL_VARIABLE = "PII_LOG_LEVEL"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def run_log_level(environ: dict[str, str] | None = None) -> str:
+    """PII_LOG_LEVEL: the run logs' level (default DEBUG, Dagster's own, which writes every
+    event); raises ValueError naming the variable."""
+    value = (environ if environ is not None else os.environ).get(LOG_LEVEL_VARIABLE, "")
+    value = value.strip().upper() or "DEBUG"
+    if value not in LEVELS:
+        raise ValueError(f"{LOG_LEVEL_VARIABLE} must be one of {', '.join(LEVELS)}")
+    return value
+
+
 def default_run_config(environ: dict[str, str] | None = None) -> dict[str, Any] | None:
-    """The jobs' default run config with PII_LOG_FORMAT=json, else None. Dagster uses a job's own
-    loggers only for runs whose run config names them; the default level is Dagster's (DEBUG)."""
-    if log_format(environ) != "json":
+    """The jobs' default run config with PII_LOG_FORMAT=json or a PII_LOG_LEVEL other than DEBUG,
+    else None. Dagster uses a job's own loggers only for runs whose run config names them; the
+    `console` logger (Dagster's, or the JSON one) takes the level from PII_LOG_LEVEL."""
+    level = run_log_level(environ)
+    if log_format(environ) != "json" and level == "DEBUG":
         return None
-    return {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
 
 
 def configure_process_logging(environ: dict[str, str] | None = None) -> None:

@@ -61,7 +61,7 @@ STATUSES_WITH_ENTITIES: frozenset[str] = frozenset({Status.OK, Status.PARTIAL})
 
 
 class ErrorClass(StrEnum):
-    """Why a document is not `ok`. A closed set: README.md documents each one."""
+    """Why a document is not `ok`. A closed set: docs/documents.md documents each one."""
 
     UNSUPPORTED_FORMAT = "unsupported_format"
     TOO_LARGE = "too_large"

@@ -110,10 +110,6 @@ def _unread(
     )
 
 
-# Error classes whose documents the discovery tick requests again (sensors/discovery.py): S3 was
-# only busy, so a later attempt should read them.
-RETRIED_ERROR_CLASSES: frozenset[str] = frozenset({ErrorClass.S3_THROTTLED})
-
 _WHY = {
     ErrorClass.ARCHIVED: "the object is archived; restore it or change its storage class",
     ErrorClass.S3_THROTTLED: "after botocore's retries; requested again on a later discovery tick",

@@ -17,13 +17,12 @@ from pii_assets.models import Entity, Word
 from pii_assets.recognition.addresses import addresses
 from pii_assets.recognition.classify import classify
 from pii_assets.recognition.common import Candidate
-from pii_assets.recognition.dates import birth_dates
+from pii_assets.recognition.dates import birth_dates, conditional_date
 from pii_assets.recognition.financial import bank_accounts, cards, ibans, routing_numbers
 from pii_assets.recognition.form_pages import (
+    beside_values,
     caption_values,
-    conditional_date,
     fill_blanks,
-    join_comb_runs,
 )
 from pii_assets.recognition.identifiers import driver_licenses, passports, ssns
 from pii_assets.recognition.language import phone_region
@@ -106,7 +105,7 @@ def find_entities(
     """
     # A filled or flattened form's page: characters drawn one per comb box read as one word, and
     # values drawn over a printed blank line follow its label.
-    page_text = PageText.build(fill_blanks(join_comb_runs(words)))
+    page_text = PageText.build(fill_blanks(words))
     text = page_text.text
     if not text:
         return []
@@ -116,15 +115,20 @@ def find_entities(
     also = None if default_region else "US"
     claims = [c for c in structured if c.claim]
     # Digits recognised as something else, even with too little confidence to keep, are not
-    # looked at again as phone numbers.
+    # looked at again as phone numbers; values found either way are not typed again by a caption.
+    found_phones = list(phones(text, region, structured, also=also))
+    known = [
+        c for c in (*structured, *found_phones) if c.confidence >= min_confidence and not c.claim
+    ]
     candidates = [
         c
         for c in (
             *structured,
-            *caption_values(page_text, region),
+            *found_phones,
+            *caption_values(page_text, region, known=known),
+            *beside_values(page_text, region, known=known),
             *persons(text, page_text, ocr=source == "ocr"),
             *(ner.find(text) if ner else ()),
-            *phones(text, region, structured, also=also),
         )
         if not c.claim
         and c.confidence >= min_confidence

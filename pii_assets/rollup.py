@@ -24,9 +24,10 @@ import pyarrow.compute as pc
 
 from pii_assets.bucket import BucketLayout, ObjectInfo, get_json, list_objects, resolve_object_key
 from pii_assets.dataset import Change
-from pii_assets.dataset_schema import build_tables, placeholder_result
+from pii_assets.dataset_schema import RowExtras, build_tables, placeholder_result
 from pii_assets.dataset_validation import problem_documents
 from pii_assets.models import DocumentResult, ErrorClass, Status
+from pii_assets.row_extras import row_extras
 
 # botocore keeps 10 pooled connections per client; more threads would only queue for them.
 _FETCH_THREADS = 8
@@ -102,20 +103,26 @@ def _not_in(column: pa.ChunkedArray, values: set[str]) -> pa.ChunkedArray:
     return pc.invert(pc.is_in(column, value_set=pa.array(sorted(values), type=pa.string())))
 
 
-def checked_tables(rows: list[Row]) -> tuple[pa.Table, pa.Table, dict[str, list[str]]]:
-    """The tables of rows entering a version, with each document whose entity rows fail a
-    per-document check (`dataset_validation.problem_documents`) quarantined; and those documents
-    with the checks they failed. The checks are vectorised over these rows only; only the
-    quarantined documents' rows are built twice."""
-    documents, entities = build_tables(rows)
+def checked_tables(
+    rows: list[Row], extras: dict[str, RowExtras] | None = None
+) -> tuple[pa.Table, pa.Table, dict[str, list[str]]]:
+    """The tables of rows entering a version (with their reviews and redaction records,
+    `extras`), with each document whose entity rows fail a per-document check
+    (`dataset_validation.problem_documents`) quarantined; and those documents with the checks
+    they failed. The checks are vectorised over these rows only; only the quarantined documents'
+    rows are built twice."""
+    documents, entities = build_tables(rows, extras)
     problems = problem_documents(documents, entities)
     if not problems:
         return documents, entities, {}
     keys = set(problems)
     replaced, _ = build_tables(
-        (partition_key, quarantined(result, problems[result.document_key]))
-        for partition_key, result in rows
-        if result.document_key in keys
+        [
+            (partition_key, quarantined(result, problems[result.document_key]))
+            for partition_key, result in rows
+            if result.document_key in keys
+        ],
+        extras,
     )
     documents = pa.concat_tables(
         [documents.filter(_not_in(documents["document_key"], keys)), replaced]
@@ -143,14 +150,20 @@ class Rollup:
 
 def full_rollup(client: Any, layout: BucketLayout) -> Rollup:
     """Every object's row, replacing the whole tables."""
-    documents, entities, problems = checked_tables(full_rows(client, layout))
+    rows = full_rows(client, layout)
+    documents, entities, problems = checked_tables(rows, row_extras(client, layout, rows))
     partitions = frozenset(documents.column("partition_key").to_pylist())
     return Rollup(Change(documents, entities, partitions, full=True), "full", problems)
 
 
-def incremental_rollup(refreshed: list[Row], removed_partitions: Iterable[str]) -> Rollup:
-    """The refreshed partitions' rows, replacing theirs; removed partitions' rows deleted. A
-    reprocessed document's rows replace its old rows, never duplicate them."""
-    documents, entities, problems = checked_tables(refreshed)
+def incremental_rollup(
+    refreshed: list[Row],
+    removed_partitions: Iterable[str],
+    extras: dict[str, RowExtras] | None = None,
+) -> Rollup:
+    """The refreshed partitions' rows (with their `extras`, `row_extras.row_extras`), replacing
+    theirs; removed partitions' rows deleted. A reprocessed document's rows replace its old rows,
+    never duplicate them."""
+    documents, entities, problems = checked_tables(refreshed, extras)
     partitions = frozenset({key for key, _ in refreshed} | set(removed_partitions))
     return Rollup(Change(documents, entities, partitions), "incremental", problems)

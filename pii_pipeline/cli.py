@@ -10,28 +10,29 @@ import signal
 import subprocess
 import sys
 import threading
-import warnings
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pii_assets.bucket import require_private_bucket
-from pii_assets.dataset import read_manifest
-from pii_pipeline import dataset_cli, metrics_cli
-from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
-from pii_pipeline.runner import ProcessReport, process, reprocess, stale_partitions
-from pii_pipeline.summary import download_version, summarize
-from resources.s3 import DocumentStore
-from resources.settings import PipelineSettings, build_store
+from pii_pipeline import dataset_cli, metrics_cli, review_cli
+from pii_pipeline.local_s3 import PortTaken
+
+# Dagster, pyarrow, deltalake, moto and boto3 take seconds to import: each command imports what
+# it uses, so `--help` and `dataset list` answer in well under 2 s (bench row `cli_startup`).
+if TYPE_CHECKING:
+    from pii_pipeline.runner import ProcessReport
+    from resources.s3 import DocumentStore
 
 console = Console(stderr=True)
 
 
 def _store() -> DocumentStore:
+    from resources.settings import build_store
+
     return build_store().process_config_and_initialize()
 
 
@@ -68,6 +69,7 @@ def _instance() -> Any:
 def seed_demo(count: int, seed: int) -> int:
     """Upload the generated demo corpus under the input prefix; returns documents uploaded."""
     from pii_pipeline.corpus import generate_corpus
+    from pii_pipeline.local_s3 import ensure_bucket
 
     store = _store()
     client = store.client()
@@ -82,7 +84,12 @@ def seed_demo(count: int, seed: int) -> int:
 
 
 def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessReport, dict | None]:
+    from pii_assets.bucket import require_private_bucket
+    from pii_assets.dataset import read_manifest
     from pii_assets.definitions import build_definitions
+    from pii_pipeline.runner import process
+    from pii_pipeline.summary import summarize
+    from resources.settings import PipelineSettings
 
     settings = PipelineSettings.from_env()
     defs = build_definitions(settings)
@@ -157,7 +164,26 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
     if report.dataset_path:
         out.print(f"dataset: {report.dataset_path}", soft_wrap=True)
     for run_id in report.failed_runs:
-        out.print(f"[red]run {run_id} failed; its documents are retried on the next process")
+        out.print(f"[red]run {run_id} failed; its documents are requested again after a backoff")
+    if report.postponed:
+        waiting = [p for p in report.postponed if p.next_attempt_at is not None]
+        given_up = [p for p in report.postponed if p.next_attempt_at is None]
+        if waiting:
+            soonest = datetime.fromtimestamp(min(p.next_attempt_at for p in waiting), UTC)
+            out.print(
+                f"[red]{len(waiting)} documents failed for a transient cause and were left for a "
+                f"later attempt (the next at {soonest:%Y-%m-%d %H:%M:%S} UTC; the sensor or the "
+                "next process retries them):"
+            )
+        for item in waiting[:20]:
+            out.print(f"  {item.partition_key}: {item.error_class}, attempt {item.attempts}")
+        if given_up:
+            out.print(
+                f"[red]{len(given_up)} documents used up their attempts "
+                "(PII_RETRY_MAX_ATTEMPTS); `pii-pipeline reprocess --partition KEY…` retries them:"
+            )
+        for item in given_up[:20]:
+            out.print(f"  {item.partition_key}: {item.error_class}, {item.attempts} attempts")
 
 
 def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
@@ -170,6 +196,21 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
         "documents_archived": report.archived,
         "runs": report.runs,
         "failed_runs": report.failed_runs,
+        "events": report.events,
+        # Documents left failed for a transient cause: retried later, or given up (null).
+        "documents_postponed": [
+            {
+                "partition_key": p.partition_key,
+                "error_class": p.error_class,
+                "attempts": p.attempts,
+                "next_attempt_at": (
+                    datetime.fromtimestamp(p.next_attempt_at, UTC).isoformat()
+                    if p.next_attempt_at is not None
+                    else None
+                ),
+            }
+            for p in report.postponed
+        ],
         "dataset_version": report.dataset_version,
         "dataset_path": report.dataset_path,
         "publish_status": report.publish_status,
@@ -211,25 +252,39 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
-    from pii_assets.asset_names import DOCUMENT_ASSET_KEY
+    from pii_assets.dataset import read_manifest
     from pii_assets.definitions import build_definitions
+    from pii_assets.partitions import DocumentShards
+    from pii_pipeline.runner import (
+        document_code_version,
+        estimate_cost_usd,
+        reprocess,
+        stale_partitions,
+    )
+    from pii_pipeline.summary import summarize
+    from resources.settings import DiscoverySettings, PipelineSettings
 
     settings = PipelineSettings.from_env()
+    shards = DocumentShards(DiscoverySettings.from_env().document_shards)
     defs = build_definitions(settings)
     instance = _instance()
     if args.stale:
-        code_version = defs.get_assets_def(DOCUMENT_ASSET_KEY).code_versions_by_key[
-            DOCUMENT_ASSET_KEY
-        ]
-        keys = stale_partitions(instance, code_version or "")
+        keys = stale_partitions(instance, document_code_version(defs, shards), shards)
     else:
         layout = _store().layout()
         keys = [*args.partition, *(layout.partition_key(k) for k in args.object)]
     if args.dry_run or not keys:
-        payload = {"partitions": keys, "count": len(keys)}
-        print(
-            json.dumps(payload, indent=2) if args.json else f"{len(keys)} partitions to reprocess"
-        )
+        cost = estimate_cost_usd(defs, keys) if keys else None
+        payload = {"partitions": keys, "count": len(keys), "estimated_cost_usd": cost}
+        if args.json:
+            print(json.dumps(payload, indent=2))
+            return 0
+        for key in keys:
+            print(key)
+        line = f"{len(keys)} partitions to reprocess"
+        if cost is not None:
+            line += f"; estimated LLM cost at most ${cost:.4f} (each document's pre-start estimate)"
+        console.print(line)
         return 0
     with Progress(
         TextColumn("[bold]reprocessing"),
@@ -246,6 +301,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             keys,
             batch_size=settings.batch_size,
             publish=not args.no_publish,
+            shards=shards,
             on_batch=lambda batch, ok: progress.advance(task, len(batch.partition_keys)),
         )
     summary = None
@@ -267,6 +323,8 @@ def _wait_for_signal() -> None:
 
 
 def cmd_s3_server(args: argparse.Namespace) -> int:
+    from pii_pipeline.local_s3 import LocalS3Server, use_local_credentials
+
     use_local_credentials()
     server = LocalS3Server(port=args.port).start()
     os.environ["AWS_ENDPOINT_URL_S3"] = server.endpoint_url
@@ -287,6 +345,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from pii_pipeline.local_s3 import LocalS3Server, use_local_credentials
+    from pii_pipeline.summary import download_version
+
     workdir = Path(args.workdir).resolve()
     home = workdir / "dagster_home"
     # A fresh instance each time: the embedded S3 starts empty, so old cursors would mislead.
@@ -318,16 +379,65 @@ def cmd_demo(args: argparse.Namespace) -> int:
         server.stop()
 
 
+def _fresh_instance_if_behind(home: Path) -> None:
+    """Move the instance aside when the bucket lost what it remembers (pii_pipeline/dev_state)."""
+    import dagster as dg
+
+    from pii_pipeline.dev_state import instance_mismatch, move_aside
+
+    if not (home / "dagster.yaml").exists():
+        return
+    store = _store()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        behind = instance_mismatch(instance, store.client(), store.layout())
+    if behind:
+        moved = move_aside(home)
+        console.print(
+            f"[yellow]The Dagster instance remembers {behind} that the embedded S3 no longer "
+            f"holds; it was moved to {moved} and a fresh instance starts, which extracts every "
+            "object in the bucket again.",
+            soft_wrap=True,
+        )
+
+
+_DEV_SUPERSEDED_WARNING = "ignore:Function `dev_command` is superseded"
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
-    """Embedded S3 with the demo corpus, then `dagster dev` with the sensors on."""
-    home = ensure_instance_home(Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve())
+    """Embedded S3 (objects kept in --s3-dir between restarts) with the demo corpus, then
+    `dagster dev` with the sensors on. A taken port is a one-line error (PortTaken)."""
+    from pii_pipeline.local_s3 import LocalS3Server, require_free_port, use_local_credentials
+
+    home = Path(os.environ.get("DAGSTER_HOME") or ".dagster_home").resolve()
+    require_free_port("127.0.0.1", args.ui_port, "Dagster UI; choose another with --ui-port")
     use_local_credentials()
-    server = LocalS3Server(port=args.s3_port).start()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "AWS_ENDPOINT_URL_S3": server.endpoint_url}
+    state_dir = Path(args.s3_dir).resolve()
+    try:
+        server = LocalS3Server(port=args.s3_port, state_dir=state_dir).start()
+    except PortTaken as exc:
+        raise PortTaken(f"{exc}; choose another with --s3-port") from None
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "AWS_ENDPOINT_URL_S3": server.endpoint_url,
+        # Run logs at INFO in this terminal (pii_assets/log_format.py), not every DEBUG event.
+        "PII_LOG_LEVEL": os.environ.get("PII_LOG_LEVEL", "INFO"),
+        # `dagster dev` warns that it is superseded by the `dg` tool, which we do not use.
+        "PYTHONWARNINGS": ",".join(
+            filter(None, [os.environ.get("PYTHONWARNINGS"), _DEV_SUPERSEDED_WARNING])
+        ),
+    }
     os.environ.update(env)
     try:
-        seed_demo(args.count, args.corpus_seed)
-        console.print(f"embedded S3 on {server.endpoint_url}; UI on http://127.0.0.1:{args.port}")
+        if server.restored:
+            console.print(f"embedded S3: {server.restored} objects restored from {state_dir}")
+        seed_demo(args.count, args.corpus_seed)  # creates the bucket when it is new
+        _fresh_instance_if_behind(home)
+        ensure_instance_home(home)
+        console.print(
+            f"embedded S3 on {server.endpoint_url} (objects kept in {state_dir}); "
+            f"UI on http://127.0.0.1:{args.ui_port}"
+        )
         command = [
             str(Path(sys.executable).with_name("dagster")),
             "dev",
@@ -336,13 +446,25 @@ def cmd_dev(args: argparse.Namespace) -> int:
             "-h",
             "127.0.0.1",
             "-p",
-            str(args.port),
+            str(args.ui_port),
+            "--log-level",
+            "info",
         ]
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 0
+        return _run_until_stopped(command, env)
     finally:
         server.stop()
+
+
+def _run_until_stopped(command: list[str], env: dict[str, str]) -> int:
+    """Run `command`, passing SIGTERM on and waiting through Ctrl-C (which reaches it as well,
+    being in the terminal's process group) until it has shut down its own processes."""
+    proc = subprocess.Popen(command, env=env)
+    signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signum))
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            continue
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -397,8 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reprocess)
 
     p = sub.add_parser("dev", help="embedded S3 with the demo corpus + dagster dev")
-    p.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    p.add_argument(
+        "--ui-port", "--port", dest="ui_port", type=int, default=3000, help="Dagster UI port"
+    )
     p.add_argument("--s3-port", type=int, default=9000, help="embedded S3 port")
+    p.add_argument("--s3-dir", default=".dev_s3", help="folder keeping the embedded S3's objects")
     corpus_args(p)
     p.set_defaults(func=cmd_dev)
 
@@ -408,21 +533,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
     dataset_cli.add_parser(sub)
     metrics_cli.add_parser(sub)
+    review_cli.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Dagster's notices about its own beta APIs are for us, not for people running the tool.
-    warnings.filterwarnings("ignore", module="dagster")
-    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     try:
         return args.func(args)
+    except PortTaken as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
+        return 2
     except ValueError as exc:
         # Configuration errors: the message names the variable, never a secret value.
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         return 2
-    except (BotoCoreError, ClientError) as exc:
+    except Exception as exc:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not isinstance(exc, BotoCoreError | ClientError):
+            raise
         # botocore's messages name the operation, bucket and endpoint, never credentials.
         console.print(f"[red]S3 error:[/red] {exc}", soft_wrap=True, highlight=False)
         return 1

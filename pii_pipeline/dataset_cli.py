@@ -7,26 +7,21 @@ import argparse
 import json
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.table import Table
 
-from pii_assets.dataset import (
-    diff_between,
-    existing_versions,
-    latest_version,
-    read_card,
-    read_manifest,
-)
-from resources.settings import build_store
 
+def _client_and_layout():
+    """No Dagster, pyarrow or deltalake here, and boto3 only once a command runs: `--help` and
+    `dataset list` answer in under 2 s (bench row `cli_startup`)."""
+    from resources.store_env import client_and_layout
 
-def _store():
-    return build_store().process_config_and_initialize()
+    return client_and_layout()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    store = _store()
-    client, layout = store.client(), store.layout()
+    from pii_assets.dataset_versions import existing_versions, latest_version, read_manifest
+
+    client, layout = _client_and_layout()
     latest = latest_version(client, layout)
     rows = []
     for version in existing_versions(client, layout):
@@ -73,8 +68,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = _store()
-    client, layout = store.client(), store.layout()
+    from rich.markdown import Markdown  # markdown-it: only for cards
+
+    from pii_assets.dataset_versions import latest_version, read_card
+
+    client, layout = _client_and_layout()
     version = args.version or latest_version(client, layout)
     if version is None:
         Console(stderr=True).print("no dataset version has been published yet")
@@ -88,8 +86,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    store = _store()
-    client, layout = store.client(), store.layout()
+    from pii_assets.dataset import diff_between, existing_versions
+
+    client, layout = _client_and_layout()
     known = set(existing_versions(client, layout))
     for version in (args.old, args.new):
         if version not in known:
@@ -123,8 +122,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from pii_assets.dataset_asset import DATASET_CODE_VERSION
     from pii_assets.dataset_convert import Converted, convert, legacy_versions
 
-    store = _store()
-    client, layout = store.client(), store.layout()
+    client, layout = _client_and_layout()
     folders = legacy_versions(client, layout)
     out = Console(stderr=args.json)
     if not folders:

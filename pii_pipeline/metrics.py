@@ -33,7 +33,9 @@ from prometheus_client.registry import Collector
 
 from pii_assets.document_asset import NOT_STARTED
 from pii_assets.event_log import document_records
-from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
+from pii_assets.jobs import EXTRACT_JOB, JOB_TAG, PUBLISH_JOB
+from pii_assets.partitions import DocumentShards
+from resources.settings import DiscoverySettings
 
 # Run duration buckets in seconds: a batch of 100 text PDFs takes about 10 s, of 100 scans minutes.
 DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
@@ -69,19 +71,31 @@ class DocumentCounters:
     not_started: int = 0
     materializations_after: int | None = None
     observations_after: int | None = None
+    # Every shard's document asset (PII_DOCUMENT_SHARDS, pii_assets/partitions.py).
+    asset_keys: tuple[dg.AssetKey, ...] = field(
+        default_factory=lambda: tuple(
+            DocumentShards(DiscoverySettings.from_env().document_shards).asset_keys
+        )
+    )
 
     def update(self, instance: dg.DagsterInstance) -> None:
         """Add the events written since the last update (all of them the first time): the
         materializations, and the observations of failed and of unstarted documents."""
         for record in document_records(
-            instance, "materializations", after_storage_id=self.materializations_after
+            instance,
+            "materializations",
+            after_storage_id=self.materializations_after,
+            asset_keys=self.asset_keys,
         ):
             self.materializations_after = record.storage_id
             event = record.asset_materialization
             if event is not None and record.partition_key:
                 self._count(dict(event.metadata))
         for record in document_records(
-            instance, "observations", after_storage_id=self.observations_after
+            instance,
+            "observations",
+            after_storage_id=self.observations_after,
+            asset_keys=self.asset_keys,
         ):
             self.observations_after = record.storage_id
             event = record.asset_observation
@@ -115,7 +129,8 @@ class RunStats:
         stats = cls()
         for job in (EXTRACT_JOB, PUBLISH_JOB):
             stats.durations[job] = []
-            for record in instance.get_run_records(dg.RunsFilter(job_name=job)):
+            # By the job tag: every shard's extraction job tags its runs `extract_documents`.
+            for record in instance.get_run_records(dg.RunsFilter(tags={JOB_TAG: job})):
                 status = record.dagster_run.status
                 if status in _FINISHED:
                     stats.finished[(job, status.value)] += 1

@@ -1,33 +1,44 @@
 """One-shot processing, as a cron job or a Lambda would run the pipeline.
 
-It evaluates the same discovery sensor the daemon runs, executes the batched runs it asks for
-through the Dagster instance (so they show in the UI's run history), then publishes a dataset
-version. Its cursor lives in the instance's key-value store, apart from the daemon's sensor cursor.
+It runs the same discovery ticks the daemon's sensor runs (`sensors.discovery.Discovery`), on the
+same discovery state, so the two never request one object version twice; it executes the
+batched runs through the Dagster instance (so they show in the UI's run history), then publishes
+a dataset version.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 
-from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.document_asset import CODE_VERSION_TAG
 from pii_assets.event_log import document_outcomes
-from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB, failed_only_by_documents
-from pii_assets.partitions import documents_partitions
+from pii_assets.jobs import PUBLISH_JOB, failed_only_by_documents
+from pii_assets.partitions import ONE_SHARD, DocumentShards
 from resources.s3 import DocumentStore
-from sensors.discovery import plan_for, record_archived_objects, run_request
-from sensors.discovery_plan import Batch, DiscoveryState, consecutive_runs, run_key
+from resources.settings import DiscoverySettings
+from sensors.discovery import Discovery, run_request
+from sensors.discovery_plan import Batch, consecutive_runs, run_key
 
-CURSOR_KEY = "pii_pipeline/process/discovery_cursor"
 # What the audit marker of an archived object recorded by `process` names as its run.
 RECORDED_BY = "pii-pipeline process"
 # Each tick launches at most max_runs_per_tick batches; this bounds the ticks of one call.
 _MAX_TICKS = 10_000
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class Postponed:
+    """A document this call left failed for a transient cause."""
+
+    partition_key: str
+    error_class: str
+    attempts: int
+    next_attempt_at: float | None  # None: the attempts are used up; only `reprocess` retries it
 
 
 @dataclass
@@ -39,30 +50,24 @@ class ProcessReport:
     deleted_partitions: int = 0
     archived: int = 0  # archived objects recorded as skipped without a GET
     listed: int = 0
+    events: int = 0  # S3 event notifications applied (events mode)
     dataset_version: str | None = None
     dataset_path: str | None = None
     publish_failed: bool = False
+    postponed: list[Postponed] = field(default_factory=list)
     # "published", "unchanged" (no document's rows changed: no new version) or "rejected".
     publish_status: str | None = None
     publish_errors: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed_runs and not self.publish_failed
-
-
-def _load_cursor(instance: dg.DagsterInstance) -> str | None:
-    return instance.run_storage.get_cursor_values({CURSOR_KEY}).get(CURSOR_KEY)
-
-
-def _save_cursor(instance: dg.DagsterInstance, state: DiscoveryState) -> None:
-    instance.run_storage.set_cursor_values({CURSOR_KEY: state.encode()})
+        return not self.failed_runs and not self.publish_failed and not self.postponed
 
 
 def _execute(
-    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, request: dg.RunRequest
+    defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest
 ) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def(job_name)
+    job = defs.resolve_job_def(request.job_name or PUBLISH_JOB)
     return job.execute_in_process(
         instance=instance,
         run_config=_QUIET_LOGS,
@@ -74,9 +79,17 @@ def _execute(
 
 def _finished(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> bool:
     """The run succeeded, or failed only through documents that failed (the others are
-    materialized; the failed ones are recorded and requested again only when changed)."""
+    materialized; the failed ones are recorded and requested again only when transient)."""
     run = instance.get_run_by_id(result.run_id)
     return result.success or (run is not None and failed_only_by_documents(run))
+
+
+def _more_to_list(discovery: Discovery, settings: DiscoverySettings, started: float) -> bool:
+    """Listing mode: a pass that started after this call began must have ended, so every object
+    present at the start was seen."""
+    if settings.mode != "listing":
+        return False
+    return discovery.pass_started_at() is not None or discovery.last_pass_started_at() < started
 
 
 def process(
@@ -86,66 +99,79 @@ def process(
     batch_size: int,
     max_runs: int,
     publish: bool = True,
+    discovery_settings: DiscoverySettings | None = None,
     on_plan: Callable[[int], None] = lambda documents: None,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
 ) -> ProcessReport:
     """Discover, extract in batches until nothing is left, then publish a version.
 
-    Like the discovery sensor, each tick records archived objects as `skipped/archived` without
-    reading them (reported as runless materializations). A document this call already ran (e.g.
-    one S3 throttled, which discovery requests again) is left for the next call.
+    Each document is run at most once per call: one that fails transiently (or whose run fails)
+    is scheduled again with backoff in the discovery state and reported as postponed, which makes
+    the call not `ok`. Archived objects are recorded as `skipped/archived` without reading them
+    (reported as runless materializations).
     """
+    settings = discovery_settings or DiscoverySettings.from_env()
     store: DocumentStore = defs.resources["store"].process_config_and_initialize()
-    code_version = _document_code_version(defs)
+    discovery = Discovery(
+        instance,
+        store,
+        settings,
+        batch_size=batch_size,
+        max_runs=max_runs,
+        code_version=document_code_version(defs, DocumentShards(settings.document_shards)),
+        recorded_by=RECORDED_BY,
+    )
     report = ProcessReport()
     attempted: set[str] = set()
+    started = time.time()
     for _ in range(_MAX_TICKS):
-        plan = plan_for(
-            instance, store, _load_cursor(instance), batch_size=batch_size, max_runs=max_runs
+        tick = discovery.tick(exclude=sorted(attempted))
+        progress = tick.report
+        report.listed += progress.listed
+        report.events += progress.events
+        report.new_partitions += progress.new
+        report.deleted_partitions += progress.deleted
+        for event in tick.archived:
+            instance.report_runless_asset_event(event)
+            report.archived += 1
+        more = (
+            _more_to_list(discovery, settings, started)
+            or progress.events + progress.events_ignored > 0
         )
-        report.listed = plan.listed
-        if plan.new_partitions:
-            instance.add_dynamic_partitions(documents_partitions.name, plan.new_partitions)
-            report.new_partitions += len(plan.new_partitions)
-        for key in plan.deleted_partitions:
-            instance.delete_dynamic_partition(documents_partitions.name, key)
-        report.deleted_partitions += len(plan.deleted_partitions)
-        if plan.archived:
-            for event in record_archived_objects(plan, store, code_version, RECORDED_BY):
-                instance.report_runless_asset_event(event)
-                report.archived += 1
-            _save_cursor(instance, plan.state_after([]))
-        # A document run (or a batch failed) in this call is not run again by it: the next call
-        # tries again.
-        batches = [b for b in plan.batches if not attempted.intersection(b.partition_keys)]
-        if not batches:
-            if plan.archived:
-                continue  # the per-tick bound may have left more archived objects
+        if not tick.batches and not tick.archived and not more:
             break
-        on_plan(sum(len(b.partition_keys) for b in batches) + plan.pending)
-        completed: list[Batch] = []
-        for batch in batches:
+        if tick.batches:
+            on_plan(sum(len(b.partition_keys) for b in tick.batches) + progress.pending)
+        for batch in tick.batches:
             attempted.update(batch.partition_keys)
-            result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
+            result = _execute(defs, instance, run_request(batch, discovery.shards))
             report.runs += 1
             report.documents_requested += len(batch.partition_keys)
-            if _finished(instance, result):
-                completed.append(batch)
-                _save_cursor(instance, plan.state_after(completed))
-            else:
+            if not _finished(instance, result):
                 report.failed_runs.append(result.run_id)
             on_batch(batch, result.success)
+    # The last runs' outcomes: transient failures are scheduled again, and reported.
+    discovery.settle(time.time())
+    report.postponed = [
+        Postponed(key, error_class or "", attempts, retry_at)
+        for key, (error_class, attempts, retry_at) in sorted(
+            discovery.state.retry_status(attempted).items()
+        )
+    ]
     if publish:
         _publish(defs, instance, report)
     return report
 
 
-def _document_code_version(defs: dg.Definitions) -> str:
-    assets_def = defs.get_assets_def(DOCUMENT_ASSET_KEY)
-    return assets_def.code_versions_by_key[DOCUMENT_ASSET_KEY] or ""
+def document_code_version(defs: dg.Definitions, shards: DocumentShards = ONE_SHARD) -> str:
+    """The document asset's code version (every shard's asset has the same)."""
+    asset_key = shards.asset_key(0)
+    return defs.get_assets_def(asset_key).code_versions_by_key[asset_key] or ""
 
 
-def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[str]:
+def stale_partitions(
+    instance: dg.DagsterInstance, code_version: str, shards: DocumentShards = ONE_SHARD
+) -> list[str]:
     """Partitions whose latest outcome (materialization, or failure) ran another extraction code
     version, or none.
 
@@ -153,12 +179,50 @@ def stale_partitions(instance: dg.DagsterInstance, code_version: str) -> list[st
     UI computes no staleness for a rollup over hundreds of partitions.
     """
     latest: dict[str, str | None] = {}
-    for record in document_outcomes(instance):
+    for record in document_outcomes(instance, asset_keys=shards.asset_keys):
         if record.partition_key:
             tags = record.event_log_entry.tags or {}
             latest[record.partition_key] = tags.get(CODE_VERSION_TAG)
-    partitions = instance.get_dynamic_partitions(documents_partitions.name)
-    return [key for key in partitions if latest.get(key) != code_version]
+    return [key for key in shards.registered(instance) if latest.get(key) != code_version]
+
+
+def estimate_cost_usd(defs: dg.Definitions, partition_keys: list[str]) -> float | None:
+    """What re-extracting these partitions is expected to cost with the LLM extractor, in USD
+    (None for an extractor that costs nothing). Each object is read and estimated the way a run
+    reserves its budget before a document starts (`LlmExtractor.estimate_document_usd`: an upper
+    bound); objects over PII_MAX_FILE_MB or gone cost nothing (they are skipped)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pii_assets.bucket import read_object, resolve_object_key
+
+    extractor = defs.resources["extractor"].process_config_and_initialize()
+    page_extractor = extractor.page_extractor()
+    estimate = getattr(page_extractor, "estimate_document_usd", None)
+    if estimate is None:
+        return None
+    documents = defs.resources["documents"].process_config_and_initialize()
+    store: DocumentStore = defs.resources["store"].process_config_and_initialize()
+    client, layout = store.client(), store.layout()
+    passwords, limits = tuple(documents.password_list()), documents.limits()
+
+    def one(partition_key: str) -> float:
+        object_key = resolve_object_key(client, layout, partition_key)
+        if object_key is None:
+            return 0.0
+        try:
+            read = read_object(
+                client, layout.bucket, object_key, max_bytes=documents.max_file_bytes
+            )
+        except (ClientError, BotoCoreError):  # gone or unreadable: a run would not spend on it
+            return 0.0
+        if read.data is None:  # over PII_MAX_FILE_MB: never downloaded
+            return 0.0
+        return float(estimate(read.data, passwords=passwords, limits=limits))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return float(sum(pool.map(one, partition_keys)))
 
 
 def reprocess(
@@ -168,24 +232,29 @@ def reprocess(
     *,
     batch_size: int,
     publish: bool = True,
+    shards: DocumentShards = ONE_SHARD,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
 ) -> ProcessReport:
-    """Re-extract the given partitions in batched runs (ranges in partition order), then publish."""
-    order = instance.get_dynamic_partitions(documents_partitions.name)
-    unknown = set(partition_keys) - set(order)
+    """Re-extract the given partitions in batched runs (ranges in partition order within each
+    shard), then publish."""
+    wanted = set(partition_keys)
+    orders = [shards.in_shard(instance, shard) for shard in range(shards.count)]
+    unknown = wanted - {key for order in orders for key in order}
     if unknown:
         raise ValueError(f"{len(unknown)} partition keys are not registered partitions")
-    report = ProcessReport(listed=len(order))
-    code_version = _document_code_version(defs)
+    report = ProcessReport(listed=sum(len(order) for order in orders))
+    code_version = document_code_version(defs, shards)
     versions = {key: code_version for key in partition_keys}
-    for run in consecutive_runs(order, set(partition_keys), batch_size):
-        batch = Batch(tuple(run), run_key(run, versions))
-        result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
-        report.runs += 1
-        report.documents_requested += len(run)
-        if not _finished(instance, result):
-            report.failed_runs.append(result.run_id)
-        on_batch(batch, result.success)
+    salt = f"{time.time():.6f}"  # a new reprocess of the same partitions is a new run
+    for shard, order in enumerate(orders):
+        for run in consecutive_runs(order, wanted, batch_size):
+            batch = Batch(tuple(run), run_key(run, versions, salt), shard)
+            result = _execute(defs, instance, run_request(batch, shards))
+            report.runs += 1
+            report.documents_requested += len(run)
+            if not _finished(instance, result):
+                report.failed_runs.append(result.run_id)
+            on_batch(batch, result.success)
     if publish:
         _publish(defs, instance, report)
     return report
@@ -195,7 +264,7 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
     """Run the publish job; the version it published is reported even when a step after the
     publish (the coverage check) failed, and a failure is reported with its step, class and
     message (Dagster's failure description: our messages name checks and counts, never values)."""
-    result = _execute(defs, instance, PUBLISH_JOB, dg.RunRequest())
+    result = _execute(defs, instance, dg.RunRequest(job_name=PUBLISH_JOB))
     for event in result.get_asset_materialization_events():
         metadata: dict[str, Any] = event.materialization.metadata
         report.dataset_version = metadata["version"].value or None

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from dagster_aws.s3 import S3Resource
 from dagster_aws.s3.utils import disable_signing
 from pydantic import Field, PrivateAttr
 
-from pii_assets.bucket import BucketLayout, OutputEncryption
-from pii_assets.value_policy import ValuePolicy
+from pii_assets.bucket import BucketLayout
+from resources.store_env import NAMED_BY_VARIABLE, RETRY_MODES, bucket_layout, s3_client
 
-# botocore's retry modes worth choosing (botocore docs, "Retries"): `standard` retries throttling,
-# 5xx, resets and timeouts with exponential backoff and a retry quota; `adaptive` adds client-side
-# rate limiting when S3 throttles. `legacy` is left out: it does not retry every transient error.
-RETRY_MODES: tuple[str, ...] = ("standard", "adaptive")
+__all__ = ["RETRY_MODES", "DocumentStore"]
+
+_LAYOUT_FIELDS = (
+    "output_sse",
+    "output_kms_key_id",
+    "entity_values",
+    "entity_hash_key",
+    "require_private_output",
+)
 
 
 class DocumentStore(S3Resource):
@@ -84,11 +87,14 @@ class DocumentStore(S3Resource):
     _client: Any = PrivateAttr(default=None)
 
     def get_client(self) -> Any:
-        """A boto3 S3 client built like dagster-aws's (`construct_s3_client`), with botocore's
-        `retry_mode` and the connect and read timeouts set."""
-        session = boto3.session.Session(profile_name=self.profile_name)
-        client = session.client(
-            "s3",
+        """A boto3 S3 client with dagster-aws's client settings, botocore's `retry_mode` and the
+        connect and read timeouts (`store_env.s3_client`)."""
+        client = s3_client(
+            retry_mode=self.retry_mode,
+            max_attempts=self.max_attempts,
+            connect_timeout_s=self.connect_timeout_s,
+            read_timeout_s=self.read_timeout_s,
+            profile_name=self.profile_name,
             region_name=self.region_name,
             use_ssl=self.use_ssl,
             verify=self.verify,
@@ -96,13 +102,6 @@ class DocumentStore(S3Resource):
             aws_access_key_id=self.aws_access_key_id,
             aws_secret_access_key=self.aws_secret_access_key,
             aws_session_token=self.aws_session_token,
-            config=Config(
-                # `total_max_attempts` counts the first attempt; botocore's `max_attempts` would
-                # count retries only (botocore docs, "Retries": Config options).
-                retries={"mode": self.retry_mode, "total_max_attempts": self.max_attempts},
-                connect_timeout=self.connect_timeout_s,
-                read_timeout=self.read_timeout_s,
-            ),
         )
         if self.use_unsigned_session:
             client.meta.events.register("choose-signer.s3.*", disable_signing)
@@ -115,17 +114,6 @@ class DocumentStore(S3Resource):
         return self._client
 
     def layout(self) -> BucketLayout:
-        return BucketLayout(
-            bucket=self.bucket,
-            input_prefix=self.input_prefix,
-            output_prefix=self.output_prefix,
-            processed_prefix=self.processed_prefix,
-            results_prefix=self.results_prefix,
-            encryption=OutputEncryption(
-                algorithm=self.output_sse or None, kms_key_id=self.output_kms_key_id or None
-            ),
-            value_policy=ValuePolicy(
-                mode=self.entity_values, hash_key=self.entity_hash_key.encode("utf-8")
-            ),
-            require_private=self.require_private_output,
+        return bucket_layout(
+            {name: getattr(self, name) for name in (*NAMED_BY_VARIABLE, *_LAYOUT_FIELDS)}
         )

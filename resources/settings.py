@@ -7,7 +7,6 @@ stops before any run or publish and `dagster dev` does not load the code locatio
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,11 +16,19 @@ import dagster as dg
 import phonenumbers
 from dagster import EnvVar
 
-from pii_assets.bucket import SSE_ALGORITHMS
-from pii_assets.value_policy import MIN_HASH_KEY_BYTES, VALUE_POLICIES
+from pii_assets.notifications import DEFAULT_UI_URL, NotifyConfig
+from pii_assets.partitions import MAX_SHARDS
 from resources.documents import DocumentOptions
 from resources.extractors import ExtractorResource, LocalExtractor
-from resources.s3 import RETRY_MODES, DocumentStore
+from resources.s3 import DocumentStore
+from resources.store_env import (  # the variables' readers, shared with Dagster-free commands
+    NAMED_BY_VARIABLE,
+    _choice,
+    _flag,
+    _float,
+    _int,
+    store_values,
+)
 
 EXTRACTORS = ("local", "openai")
 
@@ -35,27 +42,6 @@ def env_or(name: str, default: Any, environ: Mapping[str, str] | None = None) ->
     if name not in environ:
         return default
     return EnvVar.int(name) if isinstance(default, int) else EnvVar(name)
-
-
-def _int(
-    environ: Mapping[str, str],
-    name: str,
-    default: int,
-    minimum: int = 1,
-    maximum: int | None = None,
-) -> int:
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be at most {maximum}, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -78,6 +64,7 @@ class PipelineSettings:
         timezone = env.get("PII_SCHEDULE_TIMEZONE", cls.schedule_timezone) or "UTC"
         _check_schedule(cron, timezone)
         daily_budget_usd(env)  # read by the discovery sensor on each tick; checked here first
+        notify_settings(env)  # read by the notification sensors on each tick; checked here first
         return cls(
             extractor=extractor,
             batch_size=_int(env, "PII_BATCH_SIZE", cls.batch_size),
@@ -112,49 +99,17 @@ def _check_schedule(cron: str, timezone: str) -> None:
         ) from None
 
 
-def _prefix(env: Mapping[str, str], name: str, default: str) -> str | EnvVar:
-    """A key prefix: empty (the whole bucket) or ending in "/", so that `documents/` never also
-    matches `documents-old/`."""
-    value = env.get(name, default)
-    if value and not value.endswith("/"):
-        raise ValueError(
-            f"{name} must end with / (or be empty for the whole bucket), got {value!r}"
-        )
-    return env_or(name, default, env)
-
-
 def build_store(environ: Mapping[str, str] | None = None) -> DocumentStore:
-    """The S3 resource. Numbers and choices are validated values; the bucket, prefixes and the
-    hash key stay `EnvVar`s when set, shown by name only."""
+    """The S3 resource from `store_env.store_values` (validated values). The bucket, prefixes and
+    the hash key stay `EnvVar`s when set, shown by name only."""
     env = os.environ if environ is None else environ
-    sse = _choice(env, "PII_OUTPUT_SSE", "", ("", *SSE_ALGORITHMS))
-    kms_key_id = env.get("PII_OUTPUT_KMS_KEY_ID", "").strip()
-    if kms_key_id and sse != "aws:kms":
-        raise ValueError("PII_OUTPUT_KMS_KEY_ID needs PII_OUTPUT_SSE=aws:kms")
-    entity_values = _choice(env, "PII_ENTITY_VALUES", "raw", VALUE_POLICIES)
-    hash_key = env.get("PII_ENTITY_HASH_KEY", "")
-    if entity_values == "hashed" and len(hash_key.encode("utf-8")) < MIN_HASH_KEY_BYTES:
-        raise ValueError(
-            f"PII_ENTITY_VALUES=hashed needs PII_ENTITY_HASH_KEY of at least "
-            f"{MIN_HASH_KEY_BYTES} bytes (e.g. 64 hex digits from a secrets manager)"
-        )
-    return DocumentStore(
-        bucket=env_or("PII_S3_BUCKET", "pii-documents", env),
-        input_prefix=_prefix(env, "PII_INPUT_PREFIX", "documents/"),
-        output_prefix=_prefix(env, "PII_OUTPUT_PREFIX", "labeled-datasets/"),
-        processed_prefix=_prefix(env, "PII_PROCESSED_PREFIX", "processed/"),
-        results_prefix=_prefix(env, "PII_RESULTS_PREFIX", "extracted/"),
-        retention_days=_int(env, "PII_DATASET_RETENTION_DAYS", 0, minimum=0),
-        retry_mode=_choice(env, "PII_S3_RETRY_MODE", "standard", RETRY_MODES),
-        max_attempts=_int(env, "PII_S3_MAX_ATTEMPTS", 5, minimum=1, maximum=20),
-        connect_timeout_s=_float(env, "PII_S3_CONNECT_TIMEOUT_S", positive=True) or 10.0,
-        read_timeout_s=_float(env, "PII_S3_READ_TIMEOUT_S", positive=True) or 60.0,
-        output_sse=sse,
-        output_kms_key_id=kms_key_id,
-        entity_values=entity_values,
-        entity_hash_key=EnvVar("PII_ENTITY_HASH_KEY") if hash_key else "",
-        require_private_output=_flag(env, "PII_REQUIRE_PRIVATE_OUTPUT", False),
-    )
+    values = store_values(env)
+    for field, (name, _) in NAMED_BY_VARIABLE.items():
+        if name in env:
+            values[field] = EnvVar(name)
+    if values["entity_hash_key"]:
+        values["entity_hash_key"] = EnvVar("PII_ENTITY_HASH_KEY")
+    return DocumentStore(**values)
 
 
 def build_document_options(environ: Mapping[str, str] | None = None) -> DocumentOptions:
@@ -171,39 +126,45 @@ def build_document_options(environ: Mapping[str, str] | None = None) -> Document
     )
 
 
-def _float(environ: Mapping[str, str], name: str, *, positive: bool = False) -> float | None:
-    """A finite number; at least 0, or above 0 when `positive`. None when unset or empty."""
-    raw = environ.get(name)
-    if raw is None or raw.strip() == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {raw!r}")
-    if value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be {'above' if positive else 'at least'} 0, got {value:g}")
-    return value
-
-
-def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = environ.get(name) or default
-    if value not in choices:
-        shown = ", ".join(choice or "(empty)" for choice in choices)
-        raise ValueError(f"{name} must be one of {shown}, got {value!r}")
-    return value
-
-
-def _flag(environ: Mapping[str, str] | None, name: str, default: bool) -> bool:
-    """A true/false variable (unset: the default)."""
-    env = os.environ if environ is None else environ
-    return _choice(env, name, "true" if default else "false", ("true", "false")) == "true"
-
-
 def daily_budget_usd(environ: Mapping[str, str] | None = None) -> float | None:
     """PII_MAX_DAILY_BUDGET_USD: what all runs may spend per UTC day; unset or 0 means no limit."""
     return _float(os.environ if environ is None else environ, "PII_MAX_DAILY_BUDGET_USD") or None
+
+
+def _url(environ: Mapping[str, str], name: str, default: str, *, secret: bool = False) -> str:
+    """An http(s) URL; a secret one is never quoted in the error."""
+    value = (environ.get(name) or default).strip()
+    if value and not value.startswith(("https://", "http://")):
+        shown = "" if secret else f", got {value!r}"
+        raise ValueError(f"{name} must be an http:// or https:// URL{shown}")
+    return value
+
+
+def notify_settings(environ: Mapping[str, str] | None = None) -> NotifyConfig:
+    """Notification channels and triggers (pii_assets/notifications.py), read on each sensor tick
+    so the webhook URL, a secret, never enters the definitions:
+
+    - PII_SLACK_WEBHOOK_URL: a Slack incoming webhook (secret; unset: no Slack);
+    - PII_SNS_TOPIC_ARN: an SNS topic, `arn:<partition>:sns:<region>:<account>:<name>` (unset:
+      no SNS);
+    - PII_NOTIFY_FAILED_DOCUMENTS: notify a run with at least this many failed documents
+      (default 1; 0: never);
+    - PII_UI_URL: the Dagster UI the links point to (default http://127.0.0.1:3000).
+    """
+    env = os.environ if environ is None else environ
+    arn = (env.get("PII_SNS_TOPIC_ARN") or "").strip()
+    parts = arn.split(":")
+    if arn and (len(parts) < 6 or parts[0] != "arn" or parts[2] != "sns" or not parts[3]):
+        raise ValueError(
+            f"PII_SNS_TOPIC_ARN must be an SNS topic ARN "
+            f"(arn:aws:sns:<region>:<account>:<topic>), got {arn!r}"
+        )
+    return NotifyConfig(
+        slack_webhook_url=_url(env, "PII_SLACK_WEBHOOK_URL", "", secret=True),
+        sns_topic_arn=arn,
+        failed_documents=_int(env, "PII_NOTIFY_FAILED_DOCUMENTS", 1, minimum=0),
+        ui_url=_url(env, "PII_UI_URL", DEFAULT_UI_URL).rstrip("/"),
+    )
 
 
 def build_openai_extractor(environ: Mapping[str, str] | None = None) -> ExtractorResource:
@@ -269,3 +230,54 @@ def build_extractor(kind: str, environ: Mapping[str, str] | None = None) -> Extr
     if kind == "openai":
         return build_openai_extractor(environ)
     raise ValueError(f"PII_EXTRACTOR must be one of {', '.join(EXTRACTORS)}, got {kind!r}")
+
+
+DISCOVERY_MODES = ("listing", "events")
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """How discovery finds objects (see sensors/discovery.py and the README's "Discovery").
+
+    `mode` "listing" lists the input prefix, a few pages per tick, continuously; "events" reads
+    S3 Event Notifications from the SQS queue `queue_url` and lists the prefix once every
+    `reconcile_interval_s` to catch missed events. `retry_*`: transient failures are requested
+    again after `retry_base_s` × 2^(n-1) seconds, at most `retry_max_attempts` times.
+    """
+
+    mode: str = "listing"
+    queue_url: str | None = None
+    max_events_per_tick: int = 10_000
+    events_wait_s: int = 5
+    reconcile_interval_s: int = 86_400
+    tick_budget_s: int = 20
+    retry_max_attempts: int = 5
+    retry_base_s: int = 60
+    state_url: str | None = None
+    document_shards: int = 1  # dynamically partitioned document assets (pii_assets/partitions.py)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DiscoverySettings:
+        env = os.environ if environ is None else environ
+        mode = _choice(env, "PII_DISCOVERY_MODE", "listing", DISCOVERY_MODES)
+        queue_url = env.get("PII_EVENTS_QUEUE_URL") or None
+        if mode == "events" and not queue_url:
+            raise ValueError("PII_DISCOVERY_MODE=events needs PII_EVENTS_QUEUE_URL")
+        # SQS long polling waits at most 20 s (ReceiveMessage, WaitTimeSeconds).
+        wait = _int(env, "PII_EVENTS_WAIT_S", cls.events_wait_s, minimum=0, maximum=20)
+        return cls(
+            mode=mode,
+            queue_url=queue_url,
+            max_events_per_tick=_int(env, "PII_EVENTS_MAX_PER_TICK", cls.max_events_per_tick),
+            events_wait_s=wait,
+            reconcile_interval_s=_int(
+                env, "PII_RECONCILE_INTERVAL_S", cls.reconcile_interval_s, minimum=0
+            ),
+            tick_budget_s=_int(env, "PII_DISCOVERY_TICK_BUDGET_S", cls.tick_budget_s),
+            retry_max_attempts=_int(env, "PII_RETRY_MAX_ATTEMPTS", cls.retry_max_attempts),
+            retry_base_s=_int(env, "PII_RETRY_BASE_S", cls.retry_base_s),
+            state_url=env.get("PII_DISCOVERY_STATE_URL") or None,
+            document_shards=_int(
+                env, "PII_DOCUMENT_SHARDS", cls.document_shards, maximum=MAX_SHARDS
+            ),
+        )

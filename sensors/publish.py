@@ -6,6 +6,7 @@ documents are materialized and its failed ones keep their `failed` row, so it co
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -24,7 +25,14 @@ _ACTIVE = [
 _MAX_WAIT_INTERVALS = 6
 
 
-def build_publish_sensor(*, min_interval_s: int, check_interval_s: int = 30) -> dg.SensorDefinition:
+def build_publish_sensor(
+    *,
+    min_interval_s: int,
+    check_interval_s: int = 30,
+    extract_jobs: Sequence[str] = (EXTRACT_JOB,),
+) -> dg.SensorDefinition:
+    """`extract_jobs`: the extraction job of each document shard."""
+
     @dg.sensor(
         name=PUBLISH_SENSOR,
         job_name=PUBLISH_JOB,
@@ -41,9 +49,10 @@ def build_publish_sensor(*, min_interval_s: int, check_interval_s: int = 30) -> 
         published_at = float(state.get("published_at", 0.0))
         successes = [
             record
+            for job_name in extract_jobs
             for record in context.instance.get_run_records(
                 dg.RunsFilter(
-                    job_name=EXTRACT_JOB,
+                    job_name=job_name,
                     statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
                     updated_after=datetime.fromtimestamp(seen_until, UTC),
                 )
@@ -56,8 +65,9 @@ def build_publish_sensor(*, min_interval_s: int, check_interval_s: int = 30) -> 
         now = time.time()
         newest = max(r.update_timestamp.timestamp() for r in successes)
         oldest = min(r.update_timestamp.timestamp() for r in successes)
-        active = context.instance.get_runs_count(
-            dg.RunsFilter(job_name=EXTRACT_JOB, statuses=_ACTIVE)
+        active = sum(
+            context.instance.get_runs_count(dg.RunsFilter(job_name=job_name, statuses=_ACTIVE))
+            for job_name in extract_jobs
         )
         if active and now - oldest < _MAX_WAIT_INTERVALS * max(min_interval_s, 60):
             return dg.SensorResult(skip_reason=f"waiting for {active} extraction runs to finish")

@@ -1,20 +1,31 @@
 """A small IAM policy evaluator, for checking the calls the pipeline makes against the policies
-under deploy/iam/, and a recorder of those calls (botocore event hooks).
+under deploy/iam/, and the IAM requests behind the HTTP requests S3 received.
 
 Evaluation follows the IAM User Guide, "Policy evaluation logic", for identity policies alone:
 an explicit Deny wins, else an Allow, else the implicit deny. Actions and resources match with
 `*` and `?` wildcards (actions case-insensitively); conditions support StringEquals,
-StringNotEquals, StringLike and StringNotLike (each also with IfExists): the keys of a block are
-ANDed, the values of a key ORed; a key missing from the request matches only the negated
-operators and IfExists ("Condition operators": "If the key ... is not present ... the
-condition returns false", and true for the negated operators).
+StringNotEquals, StringLike and StringNotLike (each also with IfExists), and Null: the keys of a
+block are ANDed, the values of a key ORed; a key missing from the request matches only the
+negated operators and IfExists ("Condition operators": "If the key ... is not present ... the
+condition returns false", and true for the negated operators); `Null: true` matches a missing
+key, `Null: false` a present one.
+
+`from_exchanges` maps the HTTP requests the test proxy recorded (tests/s3_faults.py), whoever
+made them (boto3, delta-rs's object_store, Polars, DuckDB), to the IAM actions S3 authorizes
+them as (S3 User Guide, "Required permissions for Amazon S3 API operations"), with the KMS calls
+S3 makes on the caller's behalf.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import defusedxml.ElementTree as ElementTree
+
+from tests.s3_faults import Exchange
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,8 @@ def _like(pattern: str, value: str, *, case_sensitive: bool = True) -> bool:
 
 
 def _operator_matches(operator: str, expected: list[str], actual: str | None) -> bool:
+    if operator == "Null":
+        return any((value.lower() == "true") == (actual is None) for value in expected)
     if_exists = operator.endswith("IfExists")
     base = operator.removesuffix("IfExists")
     negated = base in ("StringNotEquals", "StringNotLike")
@@ -78,61 +91,106 @@ def decide(policy: dict[str, Any], request: Request) -> str:
     return "Allow" if "Allow" in effects else "ImplicitDeny"
 
 
-class CallRecorder:
-    """Records each S3 call a boto3 client makes, as IAM requests (`requests`), through
-    botocore's `before-parameter-build` and `after-call` events. KMS calls S3 makes on the
-    caller's behalf are added the way S3 makes them (S3 User Guide, "Using server-side
-    encryption with AWS KMS keys"): `kms:GenerateDataKey` for a PUT with SSE-KMS, `kms:Decrypt`
-    for a GET or HEAD of an SSE-KMS object, both via `s3.<region>.amazonaws.com`."""
+# Request headers that become condition keys of s3:PutObject (S3 User Guide, "Amazon S3
+# condition key examples"; "Enforce conditional writes on Amazon S3 buckets").
+_PUT_CONDITION_HEADERS = {
+    "x-amz-server-side-encryption": "s3:x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id": "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-acl": "s3:x-amz-acl",
+    "if-none-match": "s3:if-none-match",
+    "if-match": "s3:if-match",
+}
+_KMS_KEY_HEADER = "x-amz-server-side-encryption-aws-kms-key-id"
+# Query parameters of ListObjects / ListObjectsV2 (S3 API Reference).
+_LIST_PARAMETERS = frozenset(
+    {
+        "list-type",
+        "prefix",
+        "delimiter",
+        "start-after",
+        "continuation-token",
+        "max-keys",
+        "marker",
+        "encoding-type",
+        "fetch-owner",
+    }
+)
+# Bucket subresources the pipeline or a reader may ask for, and their actions.
+_BUCKET_READS = {
+    "publicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "location": "s3:GetBucketLocation",
+}
 
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
 
-    def attach(self, client: Any) -> Any:
-        client.meta.events.register("before-parameter-build.s3", self._before)
-        client.meta.events.register("after-call.s3", self._after)
-        return client
+def _deleted_keys(body: bytes) -> list[str]:
+    """The keys of a DeleteObjects request body (`<Delete><Object><Key>…`)."""
+    root = ElementTree.fromstring(body)
+    return [element.text or "" for element in root.iter() if element.tag.endswith("Key")]
 
-    def _before(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any):
-        call = {"operation": model.name, "params": dict(params), "response": {}}
-        context["recorded_call"] = call
-        self.calls.append(call)
 
-    def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        call = context.get("recorded_call")
-        if call is not None:
-            call["response"] = parsed
-
-    def requests(self, region: str = "us-east-1") -> list[Request]:
-        out: list[Request] = []
-        via = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
-        for call in self.calls:
-            op, params, response = call["operation"], call["params"], call["response"]
-            bucket = f"arn:aws:s3:::{params['Bucket']}"
-            if op == "ListObjectsV2":
-                out.append(
-                    Request("s3:ListBucket", bucket, {"s3:prefix": params.get("Prefix", "")})
-                )
-            elif op in ("GetObject", "HeadObject"):
-                out.append(Request("s3:GetObject", f"{bucket}/{params['Key']}"))
-                if response.get("SSEKMSKeyId"):
-                    out.append(Request("kms:Decrypt", response["SSEKMSKeyId"], via))
-            elif op == "PutObject":
-                context = {}
-                if params.get("ServerSideEncryption"):
-                    context["s3:x-amz-server-side-encryption"] = params["ServerSideEncryption"]
-                if params.get("SSEKMSKeyId"):
-                    key = params["SSEKMSKeyId"]
-                    context["s3:x-amz-server-side-encryption-aws-kms-key-id"] = key
-                    out.append(Request("kms:GenerateDataKey", key, via))
-                if params.get("ACL"):
-                    context["s3:x-amz-acl"] = params["ACL"]
-                out.append(Request("s3:PutObject", f"{bucket}/{params['Key']}", context))
-            elif op == "DeleteObjects":
-                for item in params["Delete"]["Objects"]:
-                    out.append(Request("s3:DeleteObject", f"{bucket}/{item['Key']}"))
-            elif op == "GetPublicAccessBlock":
-                out.append(Request("s3:GetBucketPublicAccessBlock", bucket))
-            else:
-                raise AssertionError(f"no IAM mapping for S3 {op}: add it here and to the policy")
+def _object_requests(exchange: Exchange, bucket: str, via: dict[str, str]) -> list[Request]:
+    arn = f"{bucket}/{exchange.key}"
+    method, query = exchange.method, exchange.query
+    answered = exchange.status is not None and 200 <= exchange.status < 300
+    used_key = exchange.response_header(_KMS_KEY_HEADER) if answered else None
+    if method in ("GET", "HEAD") and not ({"acl", "tagging", "uploadId"} & set(query)):
+        out = [Request("s3:GetObject", arn)]
+        # Reading an SSE-KMS object: S3 decrypts its data key with the caller's kms:Decrypt.
+        return out + ([Request("kms:Decrypt", used_key, via)] if used_key else [])
+    if method == "DELETE":
+        action = "s3:AbortMultipartUpload" if "uploadId" in query else "s3:DeleteObject"
+        return [Request(action, arn)]
+    if method == "PUT" and ({"acl", "tagging"} & set(query)):
+        return [Request("s3:PutObjectAcl" if "acl" in query else "s3:PutObjectTagging", arn)]
+    if method in ("PUT", "POST"):  # PutObject, CopyObject, and the steps of a multipart upload
+        context = {
+            key: value
+            for header, key in _PUT_CONDITION_HEADERS.items()
+            if (value := exchange.header(header)) is not None
+        }
+        for header in exchange.headers:
+            if header.lower().startswith("x-amz-grant-"):
+                context["s3:" + header.lower()] = exchange.headers[header]
+        out = [Request("s3:PutObject", arn, context)]
+        source = exchange.header("x-amz-copy-source")
+        if source:
+            out.append(Request("s3:GetObject", "arn:aws:s3:::" + source.lstrip("/")))
+        if used_key:
+            # Writing with SSE-KMS: S3 asks KMS for a data key; a multipart upload also
+            # decrypts it for each part (S3 User Guide, "Using SSE-KMS": permissions).
+            out.append(Request("kms:GenerateDataKey", used_key, via))
+            if "uploadId" in query or "uploads" in query:
+                out.append(Request("kms:Decrypt", used_key, via))
         return out
+    raise AssertionError(f"no IAM mapping for {method} {exchange.key}?{'&'.join(query)}")
+
+
+def from_exchanges(exchanges: Iterable[Exchange], region: str = "us-east-1") -> list[Request]:
+    """The IAM requests S3 authorizes for these HTTP requests (path-style), in order, each
+    with its condition context; KMS requests S3 makes on the caller's behalf are added from the
+    answers (`x-amz-server-side-encryption-aws-kms-key-id`), via `s3.<region>.amazonaws.com`.
+    Requests faulted before S3 saw them count too: the client made them. Raises AssertionError
+    for a request this mapping does not know, so a new kind of call cannot pass unchecked."""
+    via = {"kms:ViaService": f"s3.{region}.amazonaws.com"}
+    out: list[Request] = []
+    for exchange in exchanges:
+        bucket = f"arn:aws:s3:::{exchange.bucket}"
+        if exchange.key:
+            out.extend(_object_requests(exchange, bucket, via))
+            continue
+        query = exchange.query
+        if exchange.method == "POST" and "delete" in query:
+            out.extend(
+                Request("s3:DeleteObject", f"{bucket}/{key}")
+                for key in _deleted_keys(exchange.body)
+            )
+        elif exchange.method == "GET" and (subresource := set(query) & set(_BUCKET_READS)):
+            out.append(Request(_BUCKET_READS[subresource.pop()], bucket))
+        elif exchange.method in ("GET", "HEAD") and not (set(query) - _LIST_PARAMETERS):
+            # ListObjects(V2), and HeadBucket (also authorized as s3:ListBucket); `s3:prefix`
+            # is in the context only when the request names a prefix.
+            context = {"s3:prefix": query["prefix"]} if "prefix" in query else {}
+            out.append(Request("s3:ListBucket", bucket, context))
+        else:
+            raise AssertionError(f"no IAM mapping for {exchange.method} /{exchange.bucket}?{query}")
+    return out

@@ -8,9 +8,17 @@ Three kinds of faults:
 - `rates` (`FaultRates`): random faults at set rates, drawn from a seeded generator: 503 SlowDown,
   a connection reset before any answer, a reset in the middle of a response body (the headers and
   part of the body arrive, then a TCP RST), a failed PUT (500 InternalError), a stall (no byte for
-  `stall_s`, before the answer or mid-body), and latency on every request.
+  `stall_s`, before the answer or mid-body), a lost answer (S3 did the request, the client sees a
+  reset: the case where a write landed although the client saw it fail), and latency on every
+  request.
 
-S3 path-style requests only (what botocore sends to an IP endpoint): `/<bucket>/<key>`.
+Every request is also recorded as an `Exchange` (method, bucket, key, query, headers, the body
+of a multi-object delete, and the answer's status and headers), for tests that check what a client
+asked of S3: tests/iam_policy.py turns exchanges into IAM requests. boto3 and delta-rs (the Rust
+`object_store` crate) both reach S3 through it when their endpoint is `endpoint_url`.
+
+S3 path-style requests only (what botocore and `object_store` send to an IP endpoint):
+`/<bucket>/<key>?<query>`.
 """
 
 from __future__ import annotations
@@ -25,10 +33,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 # Hop-by-hop headers a proxy does not forward (RFC 9110 §7.6.1).
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -49,8 +57,34 @@ KINDS = (
     "stall",  # no byte for `stall_s`, then the answer
     "reset_mid_body",  # the headers and half the body, then a TCP RST
     "stall_mid_body",  # the headers and half the body, `stall_s` without a byte, then the rest
+    "lost_answer",  # forwarded to S3, which acts on it; then a TCP RST instead of its answer
 )
 ScriptStep = str | Callable[[], None] | None
+
+
+@dataclass
+class Exchange:
+    """One request as the proxy saw it, and the answer the client got (`status` None: the
+    connection was reset before any answer). `body` is kept only for POSTs (a DeleteObjects
+    request lists its keys there)."""
+
+    method: str
+    bucket: str
+    key: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes = b""
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        """A request header, whatever its case (botocore and `object_store` spell them apart)."""
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
+    def response_header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.response_headers.items() if k.lower() == lowered), None)
 
 
 @dataclass(frozen=True)
@@ -67,6 +101,7 @@ class FaultRates:
     put_failure: float = 0.0  # a PUT answers 500 InternalError
     stall: float = 0.0  # nothing for `stall_s`, then the answer
     stall_mid_body: float = 0.0  # headers and part of the body, nothing for `stall_s`, the rest
+    lost_answer: float = 0.0  # S3 acts on the request, then the connection is reset
     stall_s: float = 0.0
     latency_s: float = 0.0
     methods: frozenset[str] | None = None
@@ -84,18 +119,17 @@ class _Server(ThreadingHTTPServer):
 
 
 class S3FaultProxy:
-    """Forwards to `upstream` (the moto server), logging `(method, bucket, key)` per request;
+    """Forwards to `upstream` (the moto server), recording every request (`exchanges`);
     `faults[(method, key)]` makes every such request answer that S3 error instead, and `rates`
     injects random faults (`injected` counts them by kind)."""
 
     def __init__(self, upstream: str, rates: FaultRates | None = None) -> None:
         parts = urlsplit(upstream)
         self._upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.requests: list[tuple[str, str, str]] = []
+        self.exchanges: list[Exchange] = []
         self.faults: dict[tuple[str, str], Fault] = {}
         self.script: dict[tuple[str, str], list[ScriptStep]] = {}
         self.injected: Counter[str] = Counter()
-        self.headers: list[tuple[str, str, dict[str, str]]] = []  # (method, key, headers)
         self._lock = threading.Lock()
         self.rates = rates or FaultRates()
         self._server = _Server(("127.0.0.1", 0), self._handler())
@@ -124,15 +158,18 @@ class S3FaultProxy:
         self._server.shutdown()
         self._server.server_close()
 
+    def recorded(self) -> list[Exchange]:
+        """The exchanges so far, in the order the requests arrived."""
+        with self._lock:
+            return list(self.exchanges)
+
     def gets(self, key: str) -> int:
         """GetObject requests seen for `key` (faulted ones included)."""
-        with self._lock:
-            return sum(1 for method, _, k in self.requests if method == "GET" and k == key)
+        return sum(1 for e in self.recorded() if e.method == "GET" and e.key == key)
 
     def requests_for(self, method: str, key: str) -> list[dict[str, str]]:
         """The headers of each `method` request for `key`, in order (Range, If-Match...)."""
-        with self._lock:
-            return [h for m, k, h in self.headers if m == method and k == key]
+        return [e.headers for e in self.recorded() if e.method == method and e.key == key]
 
     def _draw(self, method: str, key: str) -> ScriptStep:
         """This request's fault: the next scripted step, else a random one (one draw per kind,
@@ -153,6 +190,7 @@ class S3FaultProxy:
                 ("stall", rates.stall),
                 ("reset_mid_body", rates.reset_mid_body),
                 ("stall_mid_body", rates.stall_mid_body),
+                ("lost_answer", rates.lost_answer),
             ):
                 if rate and self._random.random() < rate:
                     return kind
@@ -174,11 +212,19 @@ class S3FaultProxy:
             def _relay(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                path = urlsplit(self.path).path
-                bucket, _, key = unquote(path.lstrip("/")).partition("/")
+                parts = urlsplit(self.path)
+                bucket, _, key = unquote(parts.path.lstrip("/")).partition("/")
+                query = parse_qs(parts.query, keep_blank_values=True)
+                self.exchange = Exchange(
+                    method=self.command,
+                    bucket=bucket,
+                    key=key,
+                    query={name: values[-1] for name, values in query.items()},
+                    headers=dict(self.headers.items()),
+                    body=body if self.command == "POST" else b"",
+                )
                 with proxy._lock:
-                    proxy.requests.append((self.command, bucket, key))
-                    proxy.headers.append((self.command, key, dict(self.headers.items())))
+                    proxy.exchanges.append(self.exchange)
                     latency, stall_s = proxy._rates.latency_s, proxy._rates.stall_s
                 if latency:
                     time.sleep(latency)
@@ -213,6 +259,12 @@ class S3FaultProxy:
                     upstream.request(self.command, self.path, body=body, headers=headers)
                     response = upstream.getresponse()
                     payload = response.read()
+                    if drawn == "lost_answer":
+                        proxy._count(drawn)
+                        self._reset()
+                        return
+                    self.exchange.status = response.status
+                    self.exchange.response_headers = dict(response.getheaders())
                     self.send_response(response.status)
                     for name, value in response.getheaders():
                         if name.lower() not in _HOP_BY_HOP | {"content-length"}:
@@ -254,6 +306,7 @@ class S3FaultProxy:
                     super().finish()
 
             def _send_error(self, fault: Fault) -> None:
+                self.exchange.status = fault.status
                 xml = (
                     '<?xml version="1.0" encoding="UTF-8"?>\n'
                     f"<Error><Code>{fault.code}</Code><Message>{fault.message}</Message>"

@@ -84,12 +84,19 @@ def test_ranged_run_records_each_partition_and_survives_bad_documents(store, ins
 def test_definitions_load_with_assets_sensors_and_schedule() -> None:
     defs = build_definitions(PipelineSettings())
     repo = defs.get_repository_def()
-    assert {s.name for s in repo.sensor_defs} == {"document_discovery", "dataset_publisher"}
+    assert {s.name for s in repo.sensor_defs} == {
+        "document_discovery",
+        "dataset_publisher",
+        "run_failure_notifier",
+        "run_outcome_notifier",
+    }
     assert {s.name for s in repo.schedule_defs} == {"daily_dataset_publish"}
     assert repo.get_schedule_def("daily_dataset_publish").cron_schedule == "0 2 * * *"
     assert {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()} == {
         DOCUMENT_ASSET,
         DATASET_ASSET,
+        "redacted_documents",
+        "document_reviews",
     }
     for sensor in repo.sensor_defs:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

@@ -12,9 +12,8 @@ from bench.public_corpus import CorpusMissing
 from pii_assets.extraction import OfflineExtractor
 from pii_assets.locations import deduplicate
 from pii_assets.models import Entity, FormField, Word
-from pii_assets.recognition.form_pages import join_comb_runs
 from pii_assets.recognition.forms import form_entities
-from pii_assets.recognizers import find_entities
+from pii_assets.recognizers import PageText, find_entities
 
 F1040 = next(s for s in real_forms.FORMS if s.file == "irs_f1040_2023.pdf")
 
@@ -104,13 +103,14 @@ def test_comb_runs_join_but_running_text_does_not() -> None:
         Word(d, 0.5 + 0.02 * i, 0.1, 0.507 + 0.02 * i, 0.12, 0, i)
         for i, d in enumerate("123456789")
     ]
-    joined = join_comb_runs(comb)
-    assert [w.text for w in joined] == ["123456789"]
-    assert (joined[0].x0, joined[0].x1) == (0.5, comb[-1].x1)
+    page = PageText.build(comb)
+    assert page.text == "123456789"
+    assert page.box(0, len(page.text)) == (0.5, 0.1, comb[-1].x1, 0.12)
+    # One-letter words of running text sit a space apart, closer than a letter's width.
     prose = [
         Word(t, 0.1 + 0.012 * i, 0.1, 0.107 + 0.012 * i, 0.12, 0, 0) for i, t in enumerate("abcd")
     ]
-    assert [w.text for w in join_comb_runs(prose)] == list("abcd")
+    assert PageText.build(prose).text == "a b c d"
 
 
 def test_born_before_is_a_condition_born_on_is_a_birth_date() -> None:

@@ -170,30 +170,28 @@ def _record_spend(instance, key: str, cost: float) -> None:
 
 
 def test_daily_budget_makes_discovery_skip_with_a_reason(store, instance) -> None:
-    upload(store, ["new1.pdf", "new2.pdf"], single_page_pdf(LINES))
+    upload(store, ["new1.pdf"], single_page_pdf(LINES))
     sensor = build_discovery_sensor(batch_size=10, max_runs=5, interval_s=30, daily_budget_usd=1.0)
 
-    def tick(cursor=None):
-        context = dg.build_sensor_context(
-            instance=instance, cursor=cursor, resources={"store": store}
-        )
-        return sensor(context)
+    def tick():
+        return sensor(dg.build_sensor_context(instance=instance, resources={"store": store}))
 
     _record_spend(instance, "earlier.pdf", 0.6)
     below = tick()
     assert below.run_requests and below.skip_reason is None
+    upload(store, ["new2.pdf"], single_page_pdf(LINES))
     _record_spend(instance, "later.pdf", 0.4)  # today's spend now equals the budget
     assert spend_today_usd(instance) == pytest.approx(1.0)
     over = tick()
     assert over.run_requests == []
     reason = over.skip_reason.skip_message
     assert "daily LLM budget reached" in reason and "$1.0000" in reason
+    assert "1 documents wait for tomorrow" in reason
     # Nothing is marked as requested: once the day rolls over, the documents are launched.
     assert spend_today_usd(instance, now=datetime(2099, 1, 1, tzinfo=UTC)) == 0.0
     unlimited = build_discovery_sensor(
         batch_size=10, max_runs=5, interval_s=30, daily_budget_usd=None
     )
-    context = dg.build_sensor_context(
-        instance=instance, cursor=over.cursor, resources={"store": store}
-    )
-    assert unlimited(context).run_requests
+    context = dg.build_sensor_context(instance=instance, resources={"store": store})
+    (request,) = unlimited(context).run_requests
+    assert request.partition_key == "new2.pdf"

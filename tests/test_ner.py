@@ -20,7 +20,7 @@ spacy = pytest.importorskip("spacy")
 
 # Invented sentences: a name in running text, where no label or salutation points at it.
 TRAINING = [
-    ("John Oliver is a comedian.", ["John Oliver"]),
+    ("Ilse Marwick plays the cello.", ["Ilse Marwick"]),
     ("Yesterday Maria Lopez signed the lease.", ["Maria Lopez"]),
     ("The report was written by Kenji Tanaka last week.", ["Kenji Tanaka"]),
     ("Please ask Grace Adeyemi about the invoice.", ["Grace Adeyemi"]),
@@ -63,15 +63,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_names_in_running_text_through_find_entities(pipeline: Path) -> None:
     backend = ner.load(f"spacy:{pipeline}")
-    text = "John Oliver is a comedian."
+    text = "Ilse Marwick plays the cello."
     without = find_entities(_words(text), page=1, source="text")
     assert [e for e in without if e.entity_type == "PERSON"] == []
     found = find_entities(_words(text), page=1, source="text", ner=backend)
     people = [e for e in found if e.entity_type == "PERSON"]
-    assert [e.text for e in people] == ["John Oliver"]
+    assert [e.text for e in people] == ["Ilse Marwick"]
     # The box covers the two words of the name, not the rest of the sentence.
     assert people[0].x0 == pytest.approx(0.05)
-    assert people[0].x1 < 0.05 + 0.012 * len("John Oliver") + 0.01
+    assert people[0].x1 < 0.05 + 0.012 * len("Ilse Marwick") + 0.01
 
 
 def test_offline_extractor_uses_the_backend_and_names_it(pipeline: Path) -> None:

@@ -17,8 +17,8 @@ AGREEMENT_FLOOR = {
     "CREDIT_CARD": 1.0,
     "EMAIL_ADDRESS": 1.0,
     "IBAN_CODE": 1.0,
-    "IP_ADDRESS": 0.98,  # "192.168.1.1.1": explained
-    "PHONE_NUMBER": 0.96,  # "91-415-555-0132" without "+": explained
+    "IP_ADDRESS": 0.98,  # a five-part dotted number: explained
+    "PHONE_NUMBER": 0.96,  # an international number without "+": explained
     "US_ITIN": 1.0,
     "US_PASSPORT": 1.0,
     "US_SSN": 1.0,
@@ -73,7 +73,7 @@ def test_a_malformed_value_of_one_type_is_reported_as_no_other() -> None:
     case = {
         "file": "t.py",
         "line": 1,
-        "text": "BR97 0036 A305 0000 1000 9795 493P 1",
+        "text": "BR62 4172 63B0 0281 7000 4519 837C 2",
         "entity_type": "IBAN_CODE",
         "expected_count": 0,
         "expected": [],

@@ -10,7 +10,6 @@ Not part of `make test` (70-160 s on 2 shared cores): `make test-postgres`, whic
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -18,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
-from pii_assets.dataset import latest_version
+from pii_assets.dataset import latest_version, read_version
 from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB
 from pii_pipeline.corpus import scanned_pdf, single_page_pdf
@@ -70,14 +68,10 @@ def markers(client, bucket: str) -> dict[str, dict]:
     return found
 
 
-def documents_table(client, bucket: str, version: str):
-    prefix = f"labeled-datasets/pii_labeled_dataset/{version}/documents/"
-    listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix)
-    tables = [
-        pq.read_table(io.BytesIO(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()))
-        for item in listing.get("Contents", [])
-    ]
-    return [row for table in tables for row in table.to_pylist()]
+def documents_table(store, version: str) -> list[dict]:
+    """The version's documents rows (Delta Lake tables since the dataset merge)."""
+    documents, _ = read_version(store.client(), store.layout(), version)
+    return documents.to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +142,7 @@ def test_killed_worker_is_retried_and_every_document_is_published_once(
                 in_progress = [r for r in runs if not r.is_finished]
                 version = latest_version(client, store.layout())
                 if version and not in_progress:
-                    rows = documents_table(client, store.bucket, version)
+                    rows = documents_table(store, version)
                     if len(rows) == DOCUMENTS and all(r["status"] == "ok" for r in rows):
                         break
             time.sleep(0.3)

@@ -56,7 +56,7 @@ def values(found: list[Entity], entity_type: str) -> list[str]:
         (["Pay to GB82 WEST 1234 5698 7654 32 BIC"], "IBAN_CODE", "GB82 WEST 1234 5698 7654 32"),
         (["IBAN GB82WEST12345698765432 BIC NWBKGB2L"], "IBAN_CODE", "GB82WEST12345698765432"),
         (["Login from 203.0.113.7."], "IP_ADDRESS", "203.0.113.7"),
-        (["Host 2001:db8:85a3::8a2e:370:7334 up"], "IP_ADDRESS", "2001:db8:85a3::8a2e:370:7334"),
+        (["Host 2001:db8:4f21::9c0:1b:22e5 up"], "IP_ADDRESS", "2001:db8:4f21::9c0:1b:22e5"),
         (["Date of birth: 1990-04-12"], "DATE_OF_BIRTH", "1990-04-12"),
         (["DOB: 04/12/1990"], "DATE_OF_BIRTH", "04/12/1990"),
         (["D.O.B. 12 April 1990"], "DATE_OF_BIRTH", "12 April 1990"),

@@ -48,3 +48,51 @@ def test_stale_partitions_and_chosen_backfill(store, instance) -> None:
     assert chosen.ok and chosen.runs == 2 and chosen.documents_requested == 3
     again, again_entities = read_version(client, layout, chosen.dataset_version)
     assert again.num_rows == 5 and again_entities.num_rows == entities.num_rows
+
+
+def test_dry_run_lists_partitions_and_estimates_the_llm_cost(store, tmp_path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from pii_assets.llm.extractor import LlmExtractor
+    from resources.openai_extractor import OpenAIExtractor
+
+    client = store.client()
+    bodies = {
+        f"invoices/{i} final.pdf": single_page_pdf([f"Invoice {i}", "Email: a@example.com"])
+        for i in range(3)
+    }
+    for name, body in bodies.items():
+        client.put_object(Bucket=store.bucket, Key=f"documents/{name}", Body=body)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "PII_S3_BUCKET": store.bucket,
+        "PII_EXTRACTOR": "openai",
+        "OPENAI_API_KEY": "sk-test-not-a-real-key",
+        "OPENAI_MODEL": "gpt-4o-mini",
+    }
+    objects = [f"documents/{name}" for name in bodies]
+    command = [sys.executable, "-m", "pii_pipeline.cli", "reprocess", "--object", *objects]
+    listed = subprocess.run(
+        [*command, "--dry-run", "--json"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    payload = json.loads(listed.stdout)
+    keys = [store.layout().partition_key(key) for key in objects]
+    assert payload["partitions"] == keys and payload["count"] == 3
+    # The same estimate a run reserves before each document starts.
+    resource = OpenAIExtractor(api_key="sk-test-not-a-real-key", model="gpt-4o-mini")
+    extractor = resource.page_extractor()
+    assert isinstance(extractor, LlmExtractor)
+    expected = sum(extractor.estimate_document_usd(body) for body in bodies.values())
+    assert payload["estimated_cost_usd"] > 0
+    assert abs(payload["estimated_cost_usd"] - expected) < 1e-9
+    text = subprocess.run(
+        [*command, "--dry-run"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert text.returncode == 0
+    assert text.stdout.splitlines() == keys  # one per line (keys may hold spaces)
+    assert "3 partitions to reprocess; estimated LLM cost at most $" in text.stderr

@@ -23,7 +23,7 @@ from pii_assets.models import DocumentResult
 from pii_assets.processing import ProcessingOptions, process_partitions
 from pii_pipeline.runner import process
 from resources.s3 import DocumentStore
-from resources.settings import PipelineSettings
+from resources.settings import DiscoverySettings, PipelineSettings
 from sensors.discovery import DISCOVERY_SENSOR
 from tests.s3_faults import Fault, S3FaultProxy
 from tests.sample_pages import LETTER_LINES
@@ -149,8 +149,15 @@ def test_throttled_object_fails_alone_and_is_requested_again(
     proxy.faults[("GET", "documents/b.pdf")] = Fault(503, "SlowDown", "Please reduce your rate.")
     defs = build_definitions(PipelineSettings(batch_size=10), resources={"store": proxied})
 
-    report = process(defs, instance, batch_size=10, max_runs=5)
-    assert report.ok and report.runs == 1 and report.documents_requested == 3
+    # Retries are due at once here (no backoff), so the next call shows the healing.
+    heal_now = DiscoverySettings(retry_base_s=0)
+    report = process(defs, instance, batch_size=10, max_runs=5, discovery_settings=heal_now)
+    assert report.runs == 1 and report.documents_requested == 3
+    # Left failed for a transient cause: the call says so and is not ok.
+    assert not report.ok and not report.failed_runs
+    assert [(p.partition_key, p.error_class, p.attempts) for p in report.postponed] == [
+        ("b.pdf", "s3_throttled", 1)
+    ]
     # Two attempts (botocore's standard mode, max_attempts counting the first), and no second run
     # for it within the call.
     assert proxy.gets("documents/b.pdf") == 2
@@ -166,10 +173,11 @@ def test_throttled_object_fails_alone_and_is_requested_again(
 
     # The next call (a later discovery tick) requests it again; S3 answers this time.
     del proxy.faults[("GET", "documents/b.pdf")]
-    again = process(defs, instance, batch_size=10, max_runs=5)
+    again = process(defs, instance, batch_size=10, max_runs=5, discovery_settings=heal_now)
     assert again.ok and again.documents_requested == 1
     assert stored_result(proxied, "b.pdf").status == "ok"
-    assert process(defs, instance, batch_size=10, max_runs=5).documents_requested == 0
+    last = process(defs, instance, batch_size=10, max_runs=5, discovery_settings=heal_now)
+    assert last.documents_requested == 0
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -1,9 +1,10 @@
-"""`pii-pipeline process` against S3 at its worst: the real CLI, its S3 traffic through the
-fault-injecting proxy (tests/s3_faults.py) in front of the real moto server, random faults at
-set rates. Every run must succeed, and every object be in the published version exactly once.
+"""`pii-pipeline process` against S3 at its worst: the real CLI, all its S3 traffic (boto3's and
+delta-rs's, which writes and reads the dataset's Delta tables) through the fault-injecting proxy
+(tests/s3_faults.py) in front of the real moto server, random faults at set rates. Every run must
+succeed, and every object be in the latest version exactly once, with its entity rows once.
 
-Slow (a few minutes): `make test-faults` runs them (pytest marker `faults`), the default suite
-does not. The fast, scripted fault tests are in test_s3_resilience.py.
+Slow (14 minutes on 2 busy shared cores): `make test-faults` runs them (pytest marker `faults`),
+the default suite does not. The fast, scripted fault tests are in test_s3_resilience.py.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ def corpus() -> list[GeneratedDocument]:
     return generate_corpus(DOCUMENTS, seed=3)
 
 
+@pytest.fixture(scope="module")
+def later() -> list[GeneratedDocument]:
+    """Two documents of another draw: new content for the first object (the same kind: both are
+    the first of their draw), and a new object."""
+    return generate_corpus(2, seed=4)
+
+
 def run_process(
     store: DocumentStore, proxy: S3FaultProxy, home: Path, values: set[str], **env: str
 ) -> dict:
@@ -66,14 +74,19 @@ def run_process(
     return report
 
 
-def assert_every_object_once(store: DocumentStore, s3_client) -> None:
+def assert_every_object_once(store: DocumentStore, s3_client, version: str) -> None:
     layout = store.layout()
+    assert latest_version(s3_client, layout) == version
     listed = sorted(info.key for info in list_objects(s3_client, store.bucket, "documents/"))
-    documents, _ = read_version(s3_client, layout, latest_version(s3_client, layout))
+    documents, entities = read_version(s3_client, layout, version)
     keys = documents.column("document_key").to_pylist()
     assert sorted(keys) == listed  # each object exactly once
     statuses = dict(zip(keys, documents.column("status").to_pylist(), strict=True))
     assert set(statuses.values()) == {"ok"}, statuses  # no fault became a document's row
+    # No commit was made twice: each document's entity rows once, none of a document not there.
+    ids = entities.column("entity_id").to_pylist()
+    assert len(ids) == len(set(ids)) and entities.num_rows > 0
+    assert set(entities.column("document_key").to_pylist()) <= set(keys)
 
 
 @pytest.fixture
@@ -102,8 +115,14 @@ def corpus_bucket(store: DocumentStore, s3_client, corpus) -> DocumentStore:
             {"PII_S3_READ_TIMEOUT_S": "1"},
             {"stall", "stall_mid_body"},
         ),
+        # Writes S3 carried out whose answers were lost: retried writes must not land twice.
+        (
+            FaultRates(lost_answer=0.05, methods=frozenset({"PUT", "POST", "DELETE"}), seed=5),
+            {},
+            {"lost_answer"},
+        ),
     ],
-    ids=["resets", "slow-down", "failing-puts", "stalls"],
+    ids=["resets", "slow-down", "failing-puts", "stalls", "lost-answers"],
 )
 def test_process_survives(
     corpus_bucket: DocumentStore,
@@ -114,14 +133,27 @@ def test_process_survives(
     env: dict[str, str],
     kinds: set[str],
     corpus: list[GeneratedDocument],
+    later: list[GeneratedDocument],
 ) -> None:
-    values = {truth.text for doc in corpus for truth in doc.truth}
+    values = {truth.text for doc in corpus + later for truth in doc.truth}
     proxy.rates = rates
     first = run_process(corpus_bucket, proxy, tmp_path / "home", values, **env)
     assert first["documents_processed"] == DOCUMENTS
-    assert_every_object_once(corpus_bucket, s3_client)
-    # Again, with nothing new: nothing is extracted again, and a complete version is published.
+    assert first["publish_status"] == "published"
+    assert_every_object_once(corpus_bucket, s3_client, "v000001")
+    # Again, with nothing new: nothing is extracted again, and no document's rows change, so no
+    # version is committed.
     again = run_process(corpus_bucket, proxy, tmp_path / "home", values, **env)
-    assert again["documents_processed"] == 0 and again["dataset_version"] == "v000002"
-    assert_every_object_once(corpus_bucket, s3_client)
+    assert again["documents_processed"] == 0 and again["dataset_version"] == "v000001"
+    assert again["publish_status"] == "unchanged"
+    # One object's content replaced and one added: a commit replacing rows ("replace where").
+    bucket = corpus_bucket.bucket
+    s3_client.put_object(Bucket=bucket, Key=f"documents/{corpus[0].name}", Body=later[0].data)
+    s3_client.put_object(Bucket=bucket, Key=f"documents/added-{later[1].name}", Body=later[1].data)
+    third = run_process(corpus_bucket, proxy, tmp_path / "home", values, **env)
+    assert third["documents_processed"] == 2 and third["dataset_version"] == "v000002"
+    assert_every_object_once(corpus_bucket, s3_client, "v000002")
     assert kinds <= set(proxy.injected), proxy.injected  # the faults did happen
+    # delta-rs's requests went through the proxy too (its commits are conditional PUTs).
+    commits = [e for e in proxy.recorded() if e.method == "PUT" and "/_delta_log/" in e.key]
+    assert commits and all(e.header("If-None-Match") == "*" for e in commits)

@@ -29,15 +29,15 @@ def of_type(entity_type: str, *lines: str, **kwargs: object) -> list[str]:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("Connect to ::ffff:10.0.0.1 now", "::ffff:10.0.0.1"),
-        ("Tunnel to 2001:db8::10.0.0.1", "2001:db8::10.0.0.1"),
-        ("NAT64: 64:ff9b::198.51.100.1", "64:ff9b::198.51.100.1"),
+        ("Reach ::ffff:192.0.2.33 today", "::ffff:192.0.2.33"),
+        ("Relay via 2001:db8:7::198.51.100.20", "2001:db8:7::198.51.100.20"),
+        ("NAT64 route 64:ff9b::192.0.2.33", "64:ff9b::192.0.2.33"),
         ("0:0:0:0:0:FFFF:129.144.52.38", "0:0:0:0:0:FFFF:129.144.52.38"),
-        ("Gateway fe80::1%eth0 on interface", "fe80::1%eth0"),
-        ("Subnet: 192.168.1.0/24", "192.168.1.0/24"),
-        ("Prefix: 2001:db8::/32.", "2001:db8::/32"),
-        ("connecting from ::1", "::1"),
-        ("Visit http://[2001:db8::1]/path", "2001:db8::1"),
+        ("Gateway fe80::7:19%wlan0 on interface", "fe80::7:19%wlan0"),
+        ("Allowed range 198.51.100.64/26", "198.51.100.64/26"),
+        ("Route 2001:db8:40::/48 added.", "2001:db8:40::/48"),
+        ("login from ::1 refused", "::1"),
+        ("See https://[2001:db8:5::20]:8443/status", "2001:db8:5::20"),
         ("from IP address .2001:db8:e681::9a23.", "2001:db8:e681::9a23"),  # OCR's stray dots
     ],
 )
@@ -48,11 +48,11 @@ def test_ipv6_forms_are_one_address(line: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "::ffff:256.0.0.1",
-        "2001:db8::256.1.1.1",
-        "::ffff:192.168.1",
-        "Time 12:34:56",
-        "MAC address aa:bb:cc:dd:ee:ff",
+        "::ffff:300.1.2.3",
+        "2001:db8:7::198.51.100.256",
+        "::ffff:198.51.100",
+        "Kick-off at 19:05:30",
+        "hw addr 02:42:ac:11:00:07",
         "std::cout",
         "src=:: only",
     ],
@@ -65,11 +65,11 @@ def test_invalid_addresses_leave_no_fragment(line: str) -> None:
 
 
 def test_adjacent_card_numbers_are_never_merged() -> None:
-    line = "4012888888881881 4012-8888-8888-1881 4012 8888 8888 1881"
+    line = "5105105105105100 4000-0566-5566-5556 6011 1111 1111 1117"
     assert of_type("CREDIT_CARD", line) == [
-        "4012888888881881",
-        "4012-8888-8888-1881",
-        "4012 8888 8888 1881",
+        "5105105105105100",
+        "4000-0566-5566-5556",
+        "6011 1111 1111 1117",
     ]
 
 
@@ -81,9 +81,9 @@ def _with_check_digit(prefix: str, length: int) -> str:
 @pytest.mark.parametrize(
     ("number", "brand"),
     [
-        ("6759649826438453", "Maestro"),
-        ("5019717010103742", "Dankort"),
-        ("122000000000003", "UATP"),
+        (_with_check_digit("6759", 16), "Maestro"),
+        (_with_check_digit("5019", 16), "Dankort"),
+        (_with_check_digit("1", 15), "UATP"),
         (_with_check_digit("2201", 16), "Mir"),
         (_with_check_digit("508", 16), "RuPay"),
         (_with_check_digit("3530", 16), "JCB"),
@@ -113,7 +113,7 @@ def test_a_luhn_valid_number_of_no_network_needs_a_card_label() -> None:
 
 @pytest.mark.parametrize(
     "address",
-    ["a@xn--d1acufc.xn--p1ai", "user@xn--80ak6aa92e.com", "info@example.xn--vermgensberater-ctb"],
+    ["olga@xn--80a1acny.xn--p1ai", "team@xn--80aswg.com", "info@example.xn--vermgensberater-ctb"],
 )
 def test_punycode_domains_and_tlds_are_whole(address: str) -> None:
     assert found(f"my email is {address} today") == [("EMAIL_ADDRESS", address)]
@@ -143,7 +143,7 @@ def test_iban_validity_is_mod_97_and_length_not_a_bank_registry() -> None:
     assert valid_iban("BE68539007547034")
     assert (iban_length("BE"), iban_length("NO"), iban_length("DE")) == (16, 15, 22)
     assert not valid_iban("BE68539007547035")  # check digits off
-    assert not valid_iban("BE6853900754703")  # one character short
+    assert not valid_iban("BE6853907547034")  # one character short
 
 
 def test_two_iban_labels_on_consecutive_lines() -> None:
@@ -157,12 +157,12 @@ def test_two_iban_labels_on_consecutive_lines() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "BR97 0036 A305 0000 1000 9795 493P 1",  # a letter where the BBAN has digits
-        "KZ86 125K ZT50 0410 0101",  # check digits off
-        "KZ86 A25K ZT50 0410 0100",
-        "MK07 2501 2000 0058 985",
-        "RS35 2600 0560 1001 6113 70",
-        "IL15 0120 6900 0000",  # too short for Israel
+        "BR62 4172 63B0 0281 7000 4519 837C 2",  # a letter where the BBAN has digits
+        "KZ60 722K ZT71 0438 8215",  # check digits off
+        "KZ57 Q22K ZT71 0438 8215",
+        "MK23 3000 0000 4918 328",
+        "RS19 1700 0038 2746 1905 67",
+        "IL62 0108 9200 0000",  # too short for Israel
     ],
 )
 def test_malformed_ibans_are_not_cards_or_phones(line: str) -> None:
@@ -178,7 +178,7 @@ def test_malformed_ibans_are_not_cards_or_phones(line: str) -> None:
         ("078.05.1123", "US_SSN", "078.05.1123"),
         ("SSN: 536.22.1234", "US_SSN", "536.22.1234"),
         ("SSN: 536 22 1234", "US_SSN", "536 22 1234"),
-        ("911-70-1234", "US_ITIN", "911-70-1234"),
+        ("957-78-3310", "US_ITIN", "957-78-3310"),
         ("ITIN: 912701234", "US_ITIN", "912701234"),
         ("SSN or ITIN: 950-88-1234", "US_ITIN", "950-88-1234"),
     ],
@@ -187,7 +187,7 @@ def test_ssn_separators_and_itins(line: str, entity_type: str, expected: str) ->
     assert found(line) == [(entity_type, expected)]
 
 
-@pytest.mark.parametrize("line", ["my tax id 911-89-1234", "693-09.4444", "911701234"])
+@pytest.mark.parametrize("line", ["the tax number 944-89-5012", "536-22.4410", "948825016"])
 def test_not_ssns_or_itins(line: str) -> None:
     assert found(line) == []
 
@@ -272,8 +272,8 @@ def test_language_detector(text: str, language: str | None) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("My Israeli number is 09-7625400", "09-7625400"),
-        ("My Japanese number is 090-1234-5678", "090-1234-5678"),
+        ("Their Israeli number: 03-6912345", "03-6912345"),
+        ("Call her Japanese number 080-4321-9876", "080-4321-9876"),
         ("Téléphone : 01 42 68 53 00", "01 42 68 53 00"),
     ],
 )
@@ -282,7 +282,7 @@ def test_a_labelled_national_number_of_another_region(line: str, expected: str) 
 
 
 def test_a_number_glued_to_a_word_is_not_a_phone_number() -> None:
-    assert of_type("PHONE_NUMBER", "my international one is415-555-0132") == []
+    assert of_type("PHONE_NUMBER", "reach the front desk at617-555-0148") == []
 
 
 # --- New entity types ----------------------------------------------------------------------------
@@ -315,10 +315,10 @@ def test_street_addresses(lines: list[str], expected: str) -> None:
 
 
 def test_an_address_ends_at_its_zip_code() -> None:
-    line = "Dalla's Pizza | 3843 Peartree Road, Bamblee, SD 20241 440-600-5124"
+    line = "Lindqvist Bakery | 517 Juniper Lane, Corvale, OH 43210 614-555-0187"
     assert found(line) == [
-        ("STREET_ADDRESS", "3843 Peartree Road, Bamblee, SD 20241"),
-        ("PHONE_NUMBER", "440-600-5124"),
+        ("STREET_ADDRESS", "517 Juniper Lane, Corvale, OH 43210"),
+        ("PHONE_NUMBER", "614-555-0187"),
     ]
 
 
@@ -339,13 +339,13 @@ def test_not_street_addresses(line: str) -> None:
     ("line", "entity_type", "expected"),
     [
         ("Routing number: 121000358", "ABA_ROUTING_NUMBER", "121000358"),
-        ("ABA 0711-0130-7", "ABA_ROUTING_NUMBER", "0711-0130-7"),
-        ("3222-7162-7", "ABA_ROUTING_NUMBER", "3222-7162-7"),
+        ("ABA 0260-0959-3", "ABA_ROUTING_NUMBER", "0260-0959-3"),
+        ("0110-0001-5", "ABA_ROUTING_NUMBER", "0110-0001-5"),
         ("Account number: 000123456789", "BANK_ACCOUNT_NUMBER", "000123456789"),
         ("Checking account: 4400 1234 5678", "BANK_ACCOUNT_NUMBER", "4400 1234 5678"),
         ("Kontonummer: 0532013000", "BANK_ACCOUNT_NUMBER", "0532013000"),
         ("Passport No: A12345678", "US_PASSPORT", "A12345678"),
-        ("Passport number (if any): 912803456", "US_PASSPORT", "912803456"),
+        ("Passport number (if any): 487120395", "US_PASSPORT", "487120395"),
         ("Driver's license: D1234567 EXP 12/2026", "DRIVER_LICENSE", "D1234567"),
         ("DL # S123-4567-8901", "DRIVER_LICENSE", "S123-4567-8901"),
         ("Führerscheinnummer: B072RRE2I55", "DRIVER_LICENSE", "B072RRE2I55"),
@@ -359,13 +359,13 @@ def test_financial_and_identity_numbers(line: str, entity_type: str, expected: s
     "line",
     [
         "121000358",  # nine bare digits pass the routing checksum one time in ten
-        "Routing number: 421042111",  # no such routing symbol
-        "Routing number: 1234-0000-0",  # checksum off
+        "Routing number: 451207892",  # no such routing symbol
+        "Routing number: 2107-3301-6",  # checksum off
         "Customer account number: 12345678",
         "Order 121000358",
         "Passport: none",
         "Driver's license: ABCDEFG",
-        "912803456",
+        "487120395",
     ],
 )
 def test_not_financial_or_identity_numbers(line: str) -> None:
@@ -373,8 +373,8 @@ def test_not_financial_or_identity_numbers(line: str) -> None:
 
 
 def test_aba_checksum() -> None:
-    assert aba_valid("121000358") and aba_valid("071101307")
-    assert not aba_valid("121000359") and not aba_valid("421042111")
+    assert aba_valid("121000358") and aba_valid("026009593")
+    assert not aba_valid("121000359") and not aba_valid("451207892")
 
 
 def test_us_grouped_numbers_are_found_on_a_page_in_another_language() -> None:

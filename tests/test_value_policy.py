@@ -36,7 +36,7 @@ OTHER_KEY = "another-invented-hmac-key-of-32-bytes-or-more"
         ("EMAIL_ADDRESS", "jane.roe@example.com", "***@example.com"),
         ("PERSON", "Jane Q Roe", "J. Q. R."),
         ("IP_ADDRESS", "203.0.113.45", "203.0.113.*"),
-        ("IP_ADDRESS", "2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::*"),
+        ("IP_ADDRESS", "2001:db8:4f21::9c0:1b:22e5", "2001:db8:4f21::*"),
         ("DATE_OF_BIRTH", "03/14/1985", "**/**/1985"),
         ("DATE_OF_BIRTH", "14.03.85", "**.**.**"),
         ("SOME_NEW_TYPE", "anything", "***"),

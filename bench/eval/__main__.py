@@ -28,10 +28,12 @@ from bench.eval.harness import (
     read_pages,
     score,
     throughput,
+    throughput_pair,
 )
 from bench.eval.metrics import Counts, Prediction
 from bench.public_corpus import CorpusMissing
 from pii_assets.extraction import OfflineExtractor
+from pii_assets.recognition import ner
 
 # The seed of the reported figures; recognizers were developed against other seeds.
 HELD_OUT_SEED = 20260611
@@ -284,7 +286,7 @@ def _languages_report(
     every = score(documents, pages, system).counts
     console.print(
         f"five-language documents: {len(documents)} documents, {len(pages)} pages "
-        f"({sum(p.source == 'ocr' for p in pages)} OCR); {time.perf_counter() - started:.1f}s"
+        f"({sum(p.scored_as == 'ocr' for p in pages)} OCR); {time.perf_counter() - started:.1f}s"
     )
     console.print(
         _counts_table("five-language documents (all pages)", by_language | {"all": every["all"]})
@@ -365,7 +367,6 @@ def main(argv: list[str] | None = None) -> int:
 
     ours_system = offline_system(default_region=args.region, min_confidence=args.min_confidence)
     ours = score(documents, pages, ours_system, types=CORPUS_TYPES)
-    pps = throughput(pages, ours_system)
     theirs = None
     presidio_pps = None
     presidio_text_pps = None
@@ -378,8 +379,10 @@ def main(argv: list[str] | None = None) -> int:
         presidio = _presidio_system(baseline)
         theirs = score(documents, pages, presidio, types=CORPUS_TYPES)
         presidio_pps = theirs.pages / theirs.seconds if theirs.seconds else None
-        # The same text-layer pages, the same single thread, as `pps`.
-        presidio_text_pps = throughput(pages, presidio)
+        # The same text-layer pages, the same single thread, in alternating rounds.
+        pps, presidio_text_pps = throughput_pair(pages, ours_system, presidio)
+    else:
+        pps = throughput(pages, ours_system)
 
     console.print(_table("offline extractor (ours)", ours, theirs))
     if theirs is not None:
@@ -395,9 +398,17 @@ def main(argv: list[str] | None = None) -> int:
                 "met": pps >= TARGETS["times_presidio_throughput"] * presidio_text_pps,
             }
         )
-    # A peer's test strings: Presidio's own recognizer test cases, through our recognizers.
+    # A peer's test strings: Presidio's own recognizer test cases, through our recognizers, as
+    # installed by default (no NER backend) and with the NER backend when one is available.
+    backend = ner.load(args.ner) if args.ner else None
+    peer_ner = None
     try:
         peer = peer_strings.evaluate(default_region=args.region, min_confidence=args.min_confidence)
+        if backend is not None:
+            peer_ner = peer_strings.evaluate(
+                default_region=args.region, min_confidence=args.min_confidence, ner=backend
+            )
+            peer = peer_strings.explained_by_ner(peer, peer_ner)
     except CorpusMissing as missing:
         peer = None
         console.print(f"[yellow]peer test strings not measured: {missing}")
@@ -405,6 +416,11 @@ def main(argv: list[str] | None = None) -> int:
         console.print(peer_strings.table(peer))
         console.print(peer_strings.disagreement_table(peer))
         checks += peer_strings.checks(peer)
+    if peer_ner is not None:
+        label = f"with NER backend {args.ner}"
+        console.print(peer_strings.table(peer_ner, label))
+        console.print(peer_strings.disagreement_table(peer_ner, label))
+        checks += peer_strings.checks(peer_ner, label)
     other_rows, other_figures = _other_sources(args, console)
     checks += other_rows
     ner_pps = None
@@ -433,6 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours_pages_per_second": round(pps, 1),
         "targets": checks,
         "peer_strings": peer_strings.as_dict(peer) if peer is not None else None,
+        "peer_strings_with_ner": peer_strings.as_dict(peer_ner) if peer_ner is not None else None,
         **other_figures,
     }
     if ner_pps is not None:

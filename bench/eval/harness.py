@@ -7,6 +7,7 @@ over the words each page yielded, so every system sees exactly the same page tex
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
@@ -45,7 +46,15 @@ class EvalPage:
     family: str
     kind: str
     number: int
-    source: str  # "text" or "ocr"
+    source: str  # as the reader read it: "text", "ocr" or "text+ocr"
+
+    @property
+    def scored_as(self) -> str:
+        """The figures the page counts in: "text" for a text layer read alone, "ocr" for a page
+        whose words came from Tesseract, in whole or in part (a text layer the reader's check
+        had OCR'd too and merged with it: "text+ocr")."""
+        return "text" if self.source == "text" else "ocr"
+
     words: list[Word]
 
 
@@ -124,7 +133,7 @@ def score(
         if types is not None:
             predictions = [p for p in predictions if p.entity_type in types]
         truth = truth_by_page.get((page.document, page.number), [])
-        outcomes[page.source].extend(match_page(truth, predictions))
+        outcomes[page.scored_as].extend(match_page(truth, predictions))
     result = SystemResult(seconds=seconds, pages=len(pages))
     for source, found in outcomes.items():
         result.counts[source] = tally(found)
@@ -149,3 +158,22 @@ def throughput(pages: Sequence[EvalPage], system: System, *, min_seconds: float 
         elapsed = time.process_time() - started
         if elapsed >= min_seconds:
             return done / elapsed
+
+
+def throughput_pair(
+    pages: Sequence[EvalPage],
+    ours: System,
+    theirs: System,
+    *,
+    rounds: int = 5,
+    min_seconds: float = 0.5,
+) -> tuple[float, float]:
+    """Pages per CPU-second of two systems over the same text-layer pages, measured in
+    alternating rounds (ours, theirs, ours, ...) and reported as each one's median: load from
+    other processes that comes and goes (it slows CPU time too, through shared caches and
+    cores) then weighs on both alike instead of on whichever ran during it."""
+    ours_rounds, theirs_rounds = [], []
+    for _ in range(rounds):
+        ours_rounds.append(throughput(pages, ours, min_seconds=min_seconds))
+        theirs_rounds.append(throughput(pages, theirs, min_seconds=min_seconds))
+    return statistics.median(ours_rounds), statistics.median(theirs_rounds)

@@ -287,8 +287,9 @@ def _letter(lang: Language, rng: random.Random) -> list[Page]:
     page.title("Northwind Services")
     page.newline()
     page.line((f"{first} {last}", "PERSON"))
-    page.line((_street(lang, rng), "STREET_ADDRESS"))
-    page.line((rng.choice(lang.cities), None))
+    # A postal address block (street line, then postcode and town) is one STREET_ADDRESS.
+    page.line((_street(lang, rng), "STREET_ADDRESS", "address"))
+    page.line((rng.choice(lang.cities), "STREET_ADDRESS", "address"))
     page.newline()
     head, tail = lang.salutation(gender, last).split(last)
     page.line((head, None), (last, "PERSON"), (tail, None))
@@ -333,8 +334,9 @@ def _invoice(lang: Language, rng: random.Random) -> list[Page]:
     page.line((lang.words["total"], None))
     page.newline(0.5)
     page.field(lang.labels["customer"], f"{first} {last}", "PERSON")
-    page.line((_street(lang, rng), "STREET_ADDRESS"))
-    page.line((rng.choice(lang.cities), None))
+    # A postal address block (street line, then postcode and town) is one STREET_ADDRESS.
+    page.line((_street(lang, rng), "STREET_ADDRESS", "address"))
+    page.line((rng.choice(lang.cities), "STREET_ADDRESS", "address"))
     page.field(lang.labels["email"], _email(first, last, rng), "EMAIL_ADDRESS")
     page.field(lang.labels["phone"], _phone(lang.region, rng), "PHONE_NUMBER")
     page.newline(0.5)

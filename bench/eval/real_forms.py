@@ -265,9 +265,10 @@ def _ssn_digits(rng: random.Random) -> str:
 
 
 def _routing(rng: random.Random) -> str:
-    """A 9-digit number with a valid ABA check digit (weights 3, 7, 1)."""
+    """A 9-digit number with a valid ABA check digit (weights 3, 7, 1) whose first two digits are
+    a Federal Reserve routing symbol (01-12, or a thrift's 21-32)."""
     body = [rng.randint(0, 9) for _ in range(8)]
-    body[0] = rng.choice((0, 1, 2, 3))  # Federal Reserve routing symbols start 00-12, 21-32
+    body[0], body[1] = divmod(rng.choice((*range(1, 13), *range(21, 33))), 10)
     total = sum(d * w for d, w in zip(body, (3, 7, 1, 3, 7, 1, 3, 7), strict=True))
     return "".join(map(str, body)) + str((10 - total % 10) % 10)
 

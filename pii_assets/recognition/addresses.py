@@ -35,9 +35,10 @@ _US_SUFFIX_WORDS = frozenset(_US_SUFFIXES.split("|")) | {"box"}
 _WORDS = re.compile(r"[a-z]+")
 # A US street line: house number, an optional direction, up to four name words, a suffix.
 _US_STREET = re.compile(
-    r"(?=[\dP])(?<![\w.,/$#-])\d{1,6}[A-Z]?(?:-\d{1,5})? (?:[NSEW]\.? )?(?:[A-Z0-9][\w'.-]* ){1,4}?"
+    r"(?=[\dP])(?:(?<![\w.,/$#-])\d{1,6}[A-Z]?(?:-\d{1,5})? (?:[NSEW]\.? )?"
+    r"(?:[A-Z0-9][\w'.-]* ){1,4}?"
     rf"(?i:{_US_SUFFIXES})\b\.?"
-    r"|(?<![\w-])P\.? ?O\.? Box \d+"
+    r"|(?<![\w-])P\.? ?O\.? Box \d+)"
 )
 _CITY_STATE_ZIP = re.compile(
     r"[ \t]*[A-Z][A-Za-z.'-]*(?: [A-Z][A-Za-z.'-]*){0,3},? [A-Z]{2}\.?,? \d{5}(?:-\d{4})?\b"
@@ -77,6 +78,13 @@ _EU_STREET = re.compile(
     r"|Ronda|Travesía|Via|Viale|V\.le|Piazza|P\.zza|Corso|C\.so|Largo|Vicolo|Piazzale|Strada"
     rf"|Lungomare)(?: {_W}+){{1,5}}?,? (?:n[º°o.]\.? ?)?{_HOUSE}(?![\w])(?:,? \d+º ?\w?)?)"
 )
+# German and Dutch streets named by a preposition and a noun ("Am Markt 4", "An der Alster 12",
+# "Op de Berg 3"): only with a postcode-and-town line, since "Im Jahr 2020" reads the same way.
+_PREPOSITION_STREET = re.compile(
+    r"(?=[AIZUOB])(?<![\w-])(?:Am|An der|An den|Auf dem|Auf der|Im|In der|In den|Zum|Zur"
+    rf"|Unter den|Op de|Op het|Aan de|Aan het|In de|Bij de) [{_UP}]{_W}*(?: [{_UP}]{_W}*)?"
+    rf" {_HOUSE}(?![\w])"
+)
 # The town line: a postcode and the town's name.
 _POSTCODE_TOWN = re.compile(
     rf"[ \t]*(?:[A-Z]{{1,2}}-)?(?:\d{{5}}|\d{{4}} ?[A-Z]{{2}}|\d{{4}}) [{_UP}]{_W}*"
@@ -114,8 +122,15 @@ def _us_addresses(text: str) -> Iterator[Candidate]:
         return
     for m in _US_STREET.finditer(text):
         line_end = _line_end(text, m.start())
+        # An address ends at a column gap: the next column is another box's value ("1786 Harbor
+        # Road<tab>Contoso Bank" on a form), and its town line is then not the next row.
+        tab = text.find("\t", m.end(), line_end)
+        if tab >= 0:
+            line_end = tab
         window_end = line_end
-        town = _CITY_STATE_ZIP.match(text, line_end + 1) if line_end < len(text) else None
+        town = None
+        if tab < 0 and line_end < len(text):
+            town = _CITY_STATE_ZIP.match(text, line_end + 1)
         if town:
             window_end = town.end()
         span = _usaddress_span(text, m.start(), window_end, line_end)
@@ -171,17 +186,25 @@ def _line_end(text: str, position: int) -> int:
 
 
 def _european_addresses(text: str) -> Iterator[Candidate]:
-    for m in _EU_STREET.finditer(text):
-        end = m.end()
-        line_end = _line_end(text, m.start())
-        town = None
-        if end == line_end and line_end < len(text):
-            town = _POSTCODE_TOWN.match(text, line_end + 1)
-        elif text[end : end + 2] in (", ", " -"):
-            town = _POSTCODE_TOWN.match(text, end + 1)
-        if town:
-            end = town.end()
-        yield Candidate("STREET_ADDRESS", m.start(), end, 0.85 if town else 0.7)
+    for pattern, needs_town in ((_EU_STREET, False), (_PREPOSITION_STREET, True)):
+        for m in pattern.finditer(text):
+            candidate = _with_town(text, m)
+            if candidate.confidence > 0.7 or not needs_town:
+                yield candidate
+
+
+def _with_town(text: str, m: re.Match[str]) -> Candidate:
+    """The street line `m`, with the postcode-and-town line that follows it (or follows a comma)."""
+    end = m.end()
+    line_end = _line_end(text, m.start())
+    town = None
+    if end == line_end and line_end < len(text):
+        town = _POSTCODE_TOWN.match(text, line_end + 1)
+    elif text[end : end + 2] in (", ", " -"):
+        town = _POSTCODE_TOWN.match(text, end + 1)
+    if town:
+        end = town.end()
+    return Candidate("STREET_ADDRESS", m.start(), end, 0.85 if town else 0.7)
 
 
 def _labelled_addresses(text: str) -> Iterator[Candidate]:

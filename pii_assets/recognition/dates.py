@@ -148,14 +148,33 @@ _BIRTH_HEADER = re.compile(
     r"|fecha de nacimiento|data di nascita|geboortedatum)(?: \([^)]*\))?",
     re.IGNORECASE,
 )
-# A birth keyword followed by one of these states a condition about birth dates ("born before
-# January 2, 1946", "nés avant le", "nati dopo il"), not a person's birth date.
+# A date that a rule compares against ("born before January 2, 1946", "nés avant le 1er janvier
+# 1960", "geboren vóór 1 januari 1950", "on or after 1/1/1960"): a comparison word right before
+# it states a condition about birth dates, not a person's birth date.
 _CONDITION = re.compile(
-    r"(?i)\b(?:before|after|prior to|between|on or (?:before|after)|since|vor dem|nach dem"
-    r"|avant|après|antes del?|después del?|prima del|dopo il|vóór|voor|na)\b"
+    r"(?i)\b(?:before|after|prior to|later than|earlier than|between|until|since|by|older than"
+    r"|younger than|vor dem|nach dem|avant(?: le)?|après(?: le)?|antes del?|después del?"
+    r"|prima del|dopo il|vóór|voor|na)[ \t]*:?[ \t]*(?:the[ \t]+)?$"
 )
+_CONDITION_REACH = 24
 _YEAR_LIKE = re.compile(r"\d{4}")
 _WINDOW = 50
+
+
+# A date written as digits only, as a comb field of eight boxes holds it: MMDDYYYY or DDMMYYYY.
+_COMPACT_DATE = re.compile(r"(?P<a>\d{2})(?P<b>\d{2})" + _YEAR)
+_DATE_SEPARATORS = re.compile(r"[\s./-]")
+
+
+def date_value_valid(value: str) -> bool:
+    """Whether all of `value` is one real past date (`DATES`, or eight digits MMDDYYYY or
+    DDMMYYYY), as a field labelled with a date holds it."""
+    for pattern in DATES:
+        m = pattern.fullmatch(value)
+        if m and valid_date(m):
+            return True
+    m = _COMPACT_DATE.fullmatch(_DATE_SEPARATORS.sub("", value))
+    return m is not None and valid_date(m)
 
 
 def valid_date(m: re.Match[str]) -> bool:
@@ -191,6 +210,13 @@ def _is_date(year: int, month: int, day: int) -> bool:
         return False
 
 
+def conditional_date(text: str, start: int) -> bool:
+    """Whether the date at `start` is what printed instructions compare against ("born before
+    January 2, 1946"): a comparison word right before it on its row."""
+    row_start = text.rfind("\n", 0, start) + 1
+    return _CONDITION.search(text, max(row_start, start - _CONDITION_REACH), start) is not None
+
+
 def birth_dates(text: str, page: PageText) -> Iterator[Candidate]:
     """DATE_OF_BIRTH candidates: the first valid date within 50 characters after a birth keyword
     (no other field's label, year or condition word between), and the dates in columns headed by
@@ -213,7 +239,7 @@ def birth_dates(text: str, page: PageText) -> Iterator[Candidate]:
         if not found:
             continue
         m = min(found, key=lambda item: (item.start(), -item.end()))
-        if _CONDITION.search(text, label.end(), m.start()):
+        if conditional_date(text, m.start()):
             continue
         yield Candidate("DATE_OF_BIRTH", m.start(), m.end(), 0.9)
     for cell in column_cells(page, _BIRTH_HEADER):

@@ -133,6 +133,17 @@ def cards(text: str) -> Iterator[Candidate]:
             first = found
 
 
+def card_valid(digits: str, *, labelled: bool) -> bool:
+    """Whether `digits` are a card number: 12 to 19 digits, Luhn-valid, and issued by a network
+    (`card_brand`) unless a card label says what they are."""
+    return (
+        digits.isdigit()
+        and 12 <= len(digits) <= 19
+        and luhn.is_valid(digits)
+        and (labelled or card_brand(digits) is not None)
+    )
+
+
 def _card_confidence(text: str, start: int, digits: str) -> float:
     if card_brand(digits):
         confidence = 0.9
@@ -189,7 +200,11 @@ def ibans(text: str) -> Iterator[Candidate]:
         # until the checksum holds.
         for count in range(len(groups), 0, -1):
             compact = "".join(g[0] for g in groups[:count])
-            if len(compact) < MIN_IBAN:
+            unseparated = count == 1 and not (
+                valid_iban(compact) or _valid_after_ocr_repair(compact)
+            )
+            if len(compact) < MIN_IBAN or unseparated:
+                # No leading groups make a valid IBAN (an unseparated one is one group).
                 yield from _malformed(m, groups)
                 break
             valid = valid_iban(compact) or _valid_after_ocr_repair(compact)
@@ -279,6 +294,12 @@ _ACCOUNT_LABEL = re.compile(
 )
 _ACCOUNT_VALUE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){3,16}(?![\w-])")
 _ACCOUNT_KEYS = ("account", "acct", "a/c", "konto", "compte", "cuenta", "conto", "rekening")
+
+
+def account_number_valid(value: str) -> bool:
+    """Whether `value` can be a bank account number: 4 to 17 digits, groups separated by spaces
+    or dashes (no check digit exists to test)."""
+    return _ACCOUNT_VALUE.fullmatch(value) is not None
 
 
 def bank_accounts(text: str) -> Iterator[Candidate]:

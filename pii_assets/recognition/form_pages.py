@@ -1,42 +1,58 @@
 """Forms on the page: what a filled form's drawn values or a flattened form (fields burned into
-the page, no fields left) still say through their layout.
+the page, no fields left) still say through their layout (characters drawn one per comb box are
+joined back into one value by `layout.PageText`):
 
-- characters drawn one per comb box are joined back into one word (`join_comb_runs`), also when
-  a separator is printed between groups of boxes ("[0][0][6] - [9][3] - [8][0][9][4]");
 - a value drawn over a printed blank line follows its label (`fill_blanks`);
 - a value in the box under a printed caption ("Your social security number") is typed by that
   caption and checked by shape like a form field's value (`caption_values`);
-- a date that printed instructions compare against ("born before January 2, 1946") is not a
-  birth date (`conditional_date`).
+- so is a value in a box whose caption is printed to its left, wrapped or not ("DATE" / "OF" /
+  "BIRTH"), an area code and a number in boxes side by side being one value (`beside_values`).
+
+A date that printed instructions compare against ("born before January 2, 1946") is no birth
+date wherever it is found (`dates.conditional_date`).
 """
 
 from __future__ import annotations
 
 import re
-import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from pii_assets.models import ENTITY_TYPES, Word
 from pii_assets.recognition.common import Candidate
 from pii_assets.recognition.forms import LABEL_KINDS, label_kinds, value_type
 from pii_assets.recognition.layout import PageText
-from pii_assets.recognition.tables import ascii_lower, column_cells
+from pii_assets.recognition.tables import column_cells
 
 # --- Values under printed captions (a filled or flattened form's page) ----------------------------
 
 # Kinds whose values are recognised under a caption; names have their own (`names.caption_names`).
 _CAPTIONED_KINDS = ("ssn", "itin", "routing", "account", "phone", "dob", "email")
-# Matched against the page's text in ASCII lower case: Python's re runs it several times faster
-# than with IGNORECASE.
-_CAPTION = re.compile("|".join(p.pattern for k, p in LABEL_KINDS if k in _CAPTIONED_KINDS))
+_CAPTION_PATTERNS = [p.pattern for k, p in LABEL_KINDS if k in _CAPTIONED_KINDS]
+# A caption labels the box under it: a label followed by a colon ("Phone: (415) 555-0132",
+# "Date of birth:" and the value in the next column) labels the value beside it, which the
+# page's recognizers read, unless a printed blank follows the colon ("Phone 1: ________").
+# Matched against the page's text in lower case (Python's re runs it several times faster
+# than with IGNORECASE), at word starts only: the engine leaves other positions after one test.
+_CAPTION = re.compile(
+    r"(?=[a-z])(?<![a-z])(?:" + "|".join(_CAPTION_PATTERNS) + r")(?![^\t\n]*:(?![ \t]*[_.]{3}))"
+)
+
+# A "caption" holding a number of its own ("Phone extension 8028", "Tel +33 6 12 34 51 25") is a
+# line of text with its value, read by the page's recognizers: it heads no boxes below it.
+# Printed item numbers ("(2)", "4a", "15") are shorter.
+_VALUE_IN_CAPTION = re.compile(r"\d{3}|\d[ .\-]\d")
 
 
-def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
+def caption_values(
+    page: PageText, region: str = "US", known: Iterable[Candidate] = ()
+) -> list[Candidate]:
     """Values drawn in the boxes under printed captions ("(2) Social security number" over a
     table's column of SSNs, "Date of birth" over a box), typed by the caption and checked by
-    shape like a field's value (`form_entities`). Confidence 0.9."""
+    shape like a field's value (`form_entities`). Confidence 0.9. A cell whose value is one of
+    the `known` candidates (the page's recognizers found it already) is not looked at again."""
+    known_spans = {(c.start, c.end) for c in known}
     text = page.text
-    lowered = ascii_lower(text)
+    lowered = page.lowered
     if "\t" not in text or not _CAPTION.search(lowered):
         return []
     found = []
@@ -60,6 +76,8 @@ def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
         newline = text.find("\n", cell.header)
         ends = [e for e in (header_end, newline) if e >= 0]
         caption = text[cell.header : min(ends) if ends else len(text)]
+        if _VALUE_IN_CAPTION.search(caption):
+            continue
         value = text[cell.start : cell.end]
         # A neighbouring box's value can sit a space away ("318130772 Son", "1981 190522501"):
         # the first or the last word alone.
@@ -68,6 +86,8 @@ def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
         spans = dict.fromkeys(
             ((cell.start, cell.end), (cell.start, first_end), (last_start, cell.end))
         )
+        if not known_spans.isdisjoint(spans):
+            continue
         for kind in label_kinds(caption):
             if kind not in _CAPTIONED_KINDS:
                 continue
@@ -81,120 +101,74 @@ def caption_values(page: PageText, region: str = "US") -> list[Candidate]:
     return list(dict.fromkeys(found))
 
 
-# --- Comb fields on the page ---------------------------------------------------------------------
+# --- Values beside printed captions ---------------------------------------------------------------
 
-# Characters drawn one per box: at least this many, with a regular pitch.
-_MIN_COMB = 4
-_PITCH_TOLERANCE = 0.2
-
-
-def join_comb_runs(words: Sequence[Word]) -> list[Word]:
-    """The words with each run of single characters drawn one per comb box joined into one word
-    (text joined, box the union), so "1 2 3 4 5 6 7 8 9" in an SSN's boxes reads as 123456789.
-
-    A run is at least four one-character letters or digits on one baseline, each gap wider than
-    0.8 of a character and the pitch (distance between character starts) regular within 20%:
-    a comb's boxes, not words in running text.
-    """
-    singles = [i for i, w in enumerate(words) if _boxed(w.text)]
-    if len(singles) < _MIN_COMB:
-        return list(words)
-    # Rows: characters whose vertical centres lie within half a character height of each other.
-    rows: list[list[int]] = []
-    for i in sorted(singles, key=lambda i: (words[i].y0 + words[i].y1) / 2):
-        w = words[i]
-        centre, height = (w.y0 + w.y1) / 2, w.y1 - w.y0
-        last = words[rows[-1][-1]] if rows else None
-        if last is not None and abs((last.y0 + last.y1) / 2 - centre) <= 0.5 * height:
-            rows[-1].append(i)
-        else:
-            rows.append([i])
-    replaced: dict[int, Word | None] = {}
-    for members in rows:
-        members.sort(key=lambda i: words[i].x0)
-        for run in _regular_runs([words[i] for i in members], members):
-            first = words[run[0]]
-            # Printed group separators read as the ASCII hyphen the value patterns expect.
-            text = "".join(words[i].text for i in run).replace("–", "-").replace("—", "-")
-            joined = Word(
-                text,
-                first.x0,
-                min(words[i].y0 for i in run),
-                words[run[-1]].x1,
-                max(words[i].y1 for i in run),
-                first.block,
-                first.line,
-                first.ref,
-                first.offset,
-            )
-            replaced[run[0]] = joined
-            for i in run[1:]:
-                replaced[i] = None
-    if not replaced:
-        return list(words)
-    out: list[Word] = []
-    for i, w in enumerate(words):
-        if i in replaced:
-            if replaced[i] is not None:
-                out.append(replaced[i])  # type: ignore[arg-type]
-        else:
-            out.append(w)
-    return out
+# A caption block's lines read as one caption, up to this many.
+_CAPTION_BLOCK_LINES = 4
+_ITEM_NUMBER = re.compile(r"\d{1,2}[a-z]?|[A-Z]\.|\([a-z0-9]\)")
 
 
-# A separator printed between groups of comb boxes ("[0][0][6] - [9][3] - [8][0][9][4]").
-_GROUP_SEPARATORS = frozenset("-–—")
-
-
-def _boxed(text: str) -> bool:
-    """One character in a box, a separator printed between box groups, or a group of digits
-    that the text layer already reads as one word."""
-    return (
-        (len(text) == 1 and text.isalnum())
-        or text in _GROUP_SEPARATORS
-        or (text.isdigit() and len(text) <= 4)
-    )
-
-
-def _regular_runs(row: list[Word], indexes: list[int]) -> list[list[int]]:
-    """Runs of boxed characters: single characters at a regular pitch, or digit groups with a
-    separator printed between them; each run holds at least four single characters."""
-    runs: list[list[int]] = []
-    current = [0]
-    for k in range(1, len(row) + 1):
-        if k < len(row) and _next_in_comb(row, current, k):
-            current.append(k)
+def beside_values(
+    page: PageText, region: str = "US", known: Iterable[Candidate] = ()
+) -> list[Candidate]:
+    """Values in a box with its caption printed to its left, often wrapped over the lines of
+    one text block around the box's row ("DATE" / "OF" / "BIRTH" beside "09/30/1992", "DAYTIME
+    PHONE" / "NUMBER" beside an area-code box and a number box): typed by the caption's kinds
+    and checked by shape like a field's value. A number split over two boxes side by side (area
+    code and number) is one value. A caption ending in a colon labels a value the page's
+    recognizers read; `known` values are not looked at again. Confidence 0.9."""
+    text = page.text
+    if "\t" not in text:
+        return []
+    known_spans = {(c.start, c.end) for c in known}
+    columns = page.columns
+    blocks: dict[int, list[Word]] | None = None
+    found = []
+    for index in range(1, len(columns)):
+        row, start, end = columns[index]
+        left_row, left_start, left_end = columns[index - 1]
+        if left_row != row or text[left_end - 1] == ":" or (start, end) in known_spans:
             continue
-        singles = sum(len(row[j].text) == 1 and row[j].text.isalnum() for j in current)
-        grouped = any(row[j].text in _GROUP_SEPARATORS for j in current)
-        if singles >= _MIN_COMB or (grouped and singles >= 3 and len(current) >= 5):
-            while current and row[current[-1]].text in _GROUP_SEPARATORS:
-                current.pop()
-            runs.append([indexes[j] for j in current])
-        current = [k]
-    return runs
+        if not any(c.isdigit() or c == "@" for c in text[start:end]):
+            continue
+        if blocks is None:
+            blocks = {}
+            for word in page.words:
+                blocks.setdefault(word.block, []).append(word)
+        caption = _block_caption(
+            page.words[page.word_index(left_start)].x0,
+            page.words[page.word_index(left_end - 1)],
+            page.words[page.word_index(start)].x0,
+            blocks,
+        )
+        kinds = [k for k in label_kinds(caption) if k in _CAPTIONED_KINDS]
+        if not kinds:
+            continue
+        spans = [(start, end)]
+        if index + 1 < len(columns) and columns[index + 1][0] == row:
+            spans.append((start, columns[index + 1][2]))  # area code | number
+        for s, e in spans:
+            value = text[s:e].replace("\t", " ")
+            entity_type = next(filter(None, (value_type(k, value, region) for k in kinds)), None)
+            if entity_type in ENTITY_TYPES:
+                found.append(Candidate(entity_type, s, e, 0.9))  # type: ignore[arg-type]
+                break
+    return found
 
 
-def _next_in_comb(row: list[Word], current: list[int], k: int) -> bool:
-    prev, word = row[current[-1]], row[k]
-    singles = [row[j] for j in current if len(row[j].text) == 1 and row[j].text.isalnum()]
-    width = statistics.median(w.x1 - w.x0 for w in singles) if singles else prev.x1 - prev.x0
-    width = max(width, 1e-6)
-    gap = word.x0 - prev.x1
-    if not 0.8 * width < gap < 4 * width:
-        return False
-    if {prev.text, word.text} & _GROUP_SEPARATORS or len(prev.text) > 1 or len(word.text) > 1:
-        return True  # a group boundary: the pitch changes there
-    pitches = [
-        row[b].x0 - row[a].x0
-        for a, b in zip(current, current[1:], strict=False)
-        if len(row[a].text) == len(row[b].text) == 1 and row[a].text.isalnum()
+def _block_caption(left: float, word: Word, right: float, blocks: dict[int, list[Word]]) -> str:
+    """The caption `word` ends: the lines of its text block around its own and between `left`
+    (where the caption starts on the value's row) and `right` (where the value starts), in
+    reading order, without item numbers ("4", "15", "A.")."""
+    height = word.y1 - word.y0
+    top, bottom = word.y0 - _CAPTION_BLOCK_LINES * height, word.y1 + _CAPTION_BLOCK_LINES * height
+    lines = [
+        w
+        for w in blocks[word.block]
+        if left - height <= (w.x0 + w.x1) / 2 < right and top <= (w.y0 + w.y1) / 2 <= bottom
     ]
-    pitch = word.x0 - prev.x0
-    if not pitches:
-        return True
-    usual = statistics.median(pitches)
-    return abs(pitch - usual) <= _PITCH_TOLERANCE * usual
+    lines.sort(key=lambda w: (w.line, w.x0))
+    return " ".join(w.text for w in lines if not _ITEM_NUMBER.fullmatch(w.text))
 
 
 # --- Values written on a blank line ---------------------------------------------------------------
@@ -249,20 +223,3 @@ def fill_blanks(words: Sequence[Word]) -> list[Word]:
         else:
             out.append(w)
     return out
-
-
-# --- Printed instructions ------------------------------------------------------------------------
-
-# A date that a rule compares against: "born before January 2, 1946", "on or after 1/1/1960".
-_CONDITION = re.compile(
-    r"(?i)\b(?:before|after|prior to|later than|earlier than|between|until|since|by|older than"
-    r"|younger than|vor dem|nach dem|avant le|après le|antes del?|después del?|prima del"
-    r"|dopo il|voor|na)\s*(?:the\s*)?$"
-)
-
-
-def conditional_date(text: str, start: int) -> bool:
-    """Whether the date at `start` is what printed instructions compare against ("born before
-    January 2, 1946"), not someone's birth date: a comparison word right before it."""
-    row_start = text.rfind("\n", 0, start) + 1
-    return _CONDITION.search(text, max(row_start, start - 20), start) is not None

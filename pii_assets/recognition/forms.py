@@ -18,19 +18,24 @@ Entity types outside the vocabulary in force (`models.ENTITY_TYPES`) are not rep
 
 from __future__ import annotations
 
+import bisect
 import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import phonenumbers
-from stdnum import iban, luhn
-from stdnum.us import itin, rtn, ssn
-
 from pii_assets.models import ENTITY_TYPES, Entity, FormField, Word
+from pii_assets.recognition.dates import date_value_valid
+from pii_assets.recognition.financial import (
+    aba_valid,
+    account_number_valid,
+    card_valid,
+    valid_iban,
+)
+from pii_assets.recognition.identifiers import license_valid, passport_valid, ssn_type
 from pii_assets.recognition.names import ORGANISATION_WORDS
-from pii_assets.recognition.patterns import DATES, valid_date
+from pii_assets.recognition.patterns import email_valid, phone_valid
 
 # Field kinds a label can name, most specific first: the first kind whose value test passes wins.
 # Sources of the wording: IRS Forms 1040, W-4, W-9, W-2; USCIS Form I-9; SSA Form SS-5; state
@@ -123,9 +128,7 @@ _TYPE_OF = {
 _TEXT_KINDS = frozenset({"text", "combobox", "listbox"})
 _NAME_VALUE = re.compile(r"[^\W\d_][\w'’.-]*(?: [^\W\d_][\w'’.-]*){0,5}")
 _NOT_A_NAME = frozenset({"n/a", "na", "none", "same", "unknown", "self", "yes", "no"})
-_EMAIL_VALUE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SEPARATORS = re.compile(r"[\s.\-/]")
-_COMPACT_DATE = re.compile(r"(?P<a>\d{2})(?P<b>\d{2})(?P<year>(?:19|20)\d{2})")
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
@@ -164,51 +167,37 @@ def _digits(value: str) -> str:
     return _SEPARATORS.sub("", value)
 
 
-def _is_date(value: str) -> bool:
-    for pattern in DATES:
-        m = pattern.fullmatch(value)
-        if m and valid_date(m):
-            return True
-    m = _COMPACT_DATE.fullmatch(_digits(value))  # a comb field: MMDDYYYY or DDMMYYYY
-    return m is not None and _is_date(f"{m['a']}/{m['b']}/{m['year']}")
-    return False
-
-
 def value_type(kind: str, value: str, region: str) -> str | None:
-    """The entity type `value` is as a `kind` field's value (checksum, digit count, date, e-mail
-    syntax), or None when it does not fit."""
+    """The entity type `value` is as a `kind` field's value, or None when it does not fit: the
+    same tests the page's recognizers apply (checksums, issuer ranges, digit counts, dates,
+    e-mail syntax), the label standing in for the context words they look for."""
     compact = _digits(value)
     if kind in ("ssn", "itin"):
-        if not (compact.isdigit() and len(compact) == 9):
-            return None
-        if itin.is_valid(compact):
-            return "US_ITIN"
-        return "US_SSN" if ssn.is_valid(compact) else None
+        return ssn_type(compact)
     if kind == "routing":
-        return "ABA_ROUTING_NUMBER" if compact.isdigit() and rtn.is_valid(compact) else None
+        return "ABA_ROUTING_NUMBER" if aba_valid(compact) else None
     if kind == "account":
-        ok = compact.isalnum() and 4 <= len(compact) <= 17 and any(c.isdigit() for c in compact)
-        return "BANK_ACCOUNT_NUMBER" if ok else None
+        return "BANK_ACCOUNT_NUMBER" if account_number_valid(value.strip()) else None
     if kind == "iban":
-        return "IBAN_CODE" if iban.is_valid(compact) else None
+        return "IBAN_CODE" if valid_iban(compact.upper()) else None
     if kind == "card":
-        ok = compact.isdigit() and 13 <= len(compact) <= 19 and luhn.is_valid(compact)
-        return "CREDIT_CARD" if ok else None
-    if kind in ("passport", "license"):
-        ok = compact.isalnum() and 5 <= len(compact) <= 20 and any(c.isdigit() for c in compact)
-        return _TYPE_OF[kind] if ok else None
+        return "CREDIT_CARD" if card_valid(compact, labelled=True) else None
+    if kind == "passport":
+        return "US_PASSPORT" if passport_valid(compact.upper()) else None
+    if kind == "license":
+        return "DRIVER_LICENSE" if license_valid(value.strip().upper()) else None
     if kind == "email":
-        return "EMAIL_ADDRESS" if _EMAIL_VALUE.fullmatch(value) else None
+        return "EMAIL_ADDRESS" if email_valid(value.strip()) else None
     if kind == "ip":
         try:
-            ipaddress.ip_address(value)
+            ipaddress.ip_address(value.strip())
         except ValueError:
             return None
         return "IP_ADDRESS"
     if kind == "phone":
-        return "PHONE_NUMBER" if _is_phone(value, region) else None
+        return "PHONE_NUMBER" if phone_valid(value, region) else None
     if kind == "dob":
-        return "DATE_OF_BIRTH" if _is_date(value) else None
+        return "DATE_OF_BIRTH" if date_value_valid(value.strip()) else None
     if kind == "address":
         has_digit = any(c.isdigit() for c in value)
         has_word = re.search(r"[^\W\d_]{2,}", value) is not None
@@ -218,17 +207,6 @@ def value_type(kind: str, value: str, region: str) -> str | None:
         organisation = any(w.lower().strip(".,") in ORGANISATION_WORDS for w in value.split())
         return "PERSON" if ok and not organisation else None
     return None
-
-
-def _is_phone(value: str, region: str) -> bool:
-    digits = sum(c.isdigit() for c in value)
-    if not 7 <= digits <= 15:
-        return False
-    try:
-        number = phonenumbers.parse(value, region)
-    except phonenumbers.NumberParseException:
-        return False
-    return phonenumbers.is_valid_number(number)
 
 
 @dataclass(frozen=True)
@@ -343,6 +321,9 @@ def _row_values(row: list[FormField], kinds_of: dict[int, list[str]], region: st
 
 
 _PARTS = frozenset({"first", "middle", "last"})
+# Kinds whose value a form may split over adjacent boxes: digit groups, an area code and number,
+# a date's month, day and year.
+_SPLIT_KINDS = frozenset({"ssn", "itin", "routing", "account", "card", "iban", "phone", "dob"})
 
 
 def _continues(
@@ -357,6 +338,10 @@ def _continues(
         return False
     if head[0] in _PARTS:
         return bool(right) and right[0] in _PARTS
+    # Only numbers are split over boxes (the "Number" boxes of an SSN, an area code and a
+    # number): a street line beside a county box is two values, even under one caption.
+    if head[0] not in _SPLIT_KINDS:
+        return False
     if right[:1] == head:
         return True
     return not any(value_type(kind, nxt.value.strip(), region) for kind in right)
@@ -398,7 +383,9 @@ def captions(fields: Sequence[FormField], words: Sequence[Word]) -> dict[str, st
     """For each field, the printed words that label its widget: the text just left of it on its
     row when that text ends close to it ("b Routing number [____]"), else the line printed just
     above it within its width ("Your social security number" over the boxes). `words` are the
-    page's own (printed) words, normalised like the fields' rects."""
+    page's words, normalised like the fields' rects; the words drawn inside a field's widget are
+    its value, not a caption ("7874 Oak Street" over "City or town, state, and ZIP code")."""
+    words = _printed(fields, words)
     found: dict[str, str] = {}
     for f in sorted(fields, key=lambda f: (f.rect[1], f.rect[0])):
         caption = _caption(f, words)
@@ -407,6 +394,20 @@ def captions(fields: Sequence[FormField], words: Sequence[Word]) -> dict[str, st
         if caption:
             found[f.name] = caption
     return found
+
+
+def _printed(fields: Sequence[FormField], words: Sequence[Word]) -> list[Word]:
+    """The words whose centre lies in no field's widget: the page's printed text."""
+    rects = sorted((f.rect for f in fields), key=lambda r: r[1])
+    tops = [r[1] for r in rects]
+    printed = []
+    for w in words:
+        cx, cy = (w.x0 + w.x1) / 2, (w.y0 + w.y1) / 2
+        # Only widgets whose top lies above the word's centre can hold it.
+        above = rects[: bisect.bisect_right(tops, cy)]
+        if not any(r[0] <= cx <= r[2] and r[1] <= cy <= r[3] for r in above):
+            printed.append(w)
+    return printed
 
 
 def _caption(f: FormField, words: Sequence[Word]) -> str:

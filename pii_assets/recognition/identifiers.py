@@ -1,7 +1,8 @@
 """Recognizers for US Social Security numbers, ITINs, passport numbers and driver's licences.
 
 - SSN: area/group/serial rules via python-stdnum (no area 000, 666 or 900-999, no group 00, no
-  serial 0000, no advertising numbers); groups separated by dashes, spaces or dots.
+  serial 0000, no advertising numbers); groups separated by dashes (also en and em dashes),
+  spaces or dots.
 - ITIN: nine digits starting with 9 whose fourth and fifth digits are 50-65, 70-88, 90-92 or
   94-99 (IRS Publication 1915, "Understanding Your IRS Individual Taxpayer Identification
   Number").
@@ -29,7 +30,12 @@ from pii_assets.recognition.context import NOT_PII_CONTEXT
 
 # --- SSN and ITIN --------------------------------------------------------------------------------
 
-_SEPARATED = re.compile(r"(?=\d)(?<![\d.-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\d-]|\.\d)")
+# Groups separated by a dash (ASCII, en or em dash: word processors and printed forms use them),
+# a space or a dot; a dash may have a space on each side ("123 – 45 – 6789" on a form whose boxes
+# are printed around dashes).
+_SEPARATED = re.compile(
+    r"(?=\d)(?<![\d.\-–—])(\d{3})( ?[-–—] ?|[ .])(\d{2})\2(\d{4})(?![\d\-–—]|\.\d)"
+)
 _COMPACT = re.compile(r"(?=\d)(?<![\d.-])(\d{3})(\d{2})(\d{4})(?![\d-]|\.\d)")
 _SSN_CONTEXT = re.compile(
     r"(?i)(?:\bssn\b|social security|\bsoc\.? ?sec\b|\bss ?#|\bss no\b|\bssa\b|taxpayer id"
@@ -43,16 +49,24 @@ def itin_valid(area: str, group: str, serial: str) -> bool:
     return area[0] == "9" and int(group) in _ITIN_GROUPS and serial.isdigit()
 
 
+def ssn_type(digits: str) -> str | None:
+    """ "US_SSN" or "US_ITIN" for nine digits that are a valid one (the two share their shape; the
+    digits tell them apart), else None."""
+    if len(digits) != 9 or not digits.isdigit():
+        return None
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    if ssn.is_valid(f"{area}-{group}-{serial}"):
+        return "US_SSN"
+    return "US_ITIN" if itin_valid(area, group, serial) else None
+
+
 def ssns(text: str) -> Iterator[Candidate]:
-    """US_SSN and US_ITIN candidates (the two share their shape; the digits tell them apart)."""
+    """US_SSN and US_ITIN candidates (`ssn_type`)."""
     for pattern, compact in ((_SEPARATED, False), (_COMPACT, True)):
         for m in pattern.finditer(text):
             area, group, serial = (m[1], m[3], m[4]) if not compact else (m[1], m[2], m[3])
-            if ssn.is_valid(f"{area}-{group}-{serial}"):
-                entity_type = "US_SSN"
-            elif itin_valid(area, group, serial):
-                entity_type = "US_ITIN"
-            else:
+            entity_type = ssn_type(area + group + serial)
+            if entity_type is None:
                 continue
             label = distance_before(text, m.start(), _SSN_CONTEXT)
             look_alike = distance_before(text, m.start(), NOT_PII_CONTEXT, 30, same_row=True)
@@ -91,6 +105,19 @@ _LICENSE_KEYS = (
 )
 
 
+def passport_valid(value: str) -> bool:
+    """Whether `value` has the form of a US passport number."""
+    return _US_PASSPORT.fullmatch(value) is not None
+
+
+def license_valid(value: str) -> bool:
+    """Whether `value` can be a driver's licence number: one to four groups of letters and
+    digits, 5 to 20 of them, at least four digits."""
+    compact = value.replace(" ", "").replace("-", "")
+    digits = sum(c.isdigit() for c in value)
+    return bool(_LICENSE_VALUE.fullmatch(value)) and digits >= 4 and 5 <= len(compact) <= 20
+
+
 def passports(text: str) -> Iterator[Candidate]:
     """US_PASSPORT candidates: a US passport number right after a passport label."""
     if not mentions(text, ("passport",)):
@@ -107,10 +134,5 @@ def driver_licenses(text: str) -> Iterator[Candidate]:
         return
     for label in _LICENSE_LABEL.finditer(text):
         m = labelled_value(text, label, _LICENSE_VALUE, 30)
-        if m is None:
-            continue
-        value = m[0]
-        digits = sum(c.isdigit() for c in value)
-        if digits < 4 or not 5 <= len(value.replace(" ", "").replace("-", "")) <= 20:
-            continue
-        yield Candidate("DRIVER_LICENSE", m.start(), m.end(), 0.85)
+        if m is not None and license_valid(m[0]):
+            yield Candidate("DRIVER_LICENSE", m.start(), m.end(), 0.85)

@@ -14,6 +14,7 @@ or around a printed dash ("1 2 3 - 4 5 - 6 7 8 9") read "123-45-6789".
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,15 +27,38 @@ _ROW_OVERLAP = 0.5
 # Rows looked back at when placing a line: enough for a table's cells, few enough to stay linear.
 _ROW_LOOKBACK = 6
 # Comb boxes: single characters whose centres are at most this many character heights apart, at
-# a pitch that varies by at most this share along the run.
+# a pitch that varies by at most this share along the run, with gaps wider than this share of a
+# character's width (running text sets one-letter words a space apart, narrower than a letter).
 _COMB_PITCH = 2.0
 _COMB_EVEN = 0.2
-# Printed between comb groups ("123-45-6789"), kept in the joined value.
-_COMB_JOINERS = frozenset("-/")
+_COMB_GAP = 0.8
+# Printed between comb groups ("123-45-6789", "123–45–6789"), kept in the joined value.
+_COMB_JOINERS = frozenset("-/–—")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def lower_text(text: str) -> str:
+    """`text` in lower case with the same length, so offsets stay put: Unicode lower case, or
+    ASCII only in the rare text whose lower case is longer ("İ" lowers to two characters).
+    Keywords are matched in it without IGNORECASE, which Python's re runs several times faster
+    over long alternations of words."""
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
 
 
 def _char_width(word: Word) -> float:
     return (word.x1 - word.x0) / max(len(word.text), 1)
+
+
+def _column_gap(a: Word, b: Word) -> bool:
+    """Whether the space between neighbouring words `a` and `b` is a column gap: wider than
+    `COLUMN_GAP` average characters of `a`, or of `b` when `a` is punctuation alone (a bracket
+    or a full stop is narrower than a character of the value beside it). Not the wider-set of
+    the two: a header in capitals ("Name  DOB") is set wider than the gap its column keeps."""
+    reference = a if any(c.isalnum() for c in a.text) else b
+    return b.x0 - a.x1 > COLUMN_GAP * _char_width(reference)
 
 
 @dataclass
@@ -47,21 +71,27 @@ class _Line:
 
     @classmethod
     def of(cls, words: list[Word]) -> _Line:
+        if len(words) == 1:
+            w = words[0]
+            return cls(words, w.x0, w.y0, w.x1, w.y1)
         return cls(
             words,
-            min(w.x0 for w in words),
-            min(w.y0 for w in words),
-            max(w.x1 for w in words),
-            max(w.y1 for w in words),
+            min([w.x0 for w in words]),
+            min([w.y0 for w in words]),
+            max([w.x1 for w in words]),
+            max([w.y1 for w in words]),
         )
 
 
 def _source_lines(words: Sequence[Word]) -> list[_Line]:
+    """The words grouped by their source line, each line cut at its column gaps: the pieces of
+    a line drawn across columns (printed brackets "(    )" around an area-code box, a table's
+    ruled row) leave room between them for what other lines put there ("312")."""
     lines: list[_Line] = []
     current: list[Word] = []
     key: tuple[int, int] | None = None
     for word in words:
-        if (word.block, word.line) != key and current:
+        if current and ((word.block, word.line) != key or _column_gap(current[-1], word)):
             lines.append(_Line.of(current))
             current = []
         key = (word.block, word.line)
@@ -107,8 +137,7 @@ def _separators(words: list[Word]) -> list[str]:
     """What the text puts between each word of a row and the next: a tab across a column gap, a
     space otherwise, nothing between the boxes of a comb field."""
     separators = [
-        "\t" if b.x0 - a.x1 > COLUMN_GAP * _char_width(a) else " "
-        for a, b in zip(words, words[1:], strict=False)
+        "\t" if _column_gap(a, b) else " " for a, b in zip(words, words[1:], strict=False)
     ]
     runs = _comb_runs(words)
     for first, last in runs:
@@ -147,6 +176,8 @@ def _comb_runs(words: list[Word]) -> list[tuple[int, int]]:
             height = max(a.y1 - a.y0, b.y1 - b.y0)
             if not 0 < step <= _COMB_PITCH * height:
                 break
+            if b.x0 - a.x1 <= _COMB_GAP * max(a.x1 - a.x0, b.x1 - b.x0):
+                break  # one-letter words of running text, a space apart
             if pitch and abs(step - pitch) > _COMB_EVEN * pitch:
                 break
             pitch = pitch or step
@@ -192,6 +223,35 @@ class PageText:
                 parts.append(word.text)
                 offset += len(word.text)
         return cls("".join(parts), starts, ordered, row_starts)
+
+    @functools.cached_property
+    def lowered(self) -> str:
+        """The text in lower case, of the same length (`lower_text`)."""
+        return lower_text(self.text)
+
+    @functools.cached_property
+    def columns(self) -> list[tuple[int, int, int]]:
+        """(row index, start, end) of each column's text in the rows of two or more columns:
+        the text between tabs (column gaps), where table headers and form captions are looked
+        for. Computed once per page for every recognizer that reads columns."""
+        found = []
+        text = self.text
+        row_start = 0
+        for row in range(len(self.row_starts)):
+            row_end = text.find("\n", row_start)
+            row_end = len(text) if row_end < 0 else row_end
+            tab = text.find("\t", row_start, row_end)
+            if tab >= 0:
+                start = row_start
+                while tab >= 0:
+                    if tab > start:
+                        found.append((row, start, tab))
+                    start = tab + 1
+                    tab = text.find("\t", start, row_end)
+                if row_end > start:
+                    found.append((row, start, row_end))
+            row_start = row_end + 1
+        return found
 
     def word_index(self, offset: int) -> int:
         """Index of the word at or before the character offset."""

@@ -8,12 +8,14 @@ field's label ("Name: Maria Gonzalez Email: ...") and before words that are not 
 
 from __future__ import annotations
 
+import bisect
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from pii_assets.recognition.common import Candidate
-from pii_assets.recognition.layout import PageText
-from pii_assets.recognition.tables import ascii_lower, column_cells
+from pii_assets.recognition.layout import PageText, lower_text
+from pii_assets.recognition.tables import column_cells
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LO = "a-zß-öø-ÿ"
@@ -72,7 +74,7 @@ _STREET_WORDS = (
     r"(?:rue|avenue|boulevard|bd|place|chemin|allée|impasse|quai|route|via|viale|piazza|corso"
     r"|calle|avenida|plaza|paseo)\b"
 )
-# "My name is Dan May": a speaker naming themselves.
+# "My name is Ed April": a speaker naming themselves.
 _SELF_NAMED = (
     r"my name is|my name's|i am|i'm|this is|ich hei(?:ß|ss)e|mein name ist|je m'appelle"
     r"|je suis|me llamo|mi nombre es|mi chiamo|il mio nome [èe]|ik heet|mijn naam is"
@@ -87,31 +89,47 @@ _CLOSINGS = (
     r"|hoogachtend|vriendelijke groet(?:en)?"
 )
 
+# Patterns led by a keyword (a label, a salutation, a closing): the keyword is found in the page's
+# text in lower case (`lower_text`) by a pattern without IGNORECASE, which Python's re runs several
+# times faster over long alternations of words; the name is then matched in the text itself, right
+# after the keyword. The keyword pattern takes everything up to where the name starts, so that it
+# chooses among its alternatives as one pattern would. The lookahead for a letter lets the engine
+# pass other positions with one test.
+_AT_LETTER = r"(?=[^\W\d_])"
+# (keyword in lower case, ((what follows it up to the name's end, confidence, fewest name
+# tokens), ...))
+_KEYWORD_PATTERNS = (
+    (
+        re.compile(
+            rf"{_AT_LETTER}(?<![\w-])(?P<label>{_LABELS})(?: \([^)\n]*\))?"
+            r"[ \t]*:[ \t]*(?:\n[ \t]*)?"
+        ),
+        ((re.compile(_ANY_NAME), 0.85, 2),),
+    ),
+    (
+        re.compile(rf"{_AT_LETTER}\b(?:{_SALUTATIONS})[ \t]+"),
+        (
+            (re.compile(rf"{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}"), 0.85, 1),
+            (re.compile(rf"{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
+        ),
+    ),
+    (
+        re.compile(rf"{_AT_LETTER}\b(?:{_SELF_NAMED})[ \t]+"),
+        ((re.compile(rf"(?P<name>{_NAME})"), 0.75, 1),),
+    ),
+    (
+        re.compile(rf"{_AT_LETTER}\b(?:{_CLOSINGS})[ \t]*[,.!;]?[ \t:;.,'|]*\n[ \t]*"),
+        ((re.compile(rf"{_ANY_NAME}[ \t]*(?:\n|$)"), 0.8, 2),),
+    ),
+)
+# An e-mail address in angle brackets (RFC 5322 §3.4 "name-addr": From, To and Cc header fields,
+# "… wrote:" lines quoting them), and the display name right before it, quotes allowed.
+_ANGLE_ADDRESS = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
+_DISPLAY_NAME = re.compile(rf"(?<![\w'’-])[\"']?{_ANY_NAME}[\"']?[ \t]*$")
+_DISPLAY_NAME_REACH = 80
 # (pattern, confidence, fewest name tokens)
 _PATTERNS = (
-    (
-        re.compile(
-            rf"(?<![\w-])(?P<label>(?i:{_LABELS}))(?: \([^)\n]*\))?[ \t]*:[ \t]*(?:\n[ \t]*)?"
-            + _ANY_NAME
-        ),
-        0.85,
-        2,
-    ),
-    (
-        re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}"),
-        0.85,
-        1,
-    ),
-    (re.compile(rf"\b(?i:{_SALUTATIONS})[ \t]+{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
     (re.compile(rf"(?<![\w.]){_TITLES}[ \t]+{_ANY_NAME}"), 0.75, 1),
-    (re.compile(rf"\b(?i:{_SELF_NAMED})[ \t]+(?P<name>{_NAME})"), 0.75, 1),
-    (
-        re.compile(
-            rf"\b(?i:{_CLOSINGS})[ \t]*[,.!;]?[ \t:;.,'|]*\n[ \t]*{_ANY_NAME}[ \t]*(?:\n|$)"
-        ),
-        0.8,
-        2,
-    ),
     # An address block: a line that is only a name, above a street line: a house number first
     # ("12 Oak Street", "47 avenue Victor Hugo") or last ("Hauptstraße 75", "Via Roma 66").
     (
@@ -152,7 +170,7 @@ _STOP = frozenset(
         *("first", "last", "middle", "initial", "unknown", "suff"),
     )
 )
-# Months that are also given names ("Mr. May", "June Carter"): a name part unless a day or a
+# Months that are also given names ("Mrs. August", "June Carter"): a name part unless a day or a
 # year follows ("May 4", "June 2024").
 _NAME_MONTHS = frozenset({"may", "june", "april", "august"})
 # Words that make the whole value an organisation or a place, not a person.
@@ -230,26 +248,33 @@ def ocr_cleaned(text: str) -> str:
 
 
 def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candidate]:
+    """PERSON candidates: after labels, salutations, titles and closings, in address blocks,
+    table columns headed "Name" and under form captions (`caption_names`)."""
     if ocr:
         text = ocr_cleaned(text)
+    lowered = lower_text(text) if ocr else page.lowered
+    for keyword, tails in _KEYWORD_PATTERNS:
+        for k in keyword.finditer(lowered):
+            label = text[k.start("label") : k.end("label")] if "label" in keyword.groupindex else ""
+            if label and not _labels_a_person(text, label, k.start()):
+                continue
+            for tail, confidence, fewest in tails:
+                m = tail.match(text, k.end())
+                if m is not None:
+                    needed = 1 if label and _PART_LABEL.fullmatch(label) else fewest
+                    yield from _person(text, m, confidence, needed)
     for pattern, confidence, fewest in _PATTERNS:
         for m in pattern.finditer(text):
-            if "label" in pattern.groupindex and not _labels_a_person(text, m):
-                continue
-            value = m["name"]
-            span = _trim(value, text[m.end("name") : m.end("name") + 6])
-            if span is None:
-                continue
-            start = m.start("name") + span[0]
-            end = m.start("name") + span[1]
-            tokens = text[start:end].replace(",", " ").split()
-            needed = fewest
-            if "label" in pattern.groupindex and _PART_LABEL.fullmatch(m["label"]):
-                needed = 1  # "Vorname: Jürgen", "Last name: Okafor"
-            if len([t for t in tokens if not t.endswith(".")]) < needed:
-                continue
-            score = confidence - (0.05 if value.isupper() else 0.0)
-            yield Candidate("PERSON", start, end, score)
+            yield from _person(text, m, confidence, fewest)
+    if "<" in text and "@" in text:
+        for address in _ANGLE_ADDRESS.finditer(text):
+            row_start = text.rfind("\n", 0, address.start()) + 1
+            reach = max(row_start, address.start() - _DISPLAY_NAME_REACH)
+            m = _DISPLAY_NAME.search(text, reach, address.start())
+            # A first and a last name ("Support <help@...>" names no one) that the address
+            # spells, whole or by initials: "Microsoft Outlook <xmailuser@...>" is a program.
+            if m and _spelled_by(m["name"], address[0]):
+                yield from _person(text, m, 0.85, 2)
     for cell in column_cells(page, _NAME_HEADER):
         m = _CELL_NAME.fullmatch(text, cell.start, cell.end)
         if not m or _trim(m["name"]) != (0, len(m["name"])):
@@ -260,10 +285,42 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
     yield from caption_names(page, text)
 
 
+def _spelled_by(name: str, address: str) -> bool:
+    """Whether the e-mail address's local part holds a word of the name (three letters or more)
+    or starts with its initials ("maria.gonzalez@", "gonzalezm@", "mg1985@" for "Maria
+    Gonzalez"), accents set aside."""
+    local = _ascii_letters(address[1:].partition("@")[0])
+    words = [_ascii_letters(w) for w in re.split(r"[ ,]+", name) if w]
+    if any(len(w) >= 3 and w in local for w in words):
+        return True
+    initials = "".join(w[:1] for w in words if w)
+    return len(initials) >= 2 and (local.startswith(initials) or local.startswith(initials[::-1]))
+
+
+def _ascii_letters(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if "a" <= c <= "z")
+
+
+def _person(text: str, m: re.Match[str], confidence: float, needed: int) -> Iterator[Candidate]:
+    """The name in `m`'s "name" group, trimmed of words that are no part of it, when it has at
+    least `needed` tokens ("Vorname: Jürgen" needs one, "Name: ..." two)."""
+    value = m["name"]
+    span = _trim(value, text[m.end("name") : m.end("name") + 6])
+    if span is None:
+        return
+    start = m.start("name") + span[0]
+    end = m.start("name") + span[1]
+    tokens = text[start:end].replace(",", " ").split()
+    if len([t for t in tokens if not t.endswith(".")]) < needed:
+        return
+    yield Candidate("PERSON", start, end, confidence - (0.05 if value.isupper() else 0.0))
+
+
 # Form captions printed above their boxes ("Your first name and middle initial", "Last name"):
 # the value drawn in the box below is a name, or part of one.
 # Captions found within a column's text ("Your first name and middle initial") ...
-# (Matched against the text in ASCII lower case: faster than IGNORECASE.)
+# (Matched against the text in lower case: faster than IGNORECASE.)
 _FIRST_CAPTION = re.compile(r"\b(?:first name|given name|vorname|pr[ée]nom|nombre|nome|voornaam)")
 _LAST_CAPTION = re.compile(
     r"\b(?:last name|surname|family name|nachname|nom de famille|apellidos?|cognome|achternaam)"
@@ -287,7 +344,7 @@ def caption_names(page: PageText, text: str) -> Iterator[Candidate]:
     below "first name", "middle" and "last name" captions side by side are one name."""
     if "\t" not in text:
         return
-    lowered = ascii_lower(text)
+    lowered = page.lowered
     cells: list[tuple[int, int, str]] = []
     for role, caption, within in (
         ("first", _FIRST_CAPTION, True),
@@ -298,20 +355,25 @@ def caption_names(page: PageText, text: str) -> Iterator[Candidate]:
         ("full", _FULL_CAPTION, False),
     ):
         # The box under a caption: its first line of text, a few rows down at most (a tall box
-        # draws its value in the middle, beside other boxes' values).
-        seen: set[int] = set()
+        # draws its value in the middle, beside other boxes' values); in a table of boxes (a
+        # form's dependents), the names in the rows right below it too, up to the first row
+        # that holds none.
+        last_row: dict[int, int | None] = {}
         for cell in column_cells(
             page, caption, max_rows=4, gaps=3, within=within, match_text=lowered
         ):
-            if cell.header in seen:
+            row = bisect.bisect_right(page.row_starts, page.word_index(cell.start)) - 1
+            if cell.header in last_row and last_row[cell.header] != row - 1:
+                last_row[cell.header] = None
                 continue
-            seen.add(cell.header)
+            last_row[cell.header] = None
             start = _extend_left(page, cell.start)
             value = text[start : cell.end]
             if not _CAPTION_VALUE.fullmatch(value) or _trim(value) != (0, len(value)):
                 continue
             if role == "full" and " " not in value:
                 continue
+            last_row[cell.header] = row
             cells.append((start, cell.end, role))
     cells = sorted(set(cells))
     index = 0
@@ -349,11 +411,12 @@ def _extend_left(page: PageText, start: int) -> int:
     return page.starts[index]
 
 
-def _labels_a_person(text: str, m: re.Match[str]) -> bool:
-    label = m["label"].lower()
+def _labels_a_person(text: str, label: str, start: int) -> bool:
+    """Whether the label at `start` names a person: a bare "Name:" after another word does not
+    ("Company name:", "Product name:")."""
+    label = label.lower()
     if not label.endswith("name") or label != "name":
         return True
-    # A bare "Name:" after another word: "Company name:", "Product name:".
-    row_start = text.rfind("\n", 0, m.start()) + 1
-    previous = _PREVIOUS_WORD.search(text, row_start, m.start())
+    row_start = text.rfind("\n", 0, start) + 1
+    previous = _PREVIOUS_WORD.search(text, row_start, start)
     return previous is None or previous[1].lower() in _NAME_LABEL_QUALIFIERS

@@ -1,7 +1,7 @@
 """An optional statistical NER backend for person names in running text.
 
 The rule-based recognizers find names where documents put them (labels, salutations, signature
-blocks, table columns); a name in a sentence ("John Oliver is a comedian.") needs a model. The
+blocks, table columns); a name in a sentence ("Ilse Marwick plays the cello.") needs a model. The
 backend is configured by name (`PII_NER_BACKEND`):
 
 - `spacy:<pipeline>`: a spaCy pipeline with an `ner` component, by package name
@@ -94,15 +94,15 @@ def load(spec: str) -> NerBackend:
 
 def _keep(text: str, start: int, end: int) -> tuple[int, int] | None:
     """The span without surrounding punctuation or a possessive, or None when it cannot be a
-    name (no capital letter: a model's guess on lower-case words)."""
+    name (no capital letter, or a digit)."""
     value = text[start:end]
     stripped = value.strip(" \t\n.,;:!?\"'()[]")
     start += value.find(stripped) if stripped else 0
     possessive = _POSSESSIVE.search(stripped)
     if possessive:
         stripped = stripped[: possessive.start()]
-    if not stripped or not _HAS_UPPER.search(stripped):
-        return None
+    if not stripped or not _HAS_UPPER.search(stripped) or any(c.isdigit() for c in stripped):
+        return None  # a model's guess on lower-case words, or on a code ("NAT64", "K40718263")
     return start, start + len(stripped)
 
 

@@ -17,7 +17,7 @@ import phonenumbers
 
 from pii_assets.recognition.common import Candidate, distance_before, nearer
 from pii_assets.recognition.context import NOT_PII_CONTEXT
-from pii_assets.recognition.dates import DATES, birth_dates, valid_date
+from pii_assets.recognition.dates import DATES, birth_dates, date_value_valid, valid_date
 from pii_assets.recognition.financial import cards, ibans
 from pii_assets.recognition.identifiers import ssns
 
@@ -25,9 +25,11 @@ __all__ = [
     "DATES",
     "birth_dates",
     "cards",
+    "email_valid",
     "emails",
     "ibans",
     "ips",
+    "phone_valid",
     "phones",
     "ssns",
     "valid_date",
@@ -42,6 +44,11 @@ _EMAIL = re.compile(
     r"(?=[A-Za-z0-9])(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*\s?@\s?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
     r"\.(?:[Xx][Nn]--[A-Za-z0-9-]*[A-Za-z0-9]|[A-Za-z]{2,})(?![\w-])"
 )
+
+
+def email_valid(value: str) -> bool:
+    """Whether `value` is one e-mail address, as `emails` finds them in text."""
+    return _EMAIL.fullmatch(value) is not None and not any(c.isspace() for c in value)
 
 
 def emails(text: str, *, ocr: bool = False) -> Iterator[Candidate]:
@@ -64,10 +71,10 @@ def emails(text: str, *, ocr: bool = False) -> Iterator[Candidate]:
 
 _IPV4 = re.compile(r"(?=\d)(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)")
 # IPv6 in the text forms of RFC 4291 §2.2, the last with an IPv4 address in its low 32 bits
-# ("::ffff:192.0.2.1", "64:ff9b::198.51.100.1"), an optional zone ("fe80::1%eth0", RFC 4007 §11)
-# and an optional prefix length ("2001:db8::/32"). OCR can put a space before a colon ("2001
-# :db8::1"); it is dropped before validation. The address may not run on into a dotted number
-# ("::ffff:256.0.0.1" is no address, and "::ffff:256" no part of one).
+# ("::ffff:192.0.2.33", "64:ff9b::198.51.100.20"), an optional zone ("fe80::7:19%wlan0", RFC
+# 4007 §11) and an optional prefix length ("2001:db8:40::/48"). OCR can put a space before a
+# colon ("2001 :db8::1"); it is dropped before validation. The address may not run on into a
+# dotted number ("::ffff:300.1.2.3" is no address, and "::ffff:300" no part of one).
 _IPV6 = re.compile(
     r"(?=[0-9A-Fa-f:])(?<![\w:])(?:[0-9A-Fa-f]{0,4} ?:){2,7}"
     r"(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{1,4}(?![.:]?\d)|(?<=:))"
@@ -128,8 +135,8 @@ _PHONE_CONTEXT = re.compile(
     r"|telefon|handy|mobil|téléphone|portable|teléfono|móvil|celular|telefono|cellulare"
     r"|telefoon|mobiel|gsm)\b"
 )
-# Labels that say a number is a phone number even when it is national in another region ("My
-# Japanese number is 090-1234-5678"): tried in `_OTHER_REGIONS` when the document's region fails.
+# Labels that say a number is a phone number even when it is national in another region ("Call her
+# Japanese number 080-4321-9876"): tried in `_OTHER_REGIONS` when the document's region fails.
 _PHONE_NUMBER_LABEL = re.compile(
     r"(?i)\b(?:phone|tel|telephone|mobile|cell|fax|whatsapp|(?:my|his|her|their|our|your)"
     r"(?: [a-z]+)? number(?: is)?|telefon|handy|téléphone|portable|teléfono|móvil|telefono"
@@ -142,13 +149,18 @@ _OTHER_REGIONS = (
     *("JP", "CN", "KR", "CH", "AT", "BE", "PT", "PL", "SE"),
 )
 # Digit runs that could hold a phone number; only these reach the (slow) phonenumbers matcher. A
-# run glued to a word ("is415-555-0132") is part of that word, not a number on its own.
-_PHONE_RUN = re.compile(r"(?=[+(\d])(?<![^\W\d_])\+?\(?\d[\d ().\-/:;,]{5,24}\d")
+# run glued to a word ("at617-555-0148") is part of that word, not a number on its own. A colon
+# followed by a space ends a label ("Phone 1: (217) 555-0134"): the label's digit is no country
+# code; a colon between digits is OCR's reading of a separator.
+_PHONE_RUN = re.compile(r"(?=[+(\d])(?<![^\W\d_])\+?\(?\d(?:[\d ().\-/;,]|:(?![ \t])){5,24}\d")
 # OCR reads some separators as ":" ";" or ","; they are read as spaces (same length, same offsets).
 _OCR_SEPARATORS = str.maketrans(":;,", "   ")
 # North American numbers as people write them: "(415) 555-0132", "415-555-0132", "415.555.0132".
 _NANP_GROUPING = re.compile(r"\(\d{3}\) ?\d{3}[ .-]\d{4}|\b\d{3}([.-])\d{3}\1\d{4}\b")
 _DATE_ONLY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}")
+# A time of day ("10:00", "10:00:00", RFC 5322's Date and Received fields): two-digit groups
+# after a colon. A phone number's digits end before it ("Jun 2025 10:00:00" is no number).
+_TIME = re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2})?(?!\d)")
 
 
 def phones(
@@ -159,32 +171,113 @@ def phones(
     numbers are recognised by their grouping alone: the US when the region was chosen by the
     page's language, so "(415) 555-0132" in a Spanish paragraph of a US form is still found."""
     for run in _PHONE_RUN.finditer(text):
-        value = run[0].translate(_OCR_SEPARATORS)
-        if sum(map(str.isdigit, value)) < 7 or _DATE_ONLY.fullmatch(value):
-            continue
-        # Digits already recognised as a card, IBAN, SSN, IP address or date need no second look.
-        if any(t.start <= run.start() and run.end() <= t.end for t in taken):
-            continue
-        found = list(_matches(value, region))
-        if not found and also and also != region and _NANP_GROUPING.search(value):
-            found = list(_matches(value, also))
-        if not found and not value.startswith("+"):
-            label = distance_before(text, run.start(), _PHONE_NUMBER_LABEL, 30)
-            if label is not None and not _look_alike_nearer(text, run.start(), label):
-                for other in _OTHER_REGIONS:
-                    if other != region:
-                        found = list(_matches(value, other))
-                        if found:
-                            break
-        for m in found:
-            start, end = run.start() + m.start, run.start() + m.end
-            yield Candidate("PHONE_NUMBER", start, end, _phone_confidence(text, start, m))
+        for offset, piece in _outside_times(run[0]):
+            yield from _phones_in(text, run.start() + offset, piece, region, taken, also)
+
+
+def _outside_times(run: str) -> Iterator[tuple[int, str]]:
+    """The pieces of a digit run around the times of day in it, with their offsets."""
+    position = 0
+    for time in _TIME.finditer(run):
+        yield position, run[position : time.start()]
+        position = time.end()
+    yield position, run[position:]
+
+
+def _phones_in(
+    text: str,
+    at: int,
+    piece: str,
+    region: str,
+    taken: Sequence[Candidate],
+    also: str | None,
+) -> Iterator[Candidate]:
+    value = piece.translate(_OCR_SEPARATORS)
+    if sum(map(str.isdigit, value)) < 7 or _DATE_ONLY.fullmatch(value.strip()):
+        return
+    # Digits already recognised as a card, IBAN, SSN, IP address or date need no second look.
+    if any(t.start <= at and at + len(piece) <= t.end for t in taken):
+        return
+    found = list(_matches(value, region))
+    if not found and also and also != region and _NANP_GROUPING.search(value):
+        found = list(_matches(value, also))
+    if not found and not value.lstrip().startswith("+") and not _local_only(value, region):
+        label = distance_before(text, at, _PHONE_NUMBER_LABEL, 30)
+        if label is not None and not _look_alike_nearer(text, at, label):
+            for other in _OTHER_REGIONS:
+                if other != region:
+                    found = list(_matches(value, other))
+                    if found:
+                        break
+    for m in found:
+        start, end = at + m.start, at + m.end
+        # A bracket without its pair belongs to the text around ("(855-373-4636 TTY)").
+        if text[start] == "(" and ")" not in text[start:end]:
+            start += 1
+        if text[end - 1] == ")" and "(" not in text[start:end]:
+            end -= 1
+        yield Candidate("PHONE_NUMBER", start, end, _phone_confidence(text, start, m))
+
+
+# A phone number as a field or a box holds it: digits, separators, brackets, a leading "+" and
+# an extension ("ext. 12", "x12").
+_PHONE_VALUE = re.compile(
+    r"\s*\+?[\d\s().\-\u2013\u2014/]+?(?:\s*(?:ext\.?|x|#)\s*\d{1,6})?\s*", re.IGNORECASE
+)
+
+
+def phone_valid(value: str, region: str) -> bool:
+    """Whether `value` is one phone number, read as a labelled value: valid in `region`, or,
+    written without a country code, in another country's plan (like a number after a phone
+    label in text: "Call her Japanese number 080-4321-9876"). Only digits and a phone number's
+    separators and brackets (`phonenumbers` would read the digits out of "Reference: 5143 4149
+    7853" too), and no date ("2023-05-23" is a number in some eight-digit plan)."""
+    if not 7 <= sum(c.isdigit() for c in value) <= 15 or not _PHONE_VALUE.fullmatch(value):
+        return False
+    if date_value_valid(value.strip(" ()[]")):
+        return False
+    regions = [region]
+    if not value.lstrip().startswith("+") and not _local_only(value, region):
+        regions += [other for other in _OTHER_REGIONS if other != region]
+    for other in regions:
+        try:
+            if phonenumbers.is_valid_number(phonenumbers.parse(value, other)):
+                return True
+        except phonenumbers.NumberParseException:
+            return False
+    return False
+
+
+def _local_only(value: str, region: str) -> bool:
+    """Whether `value` is a local number of `region` dialled without its area code ("555-0134"
+    in the US): incomplete there, and no number of another country."""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return False
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return reason == phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
 
 
 def _matches(value: str, region: str) -> Iterator[phonenumbers.PhoneNumberMatch]:
+    # A bare run of digits is one candidate to the matcher (it splits runs only at separators),
+    # so a parse and a length check tell whether it can match at all: most such runs are
+    # reference numbers of the wrong length, on which the matcher would spend several parses.
+    token = value.strip()
+    if token.isdigit() and not _possible_number(token, region):
+        return
     # VALID, not STRICT_GROUPING: OCR and people group digits loosely; overlaps with SSNs and
     # dates are settled when candidates are resolved.
     yield from phonenumbers.PhoneNumberMatcher(value, region, leniency=phonenumbers.Leniency.VALID)
+
+
+def _possible_number(value: str, region: str) -> bool:
+    """Whether `value` has a length a phone number of its country can have (`phonenumbers`'
+    metadata: the numbering plan's possible lengths); a valid number is always possible."""
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(value, region))
+    except phonenumbers.NumberParseException:
+        return False
 
 
 def _look_alike_nearer(text: str, start: int, label: int) -> bool:

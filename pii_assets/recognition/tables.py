@@ -19,14 +19,6 @@ _MAX_ROWS = 80
 _SLACK = 0.015
 
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def ascii_lower(text: str) -> str:
-    """`text` with A-Z in lower case and every other character kept: the same length."""
-    return text.translate(_ASCII_LOWER)
-
-
 @dataclass(frozen=True)
 class Cell:
     start: int  # character offsets in the page text
@@ -66,33 +58,24 @@ def column_cells(
     and sit among other text, so text running across the column's edges is stepped over instead
     of ending the table. `within`: a column's text is a header when `header` matches any part
     of it ("(2) Social security" holds "social security"), not all of it. `match_text`: the page
-    text as `header` is matched against, of the same length (e.g. `ascii_lower(page.text)` for a
+    text as `header` is matched against, of the same length (e.g. `page.lowered` for a
     pattern without IGNORECASE, which Python's re runs several times faster).
     """
-    text = page.text
-    for row in range(len(page.row_starts)):
-        words = _row_range(page, row)
-        row_start, row_end = page.starts[words[0]], page.word_end(words[-1])
-        segment = text[row_start:row_end]
-        if "\t" not in segment:
+    # Each column's text (between tabs) is a header when `header` matches it (`within`).
+    match = header.search if within else header.fullmatch
+    matched = page.text if match_text is None else match_text
+    for row, start, end in page.columns:
+        if not match(matched, start, end):
             continue
-        # Each column's text (between tabs) is a header when `header` matches it (`within`).
-        match = header.search if within else header.fullmatch
-        matched = text if match_text is None else match_text
-        chunk_start = row_start
-        for chunk in segment.split("\t"):
-            start, end = chunk_start, chunk_start + len(chunk)
-            chunk_start = end + 1
-            if not chunk or not match(matched, start, end):
-                continue
-            first = page.word_index(start)
-            after = page.word_index(end - 1) + 1
-            left = page.words[first].x0 - _SLACK
-            right = page.words[after].x0 - _SLACK / 3 if after in words else 1.01
-            if centred:  # a caption centred over a wider box: its column reaches further left
-                left -= 0.5 * (page.words[after - 1].x1 - page.words[first].x0)
-            for cell in _cells_below(page, row + 1, left, right, max_rows, gaps, captions):
-                yield Cell(cell.start, cell.end, start)
+        words = _row_range(page, row)
+        first = page.word_index(start)
+        after = page.word_index(end - 1) + 1
+        left = page.words[first].x0 - _SLACK
+        right = page.words[after].x0 - _SLACK / 3 if after in words else 1.01
+        if centred:  # a caption centred over a wider box: its column reaches further left
+            left -= 0.5 * (page.words[after - 1].x1 - page.words[first].x0)
+        for cell in _cells_below(page, row + 1, left, right, max_rows, gaps, captions):
+            yield Cell(cell.start, cell.end, start)
 
 
 def _cells_below(

@@ -7,6 +7,7 @@ only the partitions materialized or registered since are read and their rows rep
 or on request, every result is read from a full listing of the input prefix.
 """
 
+import itertools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,12 @@ from pii_assets.dataset import (
 from pii_assets.dataset_schema import DOCUMENTS_SCHEMA
 from pii_assets.dataset_tables import DOCUMENTS, location, open_table, read_table
 from pii_assets.dataset_validation import CHECKS, COVERAGE_CHECK, CheckOutcome, coverage, validate
-from pii_assets.event_log import document_records
+from pii_assets.event_log import (
+    document_outcomes,
+    document_records,
+    newest_outcome_id,
+    spend_today_usd,
+)
 from pii_assets.metadata import budget_metadata, dataset_metadata
 from pii_assets.partitions import ONE_SHARD, DocumentShards
 from pii_assets.rollup import full_rollup, incremental_rollup, partition_rows
@@ -61,28 +67,22 @@ class _Base:
     partitions_cursors: list[str | None]
 
 
-def _newest_document_event(instance: dg.DagsterInstance, asset_keys: Sequence[dg.AssetKey]) -> int:
-    ids = [
-        records[0].storage_id
-        for key in asset_keys
-        if (records := instance.fetch_materializations(key, limit=1).records)
-    ]
-    return max(ids, default=0)
-
-
 def _materialized_since(
     instance: dg.DagsterInstance, after: int, asset_keys: Sequence[dg.AssetKey]
 ) -> tuple[set[str], int]:
-    """Partitions of the document asset (every shard's) materialized after storage id `after`,
-    and the newest id; also those whose redacted copy or review was recorded since (their rows
-    link to them)."""
+    """Partitions of the document asset (every shard's) with an outcome after storage id `after`
+    (materialized, or observed failed: pii_assets/event_log.py), and the newest id; also those
+    whose redacted copy or review was recorded since (their rows link to them)."""
     keys: set[str] = set()
     newest = after
-    for record in document_records(
-        instance,
-        "materializations",
-        after_storage_id=after,
-        asset_keys=(*asset_keys, REDACTION_ASSET_KEY, REVIEWS_ASSET_KEY),
+    for record in itertools.chain(
+        document_outcomes(instance, after_storage_id=after, asset_keys=asset_keys),
+        document_records(
+            instance,
+            "materializations",
+            after_storage_id=after,
+            asset_keys=(REDACTION_ASSET_KEY, REVIEWS_ASSET_KEY),
+        ),
     ):
         if record.partition_key:
             keys.add(record.partition_key)
@@ -183,7 +183,6 @@ def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
 
 def _spend_metadata(instance: dg.DagsterInstance, shards: DocumentShards) -> dict:
     from resources.settings import daily_budget_usd
-    from sensors.discovery import spend_today_usd
 
     spent = spend_today_usd(instance, asset_keys=shards.asset_keys)
     return budget_metadata(spent, daily_budget_usd())
@@ -260,7 +259,7 @@ def _publish(
             f"building on {latest}: {len(refresh)} documents refreshed, {len(removed)} removed"
         )
     else:
-        cursor = _newest_document_event(instance, shards.asset_keys)
+        cursor = newest_outcome_id(instance, shards.asset_keys)
         partitions_cursors = _newest_partition_cursors(instance, shards)
         rollup = full_rollup(client, layout)
         context.log.info(

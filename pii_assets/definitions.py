@@ -11,6 +11,7 @@ from pii_assets.dataset_asset import build_dataset_asset, covers_input_prefix
 from pii_assets.document_asset import build_document_asset
 from pii_assets.extraction import EXTRACTION_CODE_VERSION
 from pii_assets.jobs import build_jobs
+from pii_assets.launch import build_launch_job
 from pii_assets.log_format import configure_process_logging, default_run_config, run_loggers
 from pii_assets.partitions import DocumentShards
 from pii_assets.redaction_asset import build_redaction_definitions
@@ -58,7 +59,7 @@ def build_definitions(
     return dg.Definitions(
         assets=[*document_assets, build_dataset_asset(shards), redaction_asset, reviews_spec],
         asset_checks=[covers_input_prefix],
-        jobs=jobs,
+        jobs=[*jobs, build_launch_job(default_run_config())],
         loggers=run_loggers() or None,
         sensors=[
             build_discovery_sensor(

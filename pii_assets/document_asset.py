@@ -1,4 +1,11 @@
-"""The per-document extraction asset, dynamically partitioned: one partition per S3 object."""
+"""The per-document extraction asset, dynamically partitioned: one partition per S3 object.
+
+A failed document looks failed in Dagster: its outcome is an observation (`status=failed`,
+error class and message), not a materialization, and the step fails once every other document of
+the batch is materialized, so Dagster's partition status shows that partition failed (a planned
+partition left unmaterialized by a failed run) and the run says which documents failed. See
+docs/pending/ops-ui.md ("Failed documents in the UI").
+"""
 
 import time
 from collections import Counter
@@ -9,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
+from pii_assets.jobs import FAILED_DOCUMENTS_TAG
 from pii_assets.metadata import partition_metadata
 from pii_assets.models import DocumentResult, Status
 from pii_assets.partitions import ONE_SHARD, DocumentShards
@@ -24,6 +32,12 @@ NOT_STARTED = "not_started"
 # an LLM provider's limits: `dagster instance concurrency set pii_extraction N` (see docs/llm.md).
 EXTRACTION_POOL = "pii_extraction"
 CODE_VERSION_TAG = "dagster/code_version"
+# Dagster's run retries would re-read documents that fail the same way again: a run failed by
+# its documents is not retried (a dead worker, a crash of the step still are).
+RETRY_ON_STEP_FAILURE_TAG = "dagster/retry_on_asset_or_op_failure"
+# Failed documents named in the run's log and failure; the rest are counted.
+_NAMED_IN_LOG = 100
+_NAMED_IN_FAILURE = 20
 
 AssetEvent = dg.MaterializeResult | dg.AssetMaterialization | dg.AssetObservation
 
@@ -48,6 +62,61 @@ def recorded_materialization(
 def status_counts(statuses: Counter[str]) -> str:
     """ "ok=3, partial=1, failed=0, skipped=2": every status, in a fixed order, for run logs."""
     return ", ".join(f"{status}={statuses.get(str(status), 0)}" for status in Status)
+
+
+def failed_observation(
+    partition_key: str,
+    result: DocumentResult,
+    metadata: dict[str, Any],
+    code_version: str,
+    asset_key: dg.AssetKey = DOCUMENT_ASSET_KEY,
+) -> dg.AssetObservation:
+    """A failed document's outcome: its metadata with the error class and message (messages
+    name the document or part and the cause, never content: pii_assets/models.py)."""
+    return dg.AssetObservation(
+        asset_key=asset_key,
+        partition=partition_key,
+        description=f"failed: {result.error_class}",
+        metadata={**metadata, "error_message": result.error_message or ""},
+        tags={CODE_VERSION_TAG: code_version} if code_version else None,
+    )
+
+
+def _named(failed: dict[str, DocumentResult], limit: int) -> str:
+    keys = sorted(failed)
+    named = ", ".join(f"{key} ({failed[key].error_class})" for key in keys[:limit])
+    return named + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def documents_failed(
+    context: dg.AssetExecutionContext, failed: dict[str, DocumentResult], total: int
+) -> dg.Failure:
+    """Tag the run with its failed documents (no retry) and log them by key and error class;
+    the Failure to raise once every other document is reported."""
+    by_class = Counter(str(result.error_class) for result in failed.values())
+    context.instance.add_run_tags(
+        context.run.run_id,
+        {FAILED_DOCUMENTS_TAG: str(len(failed)), RETRY_ON_STEP_FAILURE_TAG: "false"},
+    )
+    context.log.error(
+        f"{len(failed)} of {total} documents failed: {_named(failed, _NAMED_IN_LOG)}; the others "
+        "are materialized, the failed ones recorded as observations (error class and message)"
+    )
+    # One line per document with its message: our messages name the document or part and the
+    # cause, never content (pii_assets/models.py), and the UI links a failed partition to this log.
+    for key in sorted(failed)[:_NAMED_IN_LOG]:
+        result = failed[key]
+        context.log.error(f"failed {key}: {result.error_class}: {result.error_message or ''}")
+    return dg.Failure(
+        description=f"{len(failed)} of {total} documents failed: "
+        f"{_named(failed, _NAMED_IN_FAILURE)}",
+        metadata={
+            "failed_documents": len(failed),
+            "failed_by_error_class": dg.MetadataValue.json(dict(sorted(by_class.items()))),
+            "failed_partitions": dg.MetadataValue.json(sorted(failed)[:_NAMED_IN_LOG]),
+        },
+        allow_retries=False,
+    )
 
 
 def _run_totals(results: list[DocumentResult], not_started: int) -> dict[str, Any]:
@@ -129,18 +198,30 @@ def build_document_asset(
                     f"({status_counts(statuses)})"
                 )
         totals = _run_totals(list(results.values()), len(not_started))
-        if not not_started:
+        failed = {key: r for key, r in results.items() if r.status == Status.FAILED}
+        if not not_started and not failed:
             yield dg.MaterializeResult(metadata=totals)
             return
         # An output would materialize every partition of the range, so the finished documents are
-        # reported one by one and the unstarted ones get an observation, not a materialization:
-        # they stay unmaterialized (not failed), and a later run picks them up.
-        spent = totals["run_cost_usd"].value
-        context.log.warning(
-            f"run budget of ${opts.budget_usd:.4f} reached after ${spent:.4f}: "
-            f"{len(not_started)} of {len(keys)} documents not started, left unmaterialized"
-        )
+        # reported one by one; the failed ones are observed (they stay unmaterialized, and the
+        # failed step marks them failed) and the unstarted ones get an observation too: they stay
+        # unmaterialized (not failed), and a later run picks them up.
+        if not_started:
+            spent = totals["run_cost_usd"].value
+            context.log.warning(
+                f"run budget of ${opts.budget_usd:.4f} reached after ${spent:.4f}: "
+                f"{len(not_started)} of {len(keys)} documents not started, left unmaterialized"
+            )
         for partition_key, meta in metadata.items():
+            if partition_key in failed:
+                yield failed_observation(
+                    partition_key,
+                    failed[partition_key],
+                    {**totals, **meta},
+                    code_version,
+                    context.asset_key,
+                )
+                continue
             yield dg.AssetMaterialization(
                 asset_key=context.asset_key,
                 partition=partition_key,
@@ -153,5 +234,7 @@ def build_document_asset(
                 partition=partition_key,
                 metadata={"status": NOT_STARTED, "reason": "run budget"},
             )
+        if failed:
+            raise documents_failed(context, failed, len(keys))
 
     return document_pii

@@ -21,6 +21,15 @@ JOB_TAG = "pii/job"
 # results the dead worker had already written (pii_assets/resume.py). Publishing is not retried:
 # the next sensor tick or schedule publishes anyway.
 EXTRACT_MAX_RETRIES = 2
+# Set on an extraction run in which documents failed, to how many (pii_assets/document_asset.py).
+# Such a run fails only through its documents (the others are materialized and the run is not
+# retried), so the publish sensor and `pii-pipeline process` treat it as finished.
+FAILED_DOCUMENTS_TAG = "pii/failed_documents"
+
+
+def failed_only_by_documents(run: dg.DagsterRun) -> bool:
+    """A failed extraction run whose step reported every document, some of them failed."""
+    return run.status == dg.DagsterRunStatus.FAILURE and FAILED_DOCUMENTS_TAG in run.tags
 
 
 def build_jobs(

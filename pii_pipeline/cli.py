@@ -219,7 +219,30 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
     }
 
 
+def _apply_launch_flags(args: argparse.Namespace) -> None:
+    """`process` flags: the launch form's settings (pii_assets/launch.py), set as the environment
+    variables they stand for, in this process only; unset flags keep the environment's values."""
+    from pii_assets.launch import LaunchConfig, launch_defaults, launch_environ
+
+    given = {
+        name: getattr(args, name)
+        for name in ("bucket", "input_prefix", "extractor", "model", "run_budget_usd", "batch_size")
+        if getattr(args, name) is not None
+    }
+    if not given and not args.password_env:
+        return
+    config = LaunchConfig(
+        **{
+            **launch_defaults().model_dump(),
+            **given,
+            "password_env_vars": args.password_env or [],
+        }
+    )
+    os.environ.update(launch_environ(config, os.environ))
+
+
 def cmd_process(args: argparse.Namespace) -> int:
+    _apply_launch_flags(args)
     report, summary = _run_process(publish=not args.no_publish, quiet=args.json)
     if args.json:
         print(json.dumps(_report_json(report, summary), indent=2, sort_keys=True))
@@ -465,6 +488,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("process", help="discover, extract and publish once, then exit")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     p.add_argument("--no-publish", action="store_true", help="extract only")
+    # The launch form's settings (the UI's `process_documents` job); default: the environment.
+    p.add_argument("--bucket", help="S3 bucket (PII_S3_BUCKET)")
+    p.add_argument("--input-prefix", help="where documents are discovered (PII_INPUT_PREFIX)")
+    p.add_argument(
+        "--password-env",
+        action="append",
+        metavar="NAME",
+        help="NAME of an environment variable holding document passwords (repeatable; never "
+        "the password itself)",
+    )
+    p.add_argument("--extractor", choices=("local", "openai"), help="PII_EXTRACTOR")
+    p.add_argument("--model", help="LLM model of the openai extractor (OPENAI_MODEL)")
+    p.add_argument(
+        "--run-budget-usd", type=float, help="USD per extraction run (PII_MAX_BUDGET_USD)"
+    )
+    p.add_argument("--batch-size", type=int, help="documents per extraction run (PII_BATCH_SIZE)")
     p.set_defaults(func=cmd_process)
 
     p = sub.add_parser("reprocess", help="re-extract partitions in batched runs, then publish")

@@ -79,7 +79,8 @@ class DocumentCounters:
     )
 
     def update(self, instance: dg.DagsterInstance) -> None:
-        """Add the events written since the last update (all of them the first time)."""
+        """Add the events written since the last update (all of them the first time): the
+        materializations, and the observations of failed and of unstarted documents."""
         for record in document_records(
             instance,
             "materializations",
@@ -88,17 +89,8 @@ class DocumentCounters:
         ):
             self.materializations_after = record.storage_id
             event = record.asset_materialization
-            if event is None or not record.partition_key:
-                continue
-            metadata = dict(event.metadata)
-            status = str(_value(metadata, "status") or "unknown")
-            self.by_status[status] += 1
-            if status == "failed":
-                self.failed_by_error_class[str(_value(metadata, "error_class") or "unknown")] += 1
-            self.pages += int(_value(metadata, "pages") or 0)
-            self.cost_usd += float(_value(metadata, "cost_usd") or 0.0)
-            self.input_tokens += int(_value(metadata, "input_tokens") or 0)
-            self.output_tokens += int(_value(metadata, "output_tokens") or 0)
+            if event is not None and record.partition_key:
+                self._count(dict(event.metadata))
         for record in document_records(
             instance,
             "observations",
@@ -107,8 +99,21 @@ class DocumentCounters:
         ):
             self.observations_after = record.storage_id
             event = record.asset_observation
-            if event is not None and _value(dict(event.metadata), "status") == NOT_STARTED:
+            status = _value(dict(event.metadata), "status") if event is not None else None
+            if status == NOT_STARTED:
                 self.not_started += 1
+            elif event is not None and record.partition_key and status == "failed":
+                self._count(dict(event.metadata))
+
+    def _count(self, metadata: dict) -> None:
+        status = str(_value(metadata, "status") or "unknown")
+        self.by_status[status] += 1
+        if status == "failed":
+            self.failed_by_error_class[str(_value(metadata, "error_class") or "unknown")] += 1
+        self.pages += int(_value(metadata, "pages") or 0)
+        self.cost_usd += float(_value(metadata, "cost_usd") or 0.0)
+        self.input_tokens += int(_value(metadata, "input_tokens") or 0)
+        self.output_tokens += int(_value(metadata, "output_tokens") or 0)
 
 
 @dataclass

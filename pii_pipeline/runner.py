@@ -16,8 +16,8 @@ from typing import Any
 import dagster as dg
 
 from pii_assets.document_asset import CODE_VERSION_TAG
-from pii_assets.event_log import document_records
-from pii_assets.jobs import PUBLISH_JOB
+from pii_assets.event_log import document_outcomes
+from pii_assets.jobs import PUBLISH_JOB, failed_only_by_documents
 from pii_assets.partitions import ONE_SHARD, DocumentShards
 from resources.s3 import DocumentStore
 from resources.settings import DiscoverySettings
@@ -75,6 +75,13 @@ def _execute(
         partition_key=request.partition_key,
         raise_on_error=False,
     )
+
+
+def _finished(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> bool:
+    """The run succeeded, or failed only through documents that failed (the others are
+    materialized; the failed ones are recorded and requested again only when transient)."""
+    run = instance.get_run_by_id(result.run_id)
+    return result.success or (run is not None and failed_only_by_documents(run))
 
 
 def _more_to_list(discovery: Discovery, settings: DiscoverySettings, started: float) -> bool:
@@ -140,7 +147,7 @@ def process(
             result = _execute(defs, instance, run_request(batch, discovery.shards))
             report.runs += 1
             report.documents_requested += len(batch.partition_keys)
-            if not result.success:
+            if not _finished(instance, result):
                 report.failed_runs.append(result.run_id)
             on_batch(batch, result.success)
     # The last runs' outcomes: transient failures are scheduled again, and reported.
@@ -165,13 +172,14 @@ def document_code_version(defs: dg.Definitions, shards: DocumentShards = ONE_SHA
 def stale_partitions(
     instance: dg.DagsterInstance, code_version: str, shards: DocumentShards = ONE_SHARD
 ) -> list[str]:
-    """Partitions whose latest materialization ran another extraction code version, or none.
+    """Partitions whose latest outcome (materialization, or failure) ran another extraction code
+    version, or none.
 
     Read from the code version Dagster records on each partition's materialization, since the
     UI computes no staleness for a rollup over hundreds of partitions.
     """
     latest: dict[str, str | None] = {}
-    for record in document_records(instance, "materializations", asset_keys=shards.asset_keys):
+    for record in document_outcomes(instance, asset_keys=shards.asset_keys):
         if record.partition_key:
             tags = record.event_log_entry.tags or {}
             latest[record.partition_key] = tags.get(CODE_VERSION_TAG)
@@ -244,7 +252,7 @@ def reprocess(
             result = _execute(defs, instance, run_request(batch, shards))
             report.runs += 1
             report.documents_requested += len(run)
-            if not result.success:
+            if not _finished(instance, result):
                 report.failed_runs.append(result.run_id)
             on_batch(batch, result.success)
     if publish:

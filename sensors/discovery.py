@@ -25,7 +25,6 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -43,7 +42,8 @@ from pii_assets.discovery_state import (
     RetryPolicy,
 )
 from pii_assets.document_asset import NOT_STARTED, recorded_materialization
-from pii_assets.event_log import document_records
+from pii_assets.event_log import FAILED, document_records, spend_today_usd
+from pii_assets.jobs import failed_only_by_documents
 from pii_assets.log_format import default_run_config
 from pii_assets.partition_keys import decode, is_digest_key
 from pii_assets.partitions import EXTRACT_JOB, ONE_SHARD, DocumentShards
@@ -127,33 +127,35 @@ def read_outcomes(
     instance: dg.DagsterInstance, after: int, asset_keys: Sequence[dg.AssetKey]
 ) -> tuple[list[Outcome], int]:
     """Outcomes from the document asset's events after storage id `after`, oldest first, and the
-    newest id read. Materializations and `not_started` observations are read up to one bound
-    taken first, so an event written between the two reads is left for the next tick."""
+    newest id read. Materializations and the observations of failed documents (their `etag` and
+    `error_class`: only a transient class is requested again) and of `not_started` ones are read
+    up to one bound taken first, so an event written between the two reads is left for the next
+    tick."""
     bound = instance.event_log_storage.get_maximum_record_id() or after
     events: list[tuple[int, Outcome]] = []
-    for record in document_records(
-        instance, "materializations", after_storage_id=after, asset_keys=asset_keys
-    ):
-        if record.storage_id > bound:
-            break  # records come in storage-id order, across shards too
-        if record.partition_key:
-            etag, error_class = (
-                _metadata_value(record, "etag"),
-                _metadata_value(record, "error_class"),
-            )
-            outcome = Outcome(
-                record.partition_key,
-                etag=str(etag) if etag else None,
-                error_class=str(error_class) if error_class else None,
-            )
-            events.append((record.storage_id, outcome))
-    for record in document_records(
-        instance, "observations", after_storage_id=after, asset_keys=asset_keys
-    ):
-        if record.storage_id > bound:
-            break
-        if record.partition_key and _metadata_value(record, "status") == NOT_STARTED:
-            events.append((record.storage_id, Outcome(record.partition_key, not_started=True)))
+    for kind in ("materializations", "observations"):
+        for record in document_records(
+            instance, kind, after_storage_id=after, asset_keys=asset_keys
+        ):
+            if record.storage_id > bound:
+                break  # records come in storage-id order, across shards too
+            if not record.partition_key:
+                continue
+            status = _metadata_value(record, "status")
+            if kind == "observations" and status == NOT_STARTED:
+                events.append((record.storage_id, Outcome(record.partition_key, not_started=True)))
+            elif kind == "materializations" or status == FAILED:
+                # Other observations say nothing about whether the partition was read.
+                etag, error_class = (
+                    _metadata_value(record, "etag"),
+                    _metadata_value(record, "error_class"),
+                )
+                outcome = Outcome(
+                    record.partition_key,
+                    etag=str(etag) if etag else None,
+                    error_class=str(error_class) if error_class else None,
+                )
+                events.append((record.storage_id, outcome))
     events.sort(key=lambda item: item[0])
     return [outcome for _, outcome in events], max(after, bound)
 
@@ -275,6 +277,10 @@ class Discovery:
             batch: (
                 dg.DagsterRunStatus.STARTED  # still Dagster's to finish: its retry is coming
                 if _retry_expected(record, now)
+                # Failed only through its documents: each has its outcome (a failed observation),
+                # the run is finished like a successful one (pii_assets/jobs.py).
+                else dg.DagsterRunStatus.SUCCESS
+                if failed_only_by_documents(record.dagster_run)
                 else record.dagster_run.status
             )
             for batch, record in newest.items()
@@ -513,25 +519,6 @@ def _sqs_client(queue_url: str) -> Any:
     region = parts[1] if len(parts) > 3 and parts[0] == "sqs" else None
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return boto3.client("sqs", region_name=region)
-
-
-def spend_today_usd(
-    instance: dg.DagsterInstance,
-    now: datetime | None = None,
-    asset_keys: Sequence[dg.AssetKey] = ONE_SHARD.asset_keys,
-) -> float:
-    """USD recorded today (UTC) on the document asset's materializations (their `cost_usd`), of
-    every shard's asset in `asset_keys`."""
-    now = now or datetime.now(UTC)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    total = 0.0
-    for record in document_records(
-        instance, "materializations", after_timestamp=midnight, asset_keys=asset_keys
-    ):
-        materialization = record.asset_materialization
-        cost = materialization.metadata.get("cost_usd") if materialization else None
-        total += float(cost.value or 0.0) if cost is not None else 0.0
-    return total
 
 
 def build_discovery_sensor(

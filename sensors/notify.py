@@ -29,10 +29,12 @@ from pii_assets import notifications as notify
 from pii_assets import partition_keys
 from pii_assets.asset_names import DATASET_ASSET, DATASET_ASSET_KEY, DOCUMENT_ASSET_KEY
 from pii_assets.document_asset import NOT_STARTED
-from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
+from pii_assets.event_log import FAILED, spend_today_usd
+from pii_assets.jobs import EXTRACT_JOB, JOB_TAG, PUBLISH_JOB, failed_only_by_documents
+from pii_assets.partitions import DocumentShards
 from resources.s3 import DocumentStore
-from resources.settings import daily_budget_usd, notify_settings
-from sensors.discovery import RANGE_END_TAG, RANGE_START_TAG, spend_today_usd
+from resources.settings import DiscoverySettings, daily_budget_usd, notify_settings
+from sensors.discovery import RANGE_END_TAG, RANGE_START_TAG
 
 RUN_FAILURE_NOTIFIER = "run_failure_notifier"
 RUN_OUTCOME_NOTIFIER = "run_outcome_notifier"
@@ -46,6 +48,11 @@ _NO_CHANNEL = "no notification channel set (PII_SLACK_WEBHOOK_URL, PII_SNS_TOPIC
 def _value(metadata: dict[str, Any], name: str, default: Any = None) -> Any:
     entry = metadata.get(name)
     return default if entry is None else entry.value
+
+
+def _shards() -> DocumentShards:
+    """The document shards of this deployment (PII_DOCUMENT_SHARDS: pii_assets/partitions.py)."""
+    return DocumentShards(DiscoverySettings.from_env().document_shards)
 
 
 def _object_key(partition_key: str, input_prefix: str) -> str:
@@ -89,6 +96,9 @@ def build_run_failure_notifier(interval_s: int = 30) -> dg.SensorDefinition:
         run = context.dagster_run
         if run.job_name == PUBLISH_JOB and failed_blocking_checks(context.instance, run.run_id):
             return dg.SkipReason("a publish refused by blocking checks: run_outcome_notifier")
+        if failed_only_by_documents(run):
+            # Its failed documents are run_outcome_notifier's (PII_NOTIFY_FAILED_DOCUMENTS).
+            return dg.SkipReason("a run failed only by its documents: run_outcome_notifier")
         steps = {}
         for event in context.get_step_failure_events():
             error = event.step_failure_data.error if event.step_failure_data else None
@@ -146,7 +156,7 @@ def finished_runs(instance: dg.DagsterInstance, after: int) -> tuple[list[tuple[
             dg.RunStatusChangeRecordsFilter(
                 event_type=event_type,
                 after_storage_id=after,
-                job_names=[EXTRACT_JOB, PUBLISH_JOB],
+                job_names=[EXTRACT_JOB, *_shards().job_names, PUBLISH_JOB],
             ),
             limit=_RUNS_PER_TICK,
             ascending=True,
@@ -161,9 +171,23 @@ def finished_runs(instance: dg.DagsterInstance, after: int) -> tuple[list[tuple[
     return found, (found[-1][0] if found else after)
 
 
+def _document_outcome(outcome: RunOutcome, metadata: dict[str, Any], partition: str, prefix: str):
+    """Count one document's outcome: a materialization (ok, partial, skipped) or the observation
+    of a failed document (pii_assets/event_log.py: failed documents are observed, not
+    materialized, so that Dagster shows their partitions failed)."""
+    status = _value(metadata, "status")
+    outcome.documents += 1
+    outcome.spent_usd += float(_value(metadata, "cost_usd", 0.0) or 0.0)
+    if status == FAILED:
+        outcome.failed[_object_key(partition, prefix)] = str(
+            _value(metadata, "error_class", "") or ""
+        )
+
+
 def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun, input_prefix: str) -> RunOutcome:
     """The documents, budget and dataset events a finished run recorded."""
     outcome = RunOutcome(run.run_id, run.job_name)
+    documents = {DOCUMENT_ASSET_KEY, *_shards().asset_keys}
     events = instance.all_logs(
         run.run_id,
         of_type={
@@ -181,24 +205,20 @@ def run_outcome(instance: dg.DagsterInstance, run: dg.DagsterRun, input_prefix: 
             if item.asset_key == DATASET_ASSET_KEY:
                 outcome.dataset = {name: value.value for name, value in item.metadata.items()}
                 continue
-            if item.asset_key != DOCUMENT_ASSET_KEY or item.partition is None:
+            if item.asset_key not in documents or item.partition is None:
                 continue
-            status = _value(item.metadata, "status")
-            if status is None:  # a run-level report (totals), not a document's
+            if _value(item.metadata, "status") is None:  # a run-level report (totals)
                 continue
-            outcome.documents += 1
-            outcome.spent_usd += float(_value(item.metadata, "cost_usd", 0.0) or 0.0)
-            if status == "failed":
-                key = _object_key(item.partition, input_prefix)
-                outcome.failed[key] = str(_value(item.metadata, "error_class", "") or "")
+            _document_outcome(outcome, item.metadata, item.partition, input_prefix)
         elif hasattr(data, "asset_observation"):
             item = data.asset_observation
-            if (
-                item.asset_key == DOCUMENT_ASSET_KEY
-                and item.partition is not None
-                and _value(item.metadata, "status") == NOT_STARTED
-            ):
+            if item.asset_key not in documents or item.partition is None:
+                continue
+            status = _value(item.metadata, "status")
+            if status == NOT_STARTED:
                 outcome.not_started.append(_object_key(item.partition, input_prefix))
+            elif status == FAILED:
+                _document_outcome(outcome, item.metadata, item.partition, input_prefix)
     if run.job_name == PUBLISH_JOB:
         outcome.failed_checks = failed_blocking_checks(instance, run.run_id)
     return outcome
@@ -295,14 +315,14 @@ def build_run_outcome_notifier(interval_s: int = 30) -> dg.SensorDefinition:
             run = instance.get_run_by_id(run_id)
             if run is None:
                 continue
-            extraction_finished |= run.job_name == EXTRACT_JOB
+            extraction_finished |= run.tags.get(JOB_TAG, run.job_name) == EXTRACT_JOB
             for message in outcome_notifications(run_outcome(instance, run, input_prefix), config):
                 _log_deliveries(context, message, notify.deliver(message, config))
                 sent += 1
         budget = daily_budget_usd()
         today = datetime.now(UTC).date().isoformat()
         if budget and extraction_finished and cursor.budget_day != today:
-            spent = spend_today_usd(instance)
+            spent = spend_today_usd(instance, asset_keys=_shards().asset_keys)
             if spent >= budget:
                 message = notify.daily_budget_reached(
                     config.ui_url,

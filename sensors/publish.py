@@ -1,4 +1,8 @@
-"""Publishes a dataset version after extraction runs succeed, once per burst of batches."""
+"""Publishes a dataset version after extraction runs finish, once per burst of batches.
+
+A run in which documents failed is failed in Dagster (so the UI shows them) but finished: its other
+documents are materialized and its failed ones keep their `failed` row, so it counts too.
+"""
 
 import json
 import time
@@ -7,7 +11,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
+from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB, failed_only_by_documents
 
 PUBLISH_SENSOR = "dataset_publisher"
 _ACTIVE = [
@@ -49,10 +53,12 @@ def build_publish_sensor(
             for record in context.instance.get_run_records(
                 dg.RunsFilter(
                     job_name=job_name,
-                    statuses=[dg.DagsterRunStatus.SUCCESS],
+                    statuses=[dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE],
                     updated_after=datetime.fromtimestamp(seen_until, UTC),
                 )
             )
+            if record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+            or failed_only_by_documents(record.dagster_run)
         ]
         if not successes:
             return dg.SensorResult(skip_reason="no extraction run succeeded since the last version")

@@ -8,7 +8,8 @@ import dagster as dg
 
 from pii_assets.asset_names import DATASET_ASSET, DOCUMENT_ASSET
 from pii_assets.definitions import build_definitions
-from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
+from pii_assets.event_log import document_outcomes, record_metadata
+from pii_assets.jobs import EXTRACT_JOB, FAILED_DOCUMENTS_TAG, PUBLISH_JOB
 from pii_pipeline.corpus import generate_corpus
 from resources.settings import PipelineSettings
 from sensors.discovery import RANGE_END_TAG, RANGE_START_TAG
@@ -19,13 +20,10 @@ def definitions_on(store) -> dg.Definitions:
 
 
 def latest_partition_metadata(instance: dg.DagsterInstance, key: str) -> dict:
-    event = instance.get_latest_materialization_event(dg.AssetKey(DOCUMENT_ASSET))
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(DOCUMENT_ASSET), asset_partitions=[key]),
-        limit=1,
-    ).records
-    assert event is not None and records
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+    """The partition's latest outcome: a materialization, or a failed document's observation."""
+    records = [r for r in document_outcomes(instance) if r.partition_key == key]
+    assert records
+    return record_metadata(records[-1])
 
 
 def test_ranged_run_records_each_partition_and_survives_bad_documents(store, instance) -> None:
@@ -41,11 +39,15 @@ def test_ranged_run_records_each_partition_and_survives_bad_documents(store, ins
 
     defs = definitions_on(store)
     result = defs.resolve_job_def(EXTRACT_JOB).execute_in_process(
-        instance=instance, tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
+        instance=instance,
+        tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]},
+        raise_on_error=False,
     )
-    assert result.success
+    # The two bad documents fail the run (tagged with their count); the others are materialized.
+    assert not result.success
+    assert instance.get_run_by_id(result.run_id).tags[FAILED_DOCUMENTS_TAG] == "2"
     materialized = {e.materialization.partition for e in result.get_asset_materialization_events()}
-    assert materialized == set(keys)
+    assert materialized == set(keys) - {"broken.pdf", "empty.png"}
 
     metadata = {key: latest_partition_metadata(instance, key) for key in keys}
     for doc in corpus:

@@ -12,6 +12,7 @@ import pytest
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.definitions import build_definitions
+from pii_assets.event_log import spend_today_usd
 from pii_assets.extraction import extract_document
 from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.processing import ProcessingOptions, process_partitions
@@ -22,7 +23,6 @@ from sensors.discovery import (
     RANGE_END_TAG,
     RANGE_START_TAG,
     build_discovery_sensor,
-    spend_today_usd,
 )
 from tests.fake_openai import DEFAULT_KEY, FakeOpenAI
 from tests.llm_helpers import ScriptedAnswer, make_extractor

@@ -70,7 +70,7 @@ def test_run_logs_are_json_lines_with_fixed_keys_and_no_values(
     monkeypatch.setenv("PII_LOG_FORMAT", "json")
     capfd.readouterr()
     result = run_batch(store, instance, keys)
-    assert result.success
+    assert not result.success  # failed by broken.pdf alone (tests/test_failed_documents.py)
     err = capfd.readouterr().err
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     run_lines = [line for line in lines if line["run_id"] == result.run_id]
@@ -78,8 +78,9 @@ def test_run_logs_are_json_lines_with_fixed_keys_and_no_values(
     assert all(tuple(line) == FIELDS for line in lines)
     assert {line["job_name"] for line in run_lines} == {EXTRACT_JOB}
     events = {line["event_type"] for line in run_lines}
-    assert {"STEP_START", "ASSET_MATERIALIZATION", "STEP_SUCCESS"} <= events
+    assert {"STEP_START", "ASSET_MATERIALIZATION", "ASSET_OBSERVATION", "STEP_FAILURE"} <= events
     assert any("2/2 documents" in line["message"] for line in run_lines)
+    assert any("1 of 2 documents failed: broken.pdf (corrupt)" in line["message"] for line in lines)
     assert any(line["level"] == "DEBUG" for line in run_lines)  # Dagster's default level
     # Every line of the run is JSON: no text line names the run.
     assert not [line for line in err.splitlines() if result.run_id in line and line[0] != "{"]
@@ -124,7 +125,8 @@ def test_metrics_count_documents_failures_pages_and_runs(store, instance) -> Non
     registry = registry_for(instance)
     before = samples(exposition(registry))
     assert ("pii_documents_processed_total", (("status", "ok"),)) not in before
-    assert run_batch(store, instance, keys).success
+    # broken.pdf fails the run (recorded as an observation, counted like the others).
+    assert not run_batch(store, instance, keys).success
 
     text = exposition(registry)
     assert EMAIL not in text and "a.pdf" not in text
@@ -134,7 +136,7 @@ def test_metrics_count_documents_failures_pages_and_runs(store, instance) -> Non
     assert after[("pii_documents_failed_total", (("error_class", "corrupt"),))] == 1
     assert after[("pii_pages_processed_total", ())] == 2
     assert after[("pii_extraction_cost_usd_total", ())] == 0
-    assert after[("pii_runs_total", (("job", EXTRACT_JOB), ("status", "SUCCESS")))] == 1
+    assert after[("pii_runs_total", (("job", EXTRACT_JOB), ("status", "FAILURE")))] == 1
     assert after[("pii_run_duration_seconds_count", (("job", EXTRACT_JOB),))] == 1
     assert after[("pii_run_duration_seconds_bucket", (("job", EXTRACT_JOB), ("le", "+Inf")))] == 1
 
@@ -142,7 +144,7 @@ def test_metrics_count_documents_failures_pages_and_runs(store, instance) -> Non
     assert run_batch(store, instance, keys[:1]).success
     again = samples(exposition(registry))
     assert again[("pii_documents_processed_total", (("status", "ok"),))] == 3
-    assert again[("pii_runs_total", (("job", EXTRACT_JOB), ("status", "SUCCESS")))] == 2
+    assert again[("pii_runs_total", (("job", EXTRACT_JOB), ("status", "SUCCESS")))] == 1
     # A fresh reader of the whole event log agrees.
     assert samples(exposition(registry_for(instance))) == again
 

@@ -225,3 +225,35 @@ def test_a_header_in_capitals_keeps_its_column_gap() -> None:
     found = _found(doc.tobytes())
     assert _of("PERSON", found) == ["Grace P. Chen", "Noah Silva"]
     assert _of("DATE_OF_BIRTH", found) == ["03.04.1941", "08-Apr-1961"]
+
+
+# --- Lists of values after one label -------------------------------------------------------------
+
+
+def _in_text_file(text: str) -> list[tuple[str, str]]:
+    result = extract_document(
+        text.encode(), document_key="note.txt", etag="e", extractor=OfflineExtractor()
+    )
+    return [(e.entity_type, e.text) for e in result.entities]
+
+
+def test_phone_numbers_listed_after_one_label_are_one_entity_each() -> None:
+    lists = {
+        "Phones: (503) 942-7716, 646-318-2270": ["(503) 942-7716", "646-318-2270"],
+        "Phone: 503.942.7716, 1-888-942-7716": ["503.942.7716", "1-888-942-7716"],
+        "Telefon: 040 63928174; 0172 9384756": ["040 63928174", "0172 9384756"],
+        "Telefon: +49 (0)40 63928174, 040/63928174": ["+49 (0)40 63928174", "040/63928174"],
+        "Téléphone : +33 (0)4 72 18 36 54, 04.72.18.36.54": [
+            "+33 (0)4 72 18 36 54",
+            "04.72.18.36.54",
+        ],
+        "Tel.: 040 63928174 / 0172 9384756 or 089 7654321": [
+            "040 63928174",
+            "0172 9384756",
+            "089 7654321",
+        ],
+    }
+    for text, expected in lists.items():
+        assert _of("PHONE_NUMBER", _in_text_file(text + "\n")) == expected, text
+    # A side too short to be a number is part of its neighbour: an area code's spaced slash.
+    assert _of("PHONE_NUMBER", _in_text_file("Tel.: 040 / 63928174\n")) == ["040 / 63928174"]

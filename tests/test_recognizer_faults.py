@@ -257,3 +257,23 @@ def test_phone_numbers_listed_after_one_label_are_one_entity_each() -> None:
         assert _of("PHONE_NUMBER", _in_text_file(text + "\n")) == expected, text
     # A side too short to be a number is part of its neighbour: an area code's spaced slash.
     assert _of("PHONE_NUMBER", _in_text_file("Tel.: 040 / 63928174\n")) == ["040 / 63928174"]
+
+
+# --- Version numbers -----------------------------------------------------------------------------
+
+
+def test_a_dotted_quad_after_a_version_word_is_no_ip_address() -> None:
+    for text in (
+        "Printed 11/09/2023, revision 7.2.0.14",
+        "Gedruckt am 11.09.2023, Revision 7.2.0.14",
+        "Imprimé le 11/09/2023, révision 7.2.0.14",
+        "Versión 7.2.0.14 del formulario",
+        "Form FX-20 Rev. 7.2.0.14",
+        "Edizione 7.2.0.14",
+    ):
+        assert not _of("IP_ADDRESS", _in_text_file(text + "\n")), text
+    assert _of("IP_ADDRESS", _in_text_file("IP 7.2.0.14\n")) == ["7.2.0.14"]
+    assert _of("IP_ADDRESS", _in_text_file("Server: 7.2.0.14\n")) == ["7.2.0.14"]
+    assert _of("IP_ADDRESS", _in_text_file("Revision 4 installed; server IP 7.2.0.14\n")) == [
+        "7.2.0.14"
+    ]

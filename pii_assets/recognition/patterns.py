@@ -82,6 +82,14 @@ _IPV6 = re.compile(
 )
 _PREFIX_LENGTH = re.compile(r"/(\d{1,3})(?![\w/])")
 _IP_LABEL = re.compile(r"(?i)\b(?:ip|ipv[46]|ip address|host|server)\b")
+# A dotted quad after a version word is a version number ("revision 3.4.5.6", "Versión 2.1.0.4"):
+# the five languages' words for version, revision, release, build and edition, and their
+# abbreviations ("Rev.", "v", "ver.").
+_VERSION_WORD = re.compile(
+    r"(?i)\b(?:v|ver|vers|rev|version|versions?nummer|versión|versione|versie|revision|révision"
+    r"|revisión|revisione|revisie|release|build|firmware|patch|edition|édition|edición|edizione"
+    r"|ausgabe|fassung|uitgave)\b\.?"
+)
 _IP_CONTEXT = re.compile(
     r"(?i)\b(?:ip|ipv[46]|address|host|server|login|log-in|sign-in|signed in|from|source|client)\b"
 )
@@ -117,6 +125,9 @@ def ips(text: str) -> Iterator[Candidate]:
             continue
         label = distance_before(text, m.start(), _IP_LABEL)
         look_alike = distance_before(text, m.start(), NOT_PII_CONTEXT, 30, same_row=True)
+        version = distance_before(text, m.start(), _VERSION_WORD, 30, same_row=True)
+        if version is not None and nearer(version, look_alike):
+            look_alike = version
         if look_alike is not None and not nearer(label, look_alike):
             confidence = 0.3  # "Version 10.2.0.1", "Firmware build 4.2.1.0"
         elif label is not None:

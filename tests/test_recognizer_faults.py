@@ -277,3 +277,34 @@ def test_a_dotted_quad_after_a_version_word_is_no_ip_address() -> None:
     assert _of("IP_ADDRESS", _in_text_file("Revision 4 installed; server IP 7.2.0.14\n")) == [
         "7.2.0.14"
     ]
+
+
+# --- Dates of birth in ISO 8601's basic format ---------------------------------------------------
+
+
+def _form_with_fields(*fields: tuple[str, str, str]) -> bytes:
+    """A PDF with one text widget per (name, tooltip, value)."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for i, (name, tooltip, value) in enumerate(fields):
+        widget = pymupdf.Widget()
+        widget.field_type = pymupdf.PDF_WIDGET_TYPE_TEXT
+        widget.field_name = name
+        widget.field_label = tooltip
+        widget.field_value = value
+        widget.rect = pymupdf.Rect(72, 100 + 40 * i, 272, 120 + 40 * i)
+        page.add_widget(widget)
+    return doc.tobytes()
+
+
+def test_a_birth_date_in_iso_basic_format_is_found_where_a_birth_label_types_it() -> None:
+    data = _form_with_fields(
+        ("f1", "Date of birth", "19790823"),
+        ("f2", "Date of birth of your spouse", "19791399"),  # no month 13
+        ("f3", "Reference", "19790823"),
+    )
+    result = extract_document(data, document_key="form.pdf", etag="e", extractor=OfflineExtractor())
+    births = [e.text for e in result.entities if e.entity_type == "DATE_OF_BIRTH"]
+    assert births == ["19790823"]
+    text = "Geburtsdatum: 19790823\nDate of birth: 20790823\nInvoice 19790823\n"
+    assert _of("DATE_OF_BIRTH", _in_text_file(text)) == ["19790823"]  # 2079: in the future

@@ -308,3 +308,40 @@ def test_a_birth_date_in_iso_basic_format_is_found_where_a_birth_label_types_it(
     assert births == ["19790823"]
     text = "Geburtsdatum: 19790823\nDate of birth: 20790823\nInvoice 19790823\n"
     assert _of("DATE_OF_BIRTH", _in_text_file(text)) == ["19790823"]  # 2079: in the future
+
+
+# --- Name labels as column headers ---------------------------------------------------------------
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_every_name_label_heads_a_column_of_names() -> None:
+    # Labels of a whole name in the six languages, and of a part of one (one word is enough).
+    whole = ("Customer", "Client", "Kunde", "Cliente", "Klant", "Destinataire", "Titular")
+    whole += ("Intestatario", "Rekeninghouder", "Account holder", "Bill to", "Customers")
+    parts = ("Vorname", "Nachname", "Prénom", "Apellido", "Cognome", "Achternaam", "Last name")
+    for header in whole + parts:
+        rows = [["Nr", header, "City"], ["1", "Ilse Brandvold", "Tromsø"]]
+        rows += [["2", "Teodor Wasilewski", "Gdańsk"], ["3", "Ottilie", "Graz"]]
+        expected = ["Ilse Brandvold", "Teodor Wasilewski"] + (
+            ["Ottilie"] if header in parts else []
+        )
+        csv_text = "\n".join(",".join(row) for row in rows) + "\n"
+        for name, data in (("t.xlsx", _xlsx(rows)), ("t.csv", csv_text.encode())):
+            result = extract_document(
+                data, document_key=name, etag="e", extractor=OfflineExtractor()
+            )
+            persons = [e.text for e in result.entities if e.entity_type == "PERSON"]
+            assert persons == expected, (header, name)

@@ -225,3 +225,123 @@ def test_a_header_in_capitals_keeps_its_column_gap() -> None:
     found = _found(doc.tobytes())
     assert _of("PERSON", found) == ["Grace P. Chen", "Noah Silva"]
     assert _of("DATE_OF_BIRTH", found) == ["03.04.1941", "08-Apr-1961"]
+
+
+# --- Lists of values after one label -------------------------------------------------------------
+
+
+def _in_text_file(text: str) -> list[tuple[str, str]]:
+    result = extract_document(
+        text.encode(), document_key="note.txt", etag="e", extractor=OfflineExtractor()
+    )
+    return [(e.entity_type, e.text) for e in result.entities]
+
+
+def test_phone_numbers_listed_after_one_label_are_one_entity_each() -> None:
+    lists = {
+        "Phones: (503) 942-7716, 646-318-2270": ["(503) 942-7716", "646-318-2270"],
+        "Phone: 503.942.7716, 1-888-942-7716": ["503.942.7716", "1-888-942-7716"],
+        "Telefon: 040 63928174; 0172 9384756": ["040 63928174", "0172 9384756"],
+        "Telefon: +49 (0)40 63928174, 040/63928174": ["+49 (0)40 63928174", "040/63928174"],
+        "Téléphone : +33 (0)4 72 18 36 54, 04.72.18.36.54": [
+            "+33 (0)4 72 18 36 54",
+            "04.72.18.36.54",
+        ],
+        "Tel.: 040 63928174 / 0172 9384756 or 089 7654321": [
+            "040 63928174",
+            "0172 9384756",
+            "089 7654321",
+        ],
+    }
+    for text, expected in lists.items():
+        assert _of("PHONE_NUMBER", _in_text_file(text + "\n")) == expected, text
+    # A side too short to be a number is part of its neighbour: an area code's spaced slash.
+    assert _of("PHONE_NUMBER", _in_text_file("Tel.: 040 / 63928174\n")) == ["040 / 63928174"]
+
+
+# --- Version numbers -----------------------------------------------------------------------------
+
+
+def test_a_dotted_quad_after_a_version_word_is_no_ip_address() -> None:
+    for text in (
+        "Printed 11/09/2023, revision 7.2.0.14",
+        "Gedruckt am 11.09.2023, Revision 7.2.0.14",
+        "Imprimé le 11/09/2023, révision 7.2.0.14",
+        "Versión 7.2.0.14 del formulario",
+        "Form FX-20 Rev. 7.2.0.14",
+        "Edizione 7.2.0.14",
+    ):
+        assert not _of("IP_ADDRESS", _in_text_file(text + "\n")), text
+    assert _of("IP_ADDRESS", _in_text_file("IP 7.2.0.14\n")) == ["7.2.0.14"]
+    assert _of("IP_ADDRESS", _in_text_file("Server: 7.2.0.14\n")) == ["7.2.0.14"]
+    assert _of("IP_ADDRESS", _in_text_file("Revision 4 installed; server IP 7.2.0.14\n")) == [
+        "7.2.0.14"
+    ]
+
+
+# --- Dates of birth in ISO 8601's basic format ---------------------------------------------------
+
+
+def _form_with_fields(*fields: tuple[str, str, str]) -> bytes:
+    """A PDF with one text widget per (name, tooltip, value)."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    for i, (name, tooltip, value) in enumerate(fields):
+        widget = pymupdf.Widget()
+        widget.field_type = pymupdf.PDF_WIDGET_TYPE_TEXT
+        widget.field_name = name
+        widget.field_label = tooltip
+        widget.field_value = value
+        widget.rect = pymupdf.Rect(72, 100 + 40 * i, 272, 120 + 40 * i)
+        page.add_widget(widget)
+    return doc.tobytes()
+
+
+def test_a_birth_date_in_iso_basic_format_is_found_where_a_birth_label_types_it() -> None:
+    data = _form_with_fields(
+        ("f1", "Date of birth", "19790823"),
+        ("f2", "Date of birth of your spouse", "19791399"),  # no month 13
+        ("f3", "Reference", "19790823"),
+    )
+    result = extract_document(data, document_key="form.pdf", etag="e", extractor=OfflineExtractor())
+    births = [e.text for e in result.entities if e.entity_type == "DATE_OF_BIRTH"]
+    assert births == ["19790823"]
+    text = "Geburtsdatum: 19790823\nDate of birth: 20790823\nInvoice 19790823\n"
+    assert _of("DATE_OF_BIRTH", _in_text_file(text)) == ["19790823"]  # 2079: in the future
+
+
+# --- Name labels as column headers ---------------------------------------------------------------
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_every_name_label_heads_a_column_of_names() -> None:
+    # Labels of a whole name in the six languages, and of a part of one (one word is enough).
+    whole = ("Customer", "Client", "Kunde", "Cliente", "Klant", "Destinataire", "Titular")
+    whole += ("Intestatario", "Rekeninghouder", "Account holder", "Bill to", "Customers")
+    parts = ("Vorname", "Nachname", "Prénom", "Apellido", "Cognome", "Achternaam", "Last name")
+    for header in whole + parts:
+        rows = [["Nr", header, "City"], ["1", "Ilse Brandvold", "Tromsø"]]
+        rows += [["2", "Teodor Wasilewski", "Gdańsk"], ["3", "Ottilie", "Graz"]]
+        expected = ["Ilse Brandvold", "Teodor Wasilewski"] + (
+            ["Ottilie"] if header in parts else []
+        )
+        csv_text = "\n".join(",".join(row) for row in rows) + "\n"
+        for name, data in (("t.xlsx", _xlsx(rows)), ("t.csv", csv_text.encode())):
+            result = extract_document(
+                data, document_key=name, etag="e", extractor=OfflineExtractor()
+            )
+            persons = [e.text for e in result.entities if e.entity_type == "PERSON"]
+            assert persons == expected, (header, name)

@@ -164,6 +164,9 @@ _WINDOW = 50
 # A date written as digits only, as a comb field of eight boxes holds it: MMDDYYYY or DDMMYYYY.
 _COMPACT_DATE = re.compile(r"(?P<a>\d{2})(?P<b>\d{2})" + _YEAR)
 _DATE_SEPARATORS = re.compile(r"[\s./-]")
+# After a birth label: eight digits alone, a date in either compact form (DDMMYYYY, MMDDYYYY,
+# YYYYMMDD) when `birth_value_valid` reads one in them.
+_DIGITS_ONLY_DATE = re.compile(r"(?<![\d.,/-])\d{8}(?![\d.,/-]?\d)")
 
 
 def date_value_valid(value: str) -> bool:
@@ -174,6 +177,21 @@ def date_value_valid(value: str) -> bool:
         if m and valid_date(m):
             return True
     m = _COMPACT_DATE.fullmatch(_DATE_SEPARATORS.sub("", value))
+    return m is not None and valid_date(m)
+
+
+# ISO 8601's basic format ("19850304", ISO 8601-1:2019 §5.2.2.1): read only where a birth label or
+# caption says the value is a date; elsewhere eight digits starting 19 or 20 are more often a
+# reference or a phone number.
+_BASIC_DATE = re.compile(_YEAR + r"(?P<month>\d{2})(?P<day>\d{2})")
+
+
+def birth_value_valid(value: str) -> bool:
+    """Whether all of `value` is one real past date, as a field or box a birth label or caption
+    types holds it: `date_value_valid`, or eight digits YYYYMMDD (ISO 8601 basic format)."""
+    if date_value_valid(value):
+        return True
+    m = _BASIC_DATE.fullmatch(value)
     return m is not None and valid_date(m)
 
 
@@ -225,9 +243,11 @@ def birth_dates(text: str, page: PageText) -> Iterator[Candidate]:
     for label in _BIRTH_CONTEXT.finditer(text):
         window_end = min(len(text), label.end() + _WINDOW)
         found = []
-        for pattern in (*DATES, _SHORT_YEAR):
+        for pattern in (*DATES, _SHORT_YEAR, _DIGITS_ONLY_DATE):
             m = pattern.search(text, label.end(), window_end)
-            if m is None or not valid_date(m):
+            if m is None:
+                continue
+            if not (birth_value_valid(m[0]) if pattern is _DIGITS_ONLY_DATE else valid_date(m)):
                 continue
             # A year between label and date means the date belongs to some other field, and so
             # does another field's label ("Date of birth:   Start date: 2024-05-12").

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pii_assets.models import ENTITY_TYPES, Entity, FormField, Word
-from pii_assets.recognition.dates import date_value_valid
+from pii_assets.recognition.dates import birth_value_valid
 from pii_assets.recognition.financial import (
     aba_valid,
     account_number_valid,
@@ -197,7 +197,7 @@ def value_type(kind: str, value: str, region: str) -> str | None:
     if kind == "phone":
         return "PHONE_NUMBER" if phone_valid(value, region) else None
     if kind == "dob":
-        return "DATE_OF_BIRTH" if date_value_valid(value.strip()) else None
+        return "DATE_OF_BIRTH" if birth_value_valid(value.strip()) else None
     if kind == "address":
         has_digit = any(c.isdigit() for c in value)
         has_word = re.search(r"[^\W\d_]{2,}", value) is not None

@@ -142,9 +142,12 @@ _PATTERNS = (
         2,
     ),
 )
+# A column is headed by any name label a field has ("Customer", "Kunde", "Nom", "Bill to"), in
+# the singular or plural, a qualifier in brackets or a colon after it allowed.
 _NAME_HEADER = re.compile(
-    r"(?:(?:full|first and last|employee|patient|customer|client|participant|student"
-    r"|member|contact|staff|guest|attendee|applicant|passenger) )?names?",
+    r"(?:(?:(?:full|first and last|employee|patient|customer|client|participant|student"
+    r"|member|contact|staff|guest|attendee|applicant|passenger) )?name"
+    rf"|{_LABELS})(?:s|en|n)?(?: \([^)\n]*\))?[ \t]*:?",
     re.IGNORECASE,
 )
 _CELL_NAME = re.compile(_ANY_NAME)
@@ -201,6 +204,7 @@ _PART_LABEL = re.compile(
     r"|geburtsname|nom(?: de famille)?|pr[ée]nom|nombre|apellidos?|nome|cognome|voornaam"
     r"|achternaam|naam"
 )
+_COLUMN_TEXT = re.compile(r"[^\t\n]*")
 _PREVIOUS_WORD = re.compile(r"([A-Za-z']+)[ \t]*$")
 
 
@@ -280,7 +284,10 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
         if not m or _trim(m["name"]) != (0, len(m["name"])):
             continue
         tokens = m["name"].replace(",", " ").split()
-        if len([t for t in tokens if not t.endswith(".")]) >= 2:
+        # A column of one part of a name ("Vorname", "Last name") holds one word of it.
+        header = _COLUMN_TEXT.match(text, cell.header)
+        needed = 1 if header and _PART_LABEL.fullmatch(header[0].rstrip(": \t")) else 2
+        if len([t for t in tokens if not t.endswith(".")]) >= needed:
             yield Candidate("PERSON", cell.start, cell.end, 0.85)
     yield from caption_names(page, text)
 

@@ -82,6 +82,14 @@ _IPV6 = re.compile(
 )
 _PREFIX_LENGTH = re.compile(r"/(\d{1,3})(?![\w/])")
 _IP_LABEL = re.compile(r"(?i)\b(?:ip|ipv[46]|ip address|host|server)\b")
+# A dotted quad after a version word is a version number ("revision 3.4.5.6", "Versión 2.1.0.4"):
+# the five languages' words for version, revision, release, build and edition, and their
+# abbreviations ("Rev.", "v", "ver.").
+_VERSION_WORD = re.compile(
+    r"(?i)\b(?:v|ver|vers|rev|version|versions?nummer|versión|versione|versie|revision|révision"
+    r"|revisión|revisione|revisie|release|build|firmware|patch|edition|édition|edición|edizione"
+    r"|ausgabe|fassung|uitgave)\b\.?"
+)
 _IP_CONTEXT = re.compile(
     r"(?i)\b(?:ip|ipv[46]|address|host|server|login|log-in|sign-in|signed in|from|source|client)\b"
 )
@@ -117,6 +125,9 @@ def ips(text: str) -> Iterator[Candidate]:
             continue
         label = distance_before(text, m.start(), _IP_LABEL)
         look_alike = distance_before(text, m.start(), NOT_PII_CONTEXT, 30, same_row=True)
+        version = distance_before(text, m.start(), _VERSION_WORD, 30, same_row=True)
+        if version is not None and nearer(version, look_alike):
+            look_alike = version
         if look_alike is not None and not nearer(label, look_alike):
             confidence = 0.3  # "Version 10.2.0.1", "Firmware build 4.2.1.0"
         elif label is not None:
@@ -152,7 +163,17 @@ _OTHER_REGIONS = (
 # run glued to a word ("at617-555-0148") is part of that word, not a number on its own. A colon
 # followed by a space ends a label ("Phone 1: (217) 555-0134"): the label's digit is no country
 # code; a colon between digits is OCR's reading of a separator.
-_PHONE_RUN = re.compile(r"(?=[+(\d])(?<![^\W\d_])\+?\(?\d(?:[\d ().\-/;,]|:(?![ \t])){5,24}\d")
+#
+# Between the numbers of a list ("(415) 867-2231, 312-704-5598", "030 84712365; 0171 2345678",
+# "030 84712365 / 0171 2345678", "... or ...") a comma or semicolon and a space, a spaced slash,
+# or "or" in the five languages separates values: a run is a list of such items, each at most
+# as long as one number, and `_list_items` splits it.
+_RUN_ITEM = r"\+?\(?\d(?:(?:[\d().\-]|[ ](?!/[ \t])|/(?![ \t])|[;,:](?![ \t])){0,24}\d)?"
+_LIST_SEPARATOR = re.compile(r"[,;][ \t]+|[ \t]+(?:/|or|oder|ou|o)[ \t]+")
+_PHONE_RUN = re.compile(
+    rf"(?=[+(\d])(?<![^\W\d_])(?=[\d ().\-/;,:+]{{7}}){_RUN_ITEM}"
+    rf"(?:(?:{_LIST_SEPARATOR.pattern}){_RUN_ITEM})*"
+)
 # OCR reads some separators as ":" ";" or ","; they are read as spaces (same length, same offsets).
 _OCR_SEPARATORS = str.maketrans(":;,", "   ")
 # North American numbers as people write them: "(415) 555-0132", "415-555-0132", "415.555.0132".
@@ -172,7 +193,45 @@ def phones(
     page's language, so "(415) 555-0132" in a Spanish paragraph of a US form is still found."""
     for run in _PHONE_RUN.finditer(text):
         for offset, piece in _outside_times(run[0]):
-            yield from _phones_in(text, run.start() + offset, piece, region, taken, also)
+            # The label before a list ("Phones: ..., ...") labels every number in it.
+            listed = run.start() + offset
+            for item_offset, item in _list_items(piece):
+                at = listed + item_offset
+                yield from _phones_in(text, at, listed, item, region, taken, also)
+
+
+# A list item with fewer digits than any phone number has is no value of its own: the separator
+# before or after it is OCR's reading of a number's own separator ("(415) 867, 2231"), or an
+# area code's slash ("030 / 84712365").
+_FEWEST_DIGITS = 7
+
+
+def _list_items(piece: str) -> Iterator[tuple[int, str]]:
+    """The values of a digit run written as a list, with their offsets in `piece`."""
+    if not _LIST_SEPARATOR.search(piece):
+        yield 0, piece
+        return
+    bounds = [0]
+    for separator in _LIST_SEPARATOR.finditer(piece):
+        bounds += [separator.start(), separator.end()]
+    bounds.append(len(piece))
+    items = [(bounds[i], bounds[i + 1]) for i in range(0, len(bounds), 2)]
+    merged: list[tuple[int, int]] = []
+    for start, end in items:
+        # A short side joins the item before it (or the one after, when it comes first).
+        if merged and (
+            _digits(piece, start, end) < _FEWEST_DIGITS
+            or _digits(piece, *merged[-1]) < _FEWEST_DIGITS
+        ):
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    for start, end in merged:
+        yield start, piece[start:end]
+
+
+def _digits(piece: str, start: int, end: int) -> int:
+    return sum(c.isdigit() for c in piece[start:end])
 
 
 def _outside_times(run: str) -> Iterator[tuple[int, str]]:
@@ -187,11 +246,14 @@ def _outside_times(run: str) -> Iterator[tuple[int, str]]:
 def _phones_in(
     text: str,
     at: int,
+    listed: int,
     piece: str,
     region: str,
     taken: Sequence[Candidate],
     also: str | None,
 ) -> Iterator[Candidate]:
+    """Phone numbers in `piece`, which starts at `at` in `text`, in a list that starts at
+    `listed` (where its label is looked for)."""
     value = piece.translate(_OCR_SEPARATORS)
     if sum(map(str.isdigit, value)) < 7 or _DATE_ONLY.fullmatch(value.strip()):
         return
@@ -202,8 +264,8 @@ def _phones_in(
     if not found and also and also != region and _NANP_GROUPING.search(value):
         found = list(_matches(value, also))
     if not found and not value.lstrip().startswith("+") and not _local_only(value, region):
-        label = distance_before(text, at, _PHONE_NUMBER_LABEL, 30)
-        if label is not None and not _look_alike_nearer(text, at, label):
+        label = distance_before(text, listed, _PHONE_NUMBER_LABEL, 30)
+        if label is not None and not _look_alike_nearer(text, listed, label):
             for other in _OTHER_REGIONS:
                 if other != region:
                     found = list(_matches(value, other))
@@ -216,7 +278,7 @@ def _phones_in(
             start += 1
         if text[end - 1] == ")" and "(" not in text[start:end]:
             end -= 1
-        yield Candidate("PHONE_NUMBER", start, end, _phone_confidence(text, start, m))
+        yield Candidate("PHONE_NUMBER", start, end, _phone_confidence(text, min(start, listed), m))
 
 
 # A phone number as a field or a box holds it: digits, separators, brackets, a leading "+" and

@@ -167,6 +167,8 @@ def build_document_options(environ: Mapping[str, str] | None = None) -> Document
         max_image_megapixels=_int(env, "PII_MAX_IMAGE_MEGAPIXELS", 100),
         conversion_timeout_s=_int(env, "PII_CONVERSION_TIMEOUT_S", 120),
         ocr_timeout_s=_int(env, "PII_OCR_TIMEOUT_S", 120, minimum=0),
+        # A day at most: a larger value is a unit mistake (milliseconds), not a wish.
+        document_timeout_s=_int(env, "PII_DOCUMENT_TIMEOUT_S", 300, minimum=0, maximum=86_400),
         detect_orientation=_flag(env, "PII_OCR_DETECT_ORIENTATION", True),
     )
 

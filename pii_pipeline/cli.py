@@ -23,6 +23,7 @@ from pii_assets.bucket import require_private_bucket
 from pii_assets.dataset import read_manifest
 from pii_pipeline import dataset_cli, metrics_cli
 from pii_pipeline.local_s3 import LocalS3Server, ensure_bucket, use_local_credentials
+from pii_pipeline.run_recovery import PoolBlocked
 from pii_pipeline.runner import ProcessReport, process, reprocess, stale_partitions
 from pii_pipeline.summary import download_version, summarize
 from resources.s3 import DocumentStore
@@ -107,14 +108,24 @@ def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessRepo
         def on_batch(batch: Any, ok: bool) -> None:
             progress.advance(task, len(batch.partition_keys))
 
+        def on_pool_wait(blocked: PoolBlocked) -> None:
+            holders = ", ".join(h["run_id"] for h in blocked.held_by) or "no run"
+            console.print(
+                f"waiting up to {settings.pool_wait_s} s (PII_POOL_WAIT_S) for a slot of pool "
+                f"{blocked.pool}, held by {holders}",
+                highlight=False,
+            )
+
         report = process(
             defs,
             instance,
             batch_size=settings.batch_size,
             max_runs=settings.max_runs_per_tick,
             publish=publish,
+            pool_wait_s=settings.pool_wait_s,
             on_plan=on_plan,
             on_batch=on_batch,
+            on_pool_wait=on_pool_wait,
         )
     summary = None
     if report.dataset_version:
@@ -156,8 +167,20 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
     out.print(table)
     if report.dataset_path:
         out.print(f"dataset: {report.dataset_path}", soft_wrap=True)
+    for run in report.recovery.runs:
+        out.print(f"run {run.run_id} ({run.job_name}) had lost its process: marked failed")
+    for failure in report.run_failures:
+        step = f" in step {failure['step']}" if failure["step"] else ""
+        why = f"run {failure['run_id']} failed{step}: {failure['message']}"
+        out.print(f"[red]{why}", soft_wrap=True, highlight=False)
     for run_id in report.failed_runs:
         out.print(f"[red]run {run_id} failed; its documents are retried on the next process")
+    if report.pool_blocked is not None:
+        out.print(
+            f"[red]{report.pool_blocked.message()}; the remaining documents are left for the "
+            "next process",
+            soft_wrap=True,
+        )
 
 
 def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
@@ -170,6 +193,13 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
         "documents_archived": report.archived,
         "runs": report.runs,
         "failed_runs": report.failed_runs,
+        "run_failures": report.run_failures,
+        "recovered": report.recovery.as_json(),
+        "pool_blocked": (
+            {**vars(report.pool_blocked), "message": report.pool_blocked.message()}
+            if report.pool_blocked is not None
+            else None
+        ),
         "dataset_version": report.dataset_version,
         "dataset_path": report.dataset_path,
         "publish_status": report.publish_status,
@@ -223,6 +253,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             keys,
             batch_size=settings.batch_size,
             publish=not args.no_publish,
+            pool_wait_s=settings.pool_wait_s,
             on_batch=lambda batch, ok: progress.advance(task, len(batch.partition_keys)),
         )
     summary = None

@@ -18,6 +18,7 @@ from pii_assets.document_asset import CODE_VERSION_TAG
 from pii_assets.event_log import document_records
 from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 from pii_assets.partitions import documents_partitions
+from pii_pipeline.run_recovery import PoolBlocked, Recovery, execute_owned, recover_orphaned_runs
 from resources.s3 import DocumentStore
 from sensors.discovery import plan_for, record_archived_objects, run_request
 from sensors.discovery_plan import Batch, DiscoveryState, consecutive_runs, run_key
@@ -28,6 +29,8 @@ RECORDED_BY = "pii-pipeline process"
 # Each tick launches at most max_runs_per_tick batches; this bounds the ticks of one call.
 _MAX_TICKS = 10_000
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# How long a run waits for a slot of a limited pool (PII_POOL_WAIT_S's default).
+DEFAULT_POOL_WAIT_S = 600
 
 
 @dataclass
@@ -45,10 +48,16 @@ class ProcessReport:
     # "published", "unchanged" (no document's rows changed: no new version) or "rejected".
     publish_status: str | None = None
     publish_errors: list[dict[str, str]] = field(default_factory=list)
+    # Why each failed extraction run failed: run id, step, error class and message (no values).
+    run_failures: list[dict[str, str]] = field(default_factory=list)
+    # Runs of a dead process failed (and their pool slots freed) before this call planned.
+    recovery: Recovery = field(default_factory=Recovery)
+    # A pool that stayed full for PII_POOL_WAIT_S: the remaining batches were left for later.
+    pool_blocked: PoolBlocked | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.failed_runs and not self.publish_failed
+        return not self.failed_runs and not self.publish_failed and self.pool_blocked is None
 
 
 def _load_cursor(instance: dg.DagsterInstance) -> str | None:
@@ -60,16 +69,34 @@ def _save_cursor(instance: dg.DagsterInstance, state: DiscoveryState) -> None:
 
 
 def _execute(
-    defs: dg.Definitions, instance: dg.DagsterInstance, job_name: str, request: dg.RunRequest
-) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def(job_name)
-    return job.execute_in_process(
-        instance=instance,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    job_name: str,
+    request: dg.RunRequest,
+    *,
+    pool_wait_s: float = DEFAULT_POOL_WAIT_S,
+    on_pool_wait: Callable[[PoolBlocked], None] = lambda blocked: None,
+) -> dg.ExecuteInProcessResult | PoolBlocked:
+    """The run, executed in this process and tagged with it (`run_recovery.execute_owned`), or
+    the pool that stayed full for `pool_wait_s` seconds."""
+    return execute_owned(
+        defs.resolve_job_def(job_name),
+        instance,
         run_config=_QUIET_LOGS,
         tags={**request.tags, "pii/launched_by": "pii-pipeline process"},
         partition_key=request.partition_key,
-        raise_on_error=False,
+        pool_wait_s=pool_wait_s,
+        on_pool_wait=on_pool_wait,
     )
+
+
+def _record_run(report: ProcessReport, result: dg.ExecuteInProcessResult, documents: int) -> bool:
+    report.runs += 1
+    report.documents_requested += documents
+    if not result.success:
+        report.failed_runs.append(result.run_id)
+        report.run_failures.extend(_failures(result))
+    return result.success
 
 
 def process(
@@ -79,20 +106,28 @@ def process(
     batch_size: int,
     max_runs: int,
     publish: bool = True,
+    pool_wait_s: float = DEFAULT_POOL_WAIT_S,
     on_plan: Callable[[int], None] = lambda documents: None,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
+    on_pool_wait: Callable[[PoolBlocked], None] = lambda blocked: None,
 ) -> ProcessReport:
     """Discover, extract in batches until nothing is left, then publish a version.
 
-    Like the discovery sensor, each tick records archived objects as `skipped/archived` without
-    reading them (reported as runless materializations). A document this call already ran (e.g.
-    one S3 throttled, which discovery requests again) is left for the next call.
+    First, runs of this host whose process died are failed and their pool slots freed
+    (`run_recovery.recover_orphaned_runs`); their documents are requested again. Like the
+    discovery sensor, each tick records archived objects as `skipped/archived` without reading
+    them (reported as runless materializations). A document this call already ran (e.g. one S3
+    throttled, which discovery requests again) is left for the next call. When the extraction
+    pool stays full for `pool_wait_s` seconds, the remaining batches are left for the next call
+    (`report.pool_blocked` says who holds the pool).
     """
     store: DocumentStore = defs.resources["store"].process_config_and_initialize()
     code_version = _document_code_version(defs)
-    report = ProcessReport()
+    report = ProcessReport(recovery=recover_orphaned_runs(instance))
     attempted: set[str] = set()
     for _ in range(_MAX_TICKS):
+        if report.pool_blocked is not None:
+            break
         plan = plan_for(
             instance, store, _load_cursor(instance), batch_size=batch_size, max_runs=max_runs
         )
@@ -119,15 +154,22 @@ def process(
         completed: list[Batch] = []
         for batch in batches:
             attempted.update(batch.partition_keys)
-            result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
-            report.runs += 1
-            report.documents_requested += len(batch.partition_keys)
-            if result.success:
+            result = _execute(
+                defs,
+                instance,
+                EXTRACT_JOB,
+                run_request(batch),
+                pool_wait_s=pool_wait_s,
+                on_pool_wait=on_pool_wait,
+            )
+            if isinstance(result, PoolBlocked):
+                report.pool_blocked = result
+                break
+            ok = _record_run(report, result, len(batch.partition_keys))
+            if ok:
                 completed.append(batch)
                 _save_cursor(instance, plan.state_after(completed))
-            else:
-                report.failed_runs.append(result.run_id)
-            on_batch(batch, result.success)
+            on_batch(batch, ok)
     if publish:
         _publish(defs, instance, report)
     return report
@@ -160,24 +202,25 @@ def reprocess(
     *,
     batch_size: int,
     publish: bool = True,
+    pool_wait_s: float = DEFAULT_POOL_WAIT_S,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
 ) -> ProcessReport:
-    """Re-extract the given partitions in batched runs (ranges in partition order), then publish."""
+    """Re-extract the given partitions in batched runs (ranges in partition order), then publish;
+    as `process`, after recovering orphaned runs and waiting at most `pool_wait_s` for a slot."""
     order = instance.get_dynamic_partitions(documents_partitions.name)
     unknown = set(partition_keys) - set(order)
     if unknown:
         raise ValueError(f"{len(unknown)} partition keys are not registered partitions")
-    report = ProcessReport(listed=len(order))
+    report = ProcessReport(listed=len(order), recovery=recover_orphaned_runs(instance))
     code_version = _document_code_version(defs)
     versions = {key: code_version for key in partition_keys}
     for run in consecutive_runs(order, set(partition_keys), batch_size):
         batch = Batch(tuple(run), run_key(run, versions))
-        result = _execute(defs, instance, EXTRACT_JOB, run_request(batch))
-        report.runs += 1
-        report.documents_requested += len(run)
-        if not result.success:
-            report.failed_runs.append(result.run_id)
-        on_batch(batch, result.success)
+        result = _execute(defs, instance, EXTRACT_JOB, run_request(batch), pool_wait_s=pool_wait_s)
+        if isinstance(result, PoolBlocked):
+            report.pool_blocked = result
+            break
+        on_batch(batch, _record_run(report, result, len(run)))
     if publish:
         _publish(defs, instance, report)
     return report
@@ -188,6 +231,7 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
     publish (the coverage check) failed, and a failure is reported with its step, class and
     message (Dagster's failure description: our messages name checks and counts, never values)."""
     result = _execute(defs, instance, PUBLISH_JOB, dg.RunRequest())
+    assert not isinstance(result, PoolBlocked)  # publishing uses no pool
     for event in result.get_asset_materialization_events():
         metadata: dict[str, Any] = event.materialization.metadata
         report.dataset_version = metadata["version"].value or None
@@ -197,14 +241,21 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
     if result.success:
         return
     report.publish_failed = report.publish_status != "published"
+    report.publish_errors.extend(_failures(result))
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
+    """A failed run's step failures: run id, step, error class and message (Dagster's failure
+    description for our own `dg.Failure`s, which name checks and counts, never values; only the
+    type of any other exception, whose text could quote data). A run that failed outside any
+    step gets one entry with an empty step and Dagster's run failure message."""
+    failures = []
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
             cls_name = error.cls_name if error else ""
-            # Our own failures (dg.Failure) describe checks and counts; any other exception's
-            # text could quote data, so only its type is reported.
             ours = cls_name in ("Failure", "DagsterFailure") and error is not None
-            report.publish_errors.append(
+            failures.append(
                 {
                     "run_id": result.run_id,
                     "step": event.step_key or "",
@@ -212,3 +263,13 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
                     "message": error.message.strip()[:500] if ours else f"{cls_name} raised",
                 }
             )
+    if not failures:
+        run_failure = next(
+            (e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE),
+            None,
+        )
+        message = (run_failure.message or "") if run_failure else "the run did not succeed"
+        failures.append(
+            {"run_id": result.run_id, "step": "", "error_class": "", "message": message[:500]}
+        )
+    return failures

@@ -69,6 +69,9 @@ class PipelineSettings:
     publish_min_interval_s: int = 300
     schedule_cron: str = "0 2 * * *"
     schedule_timezone: str = "UTC"
+    # Seconds `pii-pipeline process` waits for a slot of a full pool (e.g. `dagster instance
+    # concurrency set pii_extraction 1`) before it leaves the remaining batches for later.
+    pool_wait_s: int = 600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -88,6 +91,7 @@ class PipelineSettings:
             ),
             schedule_cron=cron,
             schedule_timezone=timezone,
+            pool_wait_s=_int(env, "PII_POOL_WAIT_S", cls.pool_wait_s, minimum=0, maximum=86_400),
         )
 
 

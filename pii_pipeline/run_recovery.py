@@ -178,7 +178,7 @@ def recover_orphaned_runs(instance: dg.DagsterInstance) -> Recovery:
                     metadata={"status": NOT_STARTED, "reason": "run died", "run_id": run.run_id},
                 )
             )
-        recovery.runs.append(RecoveredRun(run.run_id, run.job_name, str(run.status), len(keys)))
+        recovery.runs.append(RecoveredRun(run.run_id, run.job_name, run.status.value, len(keys)))
     if slots:
         recovery.slots_freed_for.extend(_free_stale_claims(instance, set(recovery.slots_freed_for)))
     return recovery

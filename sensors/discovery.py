@@ -13,6 +13,7 @@ from pii_assets.jobs import EXTRACT_JOB
 from pii_assets.log_format import default_run_config
 from pii_assets.partitions import documents_partitions
 from pii_assets.processing import RETRIED_ERROR_CLASSES, record_archived
+from pii_pipeline.run_recovery import recover_orphaned_runs
 from resources.s3 import DocumentStore
 from resources.settings import daily_budget_usd as daily_budget_from_env
 from sensors.discovery_plan import Batch, DiscoveryState, TickPlan, plan_tick
@@ -190,6 +191,13 @@ def build_discovery_sensor(
     def document_discovery(
         context: dg.SensorEvaluationContext, store: DocumentStore
     ) -> dg.SensorResult:
+        # Runs `pii-pipeline process` left behind when it was killed: failed, slots freed, their
+        # documents marked not started, which the plan below requests again.
+        for run in recover_orphaned_runs(context.instance).runs:
+            context.log.warning(
+                f"run {run.run_id} had lost its process: marked failed; "
+                f"{run.documents_requested_again} documents requested again"
+            )
         plan = plan_for(
             context.instance, store, context.cursor, batch_size=batch_size, max_runs=max_runs
         )

@@ -114,6 +114,7 @@ def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessRepo
                 f"waiting up to {settings.pool_wait_s} s (PII_POOL_WAIT_S) for a slot of pool "
                 f"{blocked.pool}, held by {holders}",
                 highlight=False,
+                soft_wrap=True,
             )
 
         report = process(

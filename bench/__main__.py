@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import (
+    document_deadline,
     document_memory,
     llm_cost,
     llm_throughput,
@@ -29,6 +30,7 @@ BENCHMARKS = {
     "run_overhead": run_overhead.run,
     "publish_scaling": publish_scaling.run,
     "document_memory": document_memory.run,
+    "document_deadline": document_deadline.run,
     "spreadsheet_memory": spreadsheet_memory.run,
     "page_throughput": page_throughput.run,
     "text_layer_check": text_layer_check.run,

@@ -91,12 +91,6 @@ class OfflineExtractor:
         survive a fork (PyTorch's multiprocessing notes), so a child could hang on it."""
         return not self.ner_backend.startswith("gliner:")
 
-    def prepare(self) -> None:
-        """Load the NER backend in this process before documents are forked, so that children
-        share it (copy-on-write) instead of each loading it again."""
-        if self.ner_backend:
-            ner.load(self.ner_backend)
-
     @property
     def model(self) -> str | None:
         return self.ner_backend or None

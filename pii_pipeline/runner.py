@@ -244,6 +244,9 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
     report.publish_errors.extend(_failures(result))
 
 
+_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
+
+
 def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
     """A failed run's step failures: run id, step, error class and message (Dagster's failure
     description for our own `dg.Failure`s, which name checks and counts, never values; only the
@@ -253,6 +256,9 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
+            # Dagster wraps an exception raised in the step's code: the cause is the one to name.
+            while error is not None and error.cls_name in _WRAPPERS and error.cause is not None:
+                error = error.cause
             cls_name = error.cls_name if error else ""
             ours = cls_name in ("Failure", "DagsterFailure") and error is not None
             failures.append(

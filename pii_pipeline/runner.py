@@ -20,6 +20,7 @@ from pii_assets.jobs import EXTRACT_JOB, PUBLISH_JOB
 from pii_assets.partitions import documents_partitions
 from pii_pipeline.run_recovery import PoolBlocked, Recovery, execute_owned, recover_orphaned_runs
 from resources.s3 import DocumentStore
+from resources.settings import PipelineSettings
 from sensors.discovery import plan_for, record_archived_objects, run_request
 from sensors.discovery_plan import Batch, DiscoveryState, consecutive_runs, run_key
 
@@ -30,7 +31,7 @@ RECORDED_BY = "pii-pipeline process"
 _MAX_TICKS = 10_000
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # How long a run waits for a slot of a limited pool (PII_POOL_WAIT_S's default).
-DEFAULT_POOL_WAIT_S = 600
+DEFAULT_POOL_WAIT_S = PipelineSettings.pool_wait_s
 
 
 @dataclass

@@ -86,6 +86,14 @@ class OfflineExtractor:
         return "local"
 
     @property
+    def fork_safe(self) -> bool:
+        """Pure computation over the units handed to it (no sockets, no lock shared with other
+        documents), so a document can be extracted in a forked child under the time limit
+        (pii_assets/deadline.py). Not with GLiNER: PyTorch's OpenMP thread pool does not
+        survive a fork (PyTorch's multiprocessing notes), so a child could hang on it."""
+        return not self.ner_backend.startswith("gliner:")
+
+    @property
     def model(self) -> str | None:
         return self.ner_backend or None
 

@@ -32,10 +32,10 @@ from pii_assets.bucket import (
     resolve_object_key,
     strip_etag,
 )
+from pii_assets.deadline import extract_within_limit
 from pii_assets.documents import DocumentLimits
-from pii_assets.extraction import PageExtractor, extract_document
+from pii_assets.extraction import PageExtractor
 from pii_assets.models import DocumentResult, ErrorClass, Status
-from pii_assets.mupdf_gate import MUPDF_GATE
 
 
 @dataclass(frozen=True)
@@ -177,18 +177,16 @@ def fetch_object(
 
 
 def extract_fetched(fetched: FetchedObject, opts: ProcessingOptions) -> DocumentResult:
-    # PyMuPDF is not thread-safe: one thread at a time inside it; the LLM extractor lets go of
-    # the gate while it waits on the network.
-    with MUPDF_GATE.held():
-        return extract_document(
-            fetched.data,
-            document_key=fetched.object_key,
-            etag=fetched.etag,
-            extractor=opts.extractor,
-            passwords=opts.passwords,
-            limits=opts.limits,
-            code_version=opts.code_version,
-        )
+    """The document's result, read under the per-document time limit (`deadline`)."""
+    return extract_within_limit(
+        fetched.data,
+        document_key=fetched.object_key,
+        etag=fetched.etag,
+        extractor=opts.extractor,
+        passwords=opts.passwords,
+        limits=opts.limits,
+        code_version=opts.code_version,
+    )
 
 
 def audit_marker(result: DocumentResult, partition_key: str, run_id: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from pii_pipeline.local_s3 import PortTaken
 # Dagster, pyarrow, deltalake, moto and boto3 take seconds to import: each command imports what
 # it uses, so `--help` and `dataset list` answer in well under 2 s (bench row `cli_startup`).
 if TYPE_CHECKING:
+    from pii_pipeline.run_recovery import PoolBlocked
     from pii_pipeline.runner import ProcessReport
     from resources.s3 import DocumentStore
 
@@ -114,14 +115,25 @@ def _run_process(publish: bool = True, quiet: bool = False) -> tuple[ProcessRepo
         def on_batch(batch: Any, ok: bool) -> None:
             progress.advance(task, len(batch.partition_keys))
 
+        def on_pool_wait(blocked: PoolBlocked) -> None:
+            holders = ", ".join(h["run_id"] for h in blocked.held_by) or "no run"
+            console.print(
+                f"waiting up to {settings.pool_wait_s} s (PII_POOL_WAIT_S) for a slot of pool "
+                f"{blocked.pool}, held by {holders}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
         report = process(
             defs,
             instance,
             batch_size=settings.batch_size,
             max_runs=settings.max_runs_per_tick,
             publish=publish,
+            pool_wait_s=settings.pool_wait_s,
             on_plan=on_plan,
             on_batch=on_batch,
+            on_pool_wait=on_pool_wait,
         )
     summary = None
     if report.dataset_version:
@@ -163,8 +175,20 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
     out.print(table)
     if report.dataset_path:
         out.print(f"dataset: {report.dataset_path}", soft_wrap=True)
+    for run in report.recovery.runs:
+        out.print(f"run {run.run_id} ({run.job_name}) had lost its process: marked failed")
+    for failure in report.run_failures:
+        step = f" in step {failure['step']}" if failure["step"] else ""
+        why = f"run {failure['run_id']} failed{step}: {failure['message']}"
+        out.print(f"[red]{why}", soft_wrap=True, highlight=False)
     for run_id in report.failed_runs:
         out.print(f"[red]run {run_id} failed; its documents are requested again after a backoff")
+    if report.pool_blocked is not None:
+        out.print(
+            f"[red]{report.pool_blocked.message()}; the remaining documents are left for the "
+            "next process",
+            soft_wrap=True,
+        )
     if report.postponed:
         waiting = [p for p in report.postponed if p.next_attempt_at is not None]
         given_up = [p for p in report.postponed if p.next_attempt_at is None]
@@ -211,6 +235,13 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
             }
             for p in report.postponed
         ],
+        "run_failures": report.run_failures,
+        "recovered": report.recovery.as_json(),
+        "pool_blocked": (
+            {**vars(report.pool_blocked), "message": report.pool_blocked.message()}
+            if report.pool_blocked is not None
+            else None
+        ),
         "dataset_version": report.dataset_version,
         "dataset_path": report.dataset_path,
         "publish_status": report.publish_status,
@@ -302,6 +333,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             batch_size=settings.batch_size,
             publish=not args.no_publish,
             shards=shards,
+            pool_wait_s=settings.pool_wait_s,
             on_batch=lambda batch, ok: progress.advance(task, len(batch.partition_keys)),
         )
     summary = None

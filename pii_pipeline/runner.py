@@ -19,8 +19,14 @@ from pii_assets.document_asset import CODE_VERSION_TAG
 from pii_assets.event_log import document_outcomes
 from pii_assets.jobs import PUBLISH_JOB, failed_only_by_documents
 from pii_assets.partitions import ONE_SHARD, DocumentShards
+from pii_pipeline.run_recovery import (
+    PoolBlocked,
+    Recovery,
+    execute_owned,
+    recover_orphaned_runs,
+)
 from resources.s3 import DocumentStore
-from resources.settings import DiscoverySettings
+from resources.settings import DiscoverySettings, PipelineSettings
 from sensors.discovery import Discovery, run_request
 from sensors.discovery_plan import Batch, consecutive_runs, run_key
 
@@ -29,6 +35,8 @@ RECORDED_BY = "pii-pipeline process"
 # Each tick launches at most max_runs_per_tick batches; this bounds the ticks of one call.
 _MAX_TICKS = 10_000
 _QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# How long a run waits for a slot of a limited pool (PII_POOL_WAIT_S's default).
+DEFAULT_POOL_WAIT_S = PipelineSettings.pool_wait_s
 
 
 @dataclass(frozen=True)
@@ -58,22 +66,41 @@ class ProcessReport:
     # "published", "unchanged" (no document's rows changed: no new version) or "rejected".
     publish_status: str | None = None
     publish_errors: list[dict[str, str]] = field(default_factory=list)
+    # Why each failed extraction run failed: run id, step, error class and message (no values).
+    run_failures: list[dict[str, str]] = field(default_factory=list)
+    # Runs of a dead process failed (and their pool slots freed) before this call planned.
+    recovery: Recovery = field(default_factory=Recovery)
+    # A pool that stayed full for PII_POOL_WAIT_S: the remaining batches were left for later.
+    pool_blocked: PoolBlocked | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.failed_runs and not self.publish_failed and not self.postponed
+        return (
+            not self.failed_runs
+            and not self.publish_failed
+            and not self.postponed
+            and self.pool_blocked is None
+        )
 
 
 def _execute(
-    defs: dg.Definitions, instance: dg.DagsterInstance, request: dg.RunRequest
-) -> dg.ExecuteInProcessResult:
-    job = defs.resolve_job_def(request.job_name or PUBLISH_JOB)
-    return job.execute_in_process(
-        instance=instance,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    request: dg.RunRequest,
+    *,
+    pool_wait_s: float = DEFAULT_POOL_WAIT_S,
+    on_pool_wait: Callable[[PoolBlocked], None] = lambda blocked: None,
+) -> dg.ExecuteInProcessResult | PoolBlocked:
+    """The run, executed in this process and tagged with it (`run_recovery.execute_owned`), or
+    the pool that stayed full for `pool_wait_s` seconds."""
+    return execute_owned(
+        defs.resolve_job_def(request.job_name or PUBLISH_JOB),
+        instance,
         run_config=_QUIET_LOGS,
         tags={**request.tags, "pii/launched_by": "pii-pipeline process"},
         partition_key=request.partition_key,
-        raise_on_error=False,
+        pool_wait_s=pool_wait_s,
+        on_pool_wait=on_pool_wait,
     )
 
 
@@ -92,6 +119,21 @@ def _more_to_list(discovery: Discovery, settings: DiscoverySettings, started: fl
     return discovery.pass_started_at() is not None or discovery.last_pass_started_at() < started
 
 
+def _record_run(
+    report: ProcessReport,
+    instance: dg.DagsterInstance,
+    result: dg.ExecuteInProcessResult,
+    documents: int,
+) -> bool:
+    report.runs += 1
+    report.documents_requested += documents
+    if _finished(instance, result):
+        return True
+    report.failed_runs.append(result.run_id)
+    report.run_failures.extend(_failures(result))
+    return False
+
+
 def process(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -100,18 +142,24 @@ def process(
     max_runs: int,
     publish: bool = True,
     discovery_settings: DiscoverySettings | None = None,
+    pool_wait_s: float = DEFAULT_POOL_WAIT_S,
     on_plan: Callable[[int], None] = lambda documents: None,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
+    on_pool_wait: Callable[[PoolBlocked], None] = lambda blocked: None,
 ) -> ProcessReport:
     """Discover, extract in batches until nothing is left, then publish a version.
 
-    Each document is run at most once per call: one that fails transiently (or whose run fails)
-    is scheduled again with backoff in the discovery state and reported as postponed, which makes
-    the call not `ok`. Archived objects are recorded as `skipped/archived` without reading them
-    (reported as runless materializations).
+    First, runs of this host whose process died are failed and their pool slots freed
+    (`run_recovery.recover_orphaned_runs`); their documents are requested again. Each document is
+    run at most once per call: one that fails transiently (or whose run fails) is scheduled again
+    with backoff in the discovery state and reported as postponed, which makes the call not
+    `ok`. Archived objects are recorded as `skipped/archived` without reading them (reported as
+    runless materializations). When the extraction pool stays full for `pool_wait_s` seconds,
+    the remaining batches are left for the next call (`report.pool_blocked` says who holds it).
     """
     settings = discovery_settings or DiscoverySettings.from_env()
     store: DocumentStore = defs.resources["store"].process_config_and_initialize()
+    report = ProcessReport(recovery=recover_orphaned_runs(instance))
     discovery = Discovery(
         instance,
         store,
@@ -121,10 +169,11 @@ def process(
         code_version=document_code_version(defs, DocumentShards(settings.document_shards)),
         recorded_by=RECORDED_BY,
     )
-    report = ProcessReport()
     attempted: set[str] = set()
     started = time.time()
     for _ in range(_MAX_TICKS):
+        if report.pool_blocked is not None:
+            break
         tick = discovery.tick(exclude=sorted(attempted))
         progress = tick.report
         report.listed += progress.listed
@@ -144,12 +193,17 @@ def process(
             on_plan(sum(len(b.partition_keys) for b in tick.batches) + progress.pending)
         for batch in tick.batches:
             attempted.update(batch.partition_keys)
-            result = _execute(defs, instance, run_request(batch, discovery.shards))
-            report.runs += 1
-            report.documents_requested += len(batch.partition_keys)
-            if not _finished(instance, result):
-                report.failed_runs.append(result.run_id)
-            on_batch(batch, result.success)
+            result = _execute(
+                defs,
+                instance,
+                run_request(batch, discovery.shards),
+                pool_wait_s=pool_wait_s,
+                on_pool_wait=on_pool_wait,
+            )
+            if isinstance(result, PoolBlocked):
+                report.pool_blocked = result
+                break
+            on_batch(batch, _record_run(report, instance, result, len(batch.partition_keys)))
     # The last runs' outcomes: transient failures are scheduled again, and reported.
     discovery.settle(time.time())
     report.postponed = [
@@ -233,28 +287,33 @@ def reprocess(
     batch_size: int,
     publish: bool = True,
     shards: DocumentShards = ONE_SHARD,
+    pool_wait_s: float = DEFAULT_POOL_WAIT_S,
     on_batch: Callable[[Batch, bool], None] = lambda batch, ok: None,
 ) -> ProcessReport:
     """Re-extract the given partitions in batched runs (ranges in partition order within each
-    shard), then publish."""
+    shard), then publish; as `process`, after recovering orphaned runs and waiting at most
+    `pool_wait_s` for a pool slot."""
     wanted = set(partition_keys)
     orders = [shards.in_shard(instance, shard) for shard in range(shards.count)]
     unknown = wanted - {key for order in orders for key in order}
     if unknown:
         raise ValueError(f"{len(unknown)} partition keys are not registered partitions")
-    report = ProcessReport(listed=sum(len(order) for order in orders))
+    report = ProcessReport(
+        listed=sum(len(order) for order in orders), recovery=recover_orphaned_runs(instance)
+    )
     code_version = document_code_version(defs, shards)
     versions = {key: code_version for key in partition_keys}
     salt = f"{time.time():.6f}"  # a new reprocess of the same partitions is a new run
     for shard, order in enumerate(orders):
+        if report.pool_blocked is not None:
+            break
         for run in consecutive_runs(order, wanted, batch_size):
             batch = Batch(tuple(run), run_key(run, versions, salt), shard)
-            result = _execute(defs, instance, run_request(batch, shards))
-            report.runs += 1
-            report.documents_requested += len(run)
-            if not _finished(instance, result):
-                report.failed_runs.append(result.run_id)
-            on_batch(batch, result.success)
+            result = _execute(defs, instance, run_request(batch, shards), pool_wait_s=pool_wait_s)
+            if isinstance(result, PoolBlocked):
+                report.pool_blocked = result
+                break
+            on_batch(batch, _record_run(report, instance, result, len(run)))
     if publish:
         _publish(defs, instance, report)
     return report
@@ -265,6 +324,7 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
     publish (the coverage check) failed, and a failure is reported with its step, class and
     message (Dagster's failure description: our messages name checks and counts, never values)."""
     result = _execute(defs, instance, dg.RunRequest(job_name=PUBLISH_JOB))
+    assert not isinstance(result, PoolBlocked)  # publishing uses no pool
     for event in result.get_asset_materialization_events():
         metadata: dict[str, Any] = event.materialization.metadata
         report.dataset_version = metadata["version"].value or None
@@ -274,14 +334,27 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
     if result.success:
         return
     report.publish_failed = report.publish_status != "published"
+    report.publish_errors.extend(_failures(result))
+
+
+_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> list[dict[str, str]]:
+    """A failed run's step failures: run id, step, error class and message (Dagster's failure
+    description for our own `dg.Failure`s, which name checks and counts, never values; only the
+    type of any other exception, whose text could quote data). A run that failed outside any
+    step gets one entry with an empty step and Dagster's run failure message."""
+    failures = []
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
+            # Dagster wraps an exception raised in the step's code: the cause is the one to name.
+            while error is not None and error.cls_name in _WRAPPERS and error.cause is not None:
+                error = error.cause
             cls_name = error.cls_name if error else ""
-            # Our own failures (dg.Failure) describe checks and counts; any other exception's
-            # text could quote data, so only its type is reported.
             ours = cls_name in ("Failure", "DagsterFailure") and error is not None
-            report.publish_errors.append(
+            failures.append(
                 {
                     "run_id": result.run_id,
                     "step": event.step_key or "",
@@ -289,3 +362,13 @@ def _publish(defs: dg.Definitions, instance: dg.DagsterInstance, report: Process
                     "message": error.message.strip()[:500] if ours else f"{cls_name} raised",
                 }
             )
+    if not failures:
+        run_failure = next(
+            (e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE),
+            None,
+        )
+        message = (run_failure.message or "") if run_failure else "the run did not succeed"
+        failures.append(
+            {"run_id": result.run_id, "step": "", "error_class": "", "message": message[:500]}
+        )
+    return failures

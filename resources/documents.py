@@ -30,6 +30,13 @@ class DocumentOptions(ConfigurableResource):
     ocr_timeout_s: int = Field(
         default=120, description="Seconds Tesseract may take on one page; 0 means no timeout."
     )
+    document_timeout_s: int = Field(
+        default=300,
+        description=(
+            "Seconds one document may take to be read and extracted offline (in a child process "
+            "killed at the limit: the document fails as timeout); 0 means no limit."
+        ),
+    )
     detect_orientation: bool = Field(
         default=True,
         description="A scan whose OCR reads poorly is checked for lying on its side and re-read.",
@@ -60,6 +67,10 @@ class DocumentOptions(ConfigurableResource):
             )
         if self.ocr_timeout_s < 0:
             raise ValueError(f"PII_OCR_TIMEOUT_S must not be negative, got {self.ocr_timeout_s}")
+        if self.document_timeout_s < 0:
+            raise ValueError(
+                f"PII_DOCUMENT_TIMEOUT_S must not be negative, got {self.document_timeout_s}"
+            )
         return DocumentLimits(
             max_pages=self.max_pages,
             max_image_pixels=self.max_image_megapixels * 1_000_000,
@@ -67,5 +78,6 @@ class DocumentOptions(ConfigurableResource):
             ocr_language=self.ocr_language,
             conversion_timeout_s=float(self.conversion_timeout_s),
             ocr_timeout_s=float(self.ocr_timeout_s),
+            document_timeout_s=float(self.document_timeout_s),
             detect_orientation=self.detect_orientation,
         )

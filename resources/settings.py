@@ -55,6 +55,9 @@ class PipelineSettings:
     publish_min_interval_s: int = 300
     schedule_cron: str = "0 2 * * *"
     schedule_timezone: str = "UTC"
+    # Seconds `pii-pipeline process` waits for a slot of a full pool (e.g. `dagster instance
+    # concurrency set pii_extraction 1`) before it leaves the remaining batches for later.
+    pool_wait_s: int = 600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:
@@ -75,6 +78,7 @@ class PipelineSettings:
             ),
             schedule_cron=cron,
             schedule_timezone=timezone,
+            pool_wait_s=_int(env, "PII_POOL_WAIT_S", cls.pool_wait_s, minimum=0, maximum=86_400),
         )
 
 
@@ -122,6 +126,8 @@ def build_document_options(environ: Mapping[str, str] | None = None) -> Document
         max_image_megapixels=_int(env, "PII_MAX_IMAGE_MEGAPIXELS", 100),
         conversion_timeout_s=_int(env, "PII_CONVERSION_TIMEOUT_S", 120),
         ocr_timeout_s=_int(env, "PII_OCR_TIMEOUT_S", 120, minimum=0),
+        # A day at most: a larger value is a unit mistake (milliseconds), not a wish.
+        document_timeout_s=_int(env, "PII_DOCUMENT_TIMEOUT_S", 300, minimum=0, maximum=86_400),
         detect_orientation=_flag(env, "PII_OCR_DETECT_ORIENTATION", True),
     )
 

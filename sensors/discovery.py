@@ -48,6 +48,7 @@ from pii_assets.log_format import default_run_config
 from pii_assets.partition_keys import decode, is_digest_key
 from pii_assets.partitions import EXTRACT_JOB, ONE_SHARD, DocumentShards
 from pii_assets.processing import record_archived
+from pii_pipeline.run_recovery import recover_orphaned_runs
 from resources.s3 import DocumentStore
 from resources.settings import DiscoverySettings
 from resources.settings import daily_budget_usd as daily_budget_from_env
@@ -564,6 +565,13 @@ def build_discovery_sensor(
     def document_discovery(
         context: dg.SensorEvaluationContext, store: DocumentStore
     ) -> dg.SensorResult:
+        # Runs `pii-pipeline process` left behind when it was killed: failed, slots freed, their
+        # documents requested again.
+        for run in recover_orphaned_runs(context.instance).runs:
+            context.log.warning(
+                f"run {run.run_id} had lost its process: marked failed; "
+                f"{run.documents_requested_again} documents requested again"
+            )
         discovery = discovery_factory(
             context.instance,
             store,

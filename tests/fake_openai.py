@@ -159,7 +159,9 @@ class FakeOpenAI:
         latency_s: float = 0.0,
         answer: Callable[[Call], Any] | dict[str, Any] | None = None,
         cached_tokens: int = 0,
+        port: int = 0,  # 0: any free port; a fixed one to come back where an outage was
     ) -> None:
+        self.port = port
         self.api_key = api_key
         self.models = models
         self.latency_s = latency_s
@@ -188,7 +190,7 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802
                 fake._handle(self)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         server.request_queue_size = 128
         self._server = server

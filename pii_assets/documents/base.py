@@ -31,6 +31,10 @@ class DocumentLimits:
     conversion_timeout_s: float = 120.0
     # Seconds Tesseract may take on one page; 0 runs OCR in-process without a timeout.
     ocr_timeout_s: float = 120.0
+    # Seconds one document's reading (text layers, rendering, OCR, conversion) and offline
+    # extraction may take in all, in a child process killed at the limit (pii_assets/deadline.py);
+    # 0 reads in-process without a limit.
+    document_timeout_s: float = 300.0
     # A scanned page whose OCR reads poorly is checked for being sideways or upside down
     # (Tesseract's orientation detection) and read again upright.
     detect_orientation: bool = True

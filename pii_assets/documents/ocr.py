@@ -11,11 +11,7 @@ import contextlib
 import glob
 import logging
 import os
-import pickle
-import select
-import signal
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
@@ -23,9 +19,9 @@ from typing import Any
 import pymupdf
 
 from pii_assets.documents.base import ToolError
+from pii_assets.documents.forked import run_forked
 from pii_assets.documents.orientation import osd_rotation, upright_ocr
 from pii_assets.models import DocumentError, ErrorClass
-from pii_assets.mupdf_gate import MUPDF_GATE
 
 log = logging.getLogger(__name__)
 
@@ -127,69 +123,21 @@ def run_isolated(
 def _in_child(
     work: Callable[[], Outcome], *, name: str, page_number: int, timeout_s: float
 ) -> Outcome:
-    """`work` in a forked child, so that a page Tesseract is stuck on can be killed and the
-    page's pixmap and Tesseract's memory never grow this process. Fork copies nothing up front
-    (copy-on-write) and costs milliseconds against OCR's seconds."""
-    read_fd, write_fd = os.pipe()
-    err_read, err_write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: OCR, send the words, exit without running any cleanup
-        status = 0
-        try:
-            os.close(read_fd)
-            os.close(err_read)
-            os.dup2(err_write, 2)  # Tesseract's own stderr goes to the parent's debug log
-            payload = pickle.dumps(work(), pickle.HIGHEST_PROTOCOL)
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_fd, view) :]
-        except BaseException:
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    os.close(err_write)
-    chunks: list[bytes] = []
-    chatter: list[bytes] = []
-    deadline = time.monotonic() + timeout_s
-    timed_out = False
-    # The child was forked while this thread held the gate, so no other thread was inside MuPDF
-    # to leave it half-changed in the child's copy. While the child works, other documents'
-    # threads may use MuPDF: OCR of several documents runs on several cores.
-    try:
-        with MUPDF_GATE.released():
-            open_fds = [read_fd, err_read]
-            while read_fd in open_fds:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                ready, _, _ = select.select(open_fds, [], [], remaining)
-                for fd in ready:
-                    chunk = os.read(fd, 1 << 16)
-                    if not chunk:
-                        open_fds.remove(fd)
-                    elif fd == read_fd:
-                        chunks.append(chunk)
-                    elif sum(map(len, chatter)) < 8192:
-                        chatter.append(chunk)
-    finally:
-        os.close(read_fd)
-        os.close(err_read)
-        if timed_out:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    for line in b"".join(chatter).decode("utf-8", "replace").splitlines():
+    """`work` in a forked child (`forked.run_forked`), so that a page Tesseract is stuck on can
+    be killed and the page's pixmap and Tesseract's memory never grow this process. Fork costs
+    milliseconds against OCR's seconds; while the child works, other documents' threads may use
+    MuPDF, so OCR of several documents runs on several cores."""
+    outcome = run_forked(work, timeout_s=timeout_s)
+    for line in outcome.chatter.splitlines():
         if line.strip():
             log.debug("tesseract: %s", line.strip())
-    if timed_out:
+    if outcome.timed_out:
         raise DocumentError(
             ErrorClass.TIMEOUT,
             f"{name}: OCR of page {page_number} took longer than {timeout_s:g} s",
         )
-    if not chunks:
+    if not outcome.completed:
         raise OcrError(
-            f"{name}: OCR of page {page_number} ended abnormally "
-            f"(child status {os.waitstatus_to_exitcode(status)})"
+            f"{name}: OCR of page {page_number} ended abnormally (child status {outcome.exit_code})"
         )
-    return pickle.loads(b"".join(chunks))
+    return outcome.value

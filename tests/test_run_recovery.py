@@ -203,7 +203,7 @@ def test_the_sensor_fails_a_dead_process_run_and_requests_its_documents_again(
 
     for name in ("a.pdf", "b.pdf", "c.pdf"):
         put(store, name)
-    first = tick(instance, store, None)
+    first = tick(instance, store)
     assert requested_keys(first, instance) == ["a.pdf", "b.pdf", "c.pdf"]
     dead_pid = _a_dead_pid()
     job = build_definitions(PipelineSettings()).resolve_job_def(EXTRACT_JOB)
@@ -219,7 +219,7 @@ def test_the_sensor_fails_a_dead_process_run_and_requests_its_documents_again(
     )
     # The sensor counted the batch as requested; the tick fails the dead run first and its two
     # documents are requested again.
-    again = tick(instance, store, first.cursor)
+    again = tick(instance, store)
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
     assert requested_keys(again, instance) == ["a.pdf", "b.pdf"]
 

@@ -9,7 +9,10 @@ forms) and a word drawn twice at the same place (overprint, fake bold) counts on
 
 A page that cannot be read (damaged, its OCR timed out, an image on it over the pixel limit) is
 recorded in the coverage as unread and the other pages are still read: the document is then
-`partial`, never silently `ok`.
+`partial`, never silently `ok`. So is a PDF page MuPDF read only in part (its content stream cut
+or garbled, its page object lost in a repaired file): `pdf_damage` sorts MuPDF's warnings, drained
+right after the page's text is read, and the page is recorded as unread `corrupt` with its words
+before the damage still read.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Iterator
 
 import pymupdf
 
-from pii_assets.documents import textlayer
+from pii_assets.documents import pdf_damage, textlayer
 from pii_assets.documents.base import DocumentLimits, PageContent, lines_text
 from pii_assets.documents.ocr import OcrError, ocr_outcome, run_isolated, upright_outcome
 from pii_assets.documents.ocr_quality import READS_WELL, dictionary_share
@@ -95,12 +98,18 @@ class MupdfReader:
         return content
 
     def _read_page(self, page: pymupdf.Page, index: int) -> PageContent:
+        if not self._is_image:
+            pdf_damage.drain()  # what came before belongs to other calls
         try:
             raw = [] if self._is_image else page.get_text("words")
         except Exception as exc:
             raise DocumentError(
                 ErrorClass.CORRUPT, f"{self._name}: page {index + 1} cannot be read"
             ) from exc
+        if not self._is_image:
+            # Drained before anything lets go of the MuPDF gate (OCR, the LLM), so the warnings
+            # are this page's own.
+            self._record_damage(page, index, pdf_damage.drain())
         if self._is_image or not _has_text(raw, self._limits.min_text_chars):
             words, share, rotation = self._ocr_page(page, index)
             return self._unit(page, index, words, "ocr", share, rotation)
@@ -108,6 +117,18 @@ class MupdfReader:
         if not self._limits.check_text_layer:
             return self._unit(page, index, words, "text")
         return self._checked(page, index, words)
+
+    def _record_damage(self, page: pymupdf.Page, index: int, warnings: str) -> None:
+        """Records the page as unread `corrupt` when MuPDF read it only in part (`pdf_damage`)."""
+        repaired = self._doc.is_repaired
+        found = pdf_damage.causes(warnings, repaired=repaired)
+        if repaired and pdf_damage.page_object_missing(self._doc, page):
+            found.insert(0, pdf_damage.MISSING_PAGE)
+        if found:
+            number = index + 1
+            self.coverage.unreadable(
+                f"page {number}", ErrorClass.CORRUPT, pdf_damage.message(self._name, number, found)
+            )
 
     def _checked(self, page: pymupdf.Page, index: int, words: list[Word]) -> PageContent:
         """A page with a text layer, read after `textlayer`'s check: the text layer alone, both

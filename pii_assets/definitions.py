@@ -53,11 +53,18 @@ def build_definitions(
         )
         for shard in range(shards.count)
     ]
-    redaction_asset, redact_job = build_redaction_definitions(batch_size=settings.batch_size)
+    # Redacted copies and reviews are partitioned like the unsharded document asset; a sharded
+    # deployment (PII_DOCUMENT_SHARDS > 1) leaves them out (docs/review.md, "Limits").
+    review_assets: list[Any] = []
+    review_jobs: list[Any] = []
+    if shards.count == 1:
+        redaction_asset, redact_job = build_redaction_definitions(batch_size=settings.batch_size)
+        review_assets = [redaction_asset, reviews_spec]
+        review_jobs = [redact_job, *build_review_jobs()]
     # PII_LOG_FORMAT=json: run logs as JSON lines (pii_assets/log_format.py).
-    jobs = [*build_jobs(shards, default_run_config()), redact_job, *build_review_jobs()]
+    jobs = [*build_jobs(shards, default_run_config()), *review_jobs]
     return dg.Definitions(
-        assets=[*document_assets, build_dataset_asset(shards), redaction_asset, reviews_spec],
+        assets=[*document_assets, build_dataset_asset(shards), *review_assets],
         asset_checks=[covers_input_prefix],
         jobs=[*jobs, build_launch_job(default_run_config())],
         loggers=run_loggers() or None,

@@ -386,6 +386,19 @@ class DiscoveryStore:
         with self.engine.connect() as conn:
             return {batch: at or 0.0 for batch, at in conn.execute(query)}
 
+    def unsettled_partitions(self, batches: Iterable[str]) -> list[str]:
+        """Partition keys of these batches whose request has no outcome yet, in key order."""
+        wanted = sorted(set(batches))
+        if not wanted:
+            return []
+        query = (
+            sa.select(OBJECTS.c.partition_key)
+            .where(OBJECTS.c.settled.is_(False), OBJECTS.c.batch.in_(wanted))
+            .order_by(OBJECTS.c.partition_key)
+        )
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]
+
     def fail_batches(self, batches: dict[str, str], now: float) -> int:
         """Unsettled requests of these batches failed as a whole (batch -> RUN_FAILED or
         RUN_MISSING): each counts as a transient failure. Returns the partitions affected."""

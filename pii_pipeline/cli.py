@@ -183,6 +183,15 @@ def _print_summary(report: ProcessReport, summary: dict | None) -> None:
         out.print(f"[red]{why}", soft_wrap=True, highlight=False)
     for run_id in report.failed_runs:
         out.print(f"[red]run {run_id} failed; its documents are requested again after a backoff")
+    if report.waiting:
+        out.print(
+            f"[red]{len(report.waiting)} documents are claimed for runs that never started (a "
+            "process killed between its claim and its run?); they are requested again 10 minutes "
+            "after their claim:",
+            soft_wrap=True,
+        )
+        for key in report.waiting[:20]:
+            out.print(f"  {key}")
     if report.pool_blocked is not None:
         out.print(
             f"[red]{report.pool_blocked.message()}; the remaining documents are left for the "
@@ -236,6 +245,8 @@ def _report_json(report: ProcessReport, summary: dict | None) -> dict[str, Any]:
             for p in report.postponed
         ],
         "run_failures": report.run_failures,
+        # Claimed for a run that does not exist: requested again RUN_LEASE_S after the claim.
+        "documents_waiting": report.waiting,
         "recovered": report.recovery.as_json(),
         "pool_blocked": (
             {**vars(report.pool_blocked), "message": report.pool_blocked.message()}

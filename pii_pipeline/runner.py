@@ -27,7 +27,7 @@ from pii_pipeline.run_recovery import (
 )
 from resources.s3 import DocumentStore
 from resources.settings import DiscoverySettings, PipelineSettings
-from sensors.discovery import Discovery, run_request
+from sensors.discovery import BATCH_TAG, Discovery, run_request
 from sensors.discovery_plan import Batch, consecutive_runs, run_key
 
 # What the audit marker of an archived object recorded by `process` names as its run.
@@ -63,6 +63,9 @@ class ProcessReport:
     dataset_path: str | None = None
     publish_failed: bool = False
     postponed: list[Postponed] = field(default_factory=list)
+    # Documents requested by a run that does not exist (yet): claimed by a process that died
+    # before it launched the run, or by the daemon's sensor a moment ago. Never reported `ok`.
+    waiting: list[str] = field(default_factory=list)
     # "published", "unchanged" (no document's rows changed: no new version) or "rejected".
     publish_status: str | None = None
     publish_errors: list[dict[str, str]] = field(default_factory=list)
@@ -79,6 +82,7 @@ class ProcessReport:
             not self.failed_runs
             and not self.publish_failed
             and not self.postponed
+            and not self.waiting
             and self.pool_blocked is None
         )
 
@@ -117,6 +121,17 @@ def _more_to_list(discovery: Discovery, settings: DiscoverySettings, started: fl
     if settings.mode != "listing":
         return False
     return discovery.pass_started_at() is not None or discovery.last_pass_started_at() < started
+
+
+def _requested_without_run(instance: dg.DagsterInstance, discovery: Discovery) -> list[str]:
+    """Partitions claimed for a batch no run carries out yet (a `process` killed between its
+    claim and its run; the sensor requests them again `RUN_LEASE_S` after the claim)."""
+    lost = [
+        batch
+        for batch in discovery.state.in_flight()
+        if not instance.get_run_records(dg.RunsFilter(tags={BATCH_TAG: batch}), limit=1)
+    ]
+    return discovery.state.unsettled_partitions(lost)
 
 
 def _record_run(
@@ -212,6 +227,7 @@ def process(
             discovery.state.retry_status(attempted).items()
         )
     ]
+    report.waiting = _requested_without_run(instance, discovery)
     if publish:
         _publish(defs, instance, report)
     return report

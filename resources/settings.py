@@ -70,8 +70,12 @@ class PipelineSettings:
         notify_settings(env)  # read by the notification sensors on each tick; checked here first
         return cls(
             extractor=extractor,
-            batch_size=_int(env, "PII_BATCH_SIZE", cls.batch_size),
-            max_runs_per_tick=_int(env, "PII_MAX_RUNS_PER_TICK", cls.max_runs_per_tick),
+            # Upper bounds: a run's partition range and a tick's requests are rows and tags in
+            # Dagster's storage; beyond these a typo would only fail later, inside a run.
+            batch_size=_int(env, "PII_BATCH_SIZE", cls.batch_size, maximum=100_000),
+            max_runs_per_tick=_int(
+                env, "PII_MAX_RUNS_PER_TICK", cls.max_runs_per_tick, maximum=10_000
+            ),
             discovery_interval_s=_int(env, "PII_DISCOVERY_INTERVAL_S", cls.discovery_interval_s),
             publish_min_interval_s=_int(
                 env, "PII_PUBLISH_MIN_INTERVAL_S", cls.publish_min_interval_s, minimum=0
@@ -282,8 +286,28 @@ class DiscoverySettings:
             tick_budget_s=_int(env, "PII_DISCOVERY_TICK_BUDGET_S", cls.tick_budget_s),
             retry_max_attempts=_int(env, "PII_RETRY_MAX_ATTEMPTS", cls.retry_max_attempts),
             retry_base_s=_int(env, "PII_RETRY_BASE_S", cls.retry_base_s),
-            state_url=env.get("PII_DISCOVERY_STATE_URL") or None,
+            state_url=_database_url(env, "PII_DISCOVERY_STATE_URL"),
             document_shards=_int(
                 env, "PII_DOCUMENT_SHARDS", cls.document_shards, maximum=MAX_SHARDS
             ),
         )
+
+
+def _database_url(environ: Mapping[str, str], name: str) -> str | None:
+    """A SQLAlchemy database URL whose driver is installed, or None when unset. The error names
+    the variable and the URL's scheme only (the URL can hold a password)."""
+    raw = environ.get(name) or None
+    if raw is None:
+        return None
+    import sqlalchemy as sa
+
+    try:
+        url = sa.engine.make_url(raw)
+        url.get_dialect()
+    except Exception:
+        scheme = raw.split(":", 1)[0] if ":" in raw else "(none)"
+        raise ValueError(
+            f"{name} must be a SQLAlchemy database URL with an installed driver "
+            f"(e.g. postgresql+psycopg2://… or sqlite:///…); its scheme is {scheme!r}"
+        ) from None
+    return raw

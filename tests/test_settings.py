@@ -86,6 +86,7 @@ def test_store_settings(environ: dict[str, str], expected: str) -> None:
     [
         ({"PII_EXTRACTOR": "gpt"}, "PII_EXTRACTOR must be one of local, openai, got 'gpt'"),
         ({"PII_BATCH_SIZE": "0"}, "PII_BATCH_SIZE must be at least 1, got 0"),
+        ({"PII_BATCH_SIZE": "9" * 20}, "PII_BATCH_SIZE must be at most 100000"),
         ({"PII_MAX_RUNS_PER_TICK": "x"}, "PII_MAX_RUNS_PER_TICK must be an integer"),
         ({"PII_DISCOVERY_INTERVAL_S": "-3"}, "PII_DISCOVERY_INTERVAL_S must be at least 1"),
         ({"PII_PUBLISH_MIN_INTERVAL_S": "-1"}, "PII_PUBLISH_MIN_INTERVAL_S must be at least 0"),
@@ -108,6 +109,15 @@ def test_pipeline_settings(environ: dict[str, str], expected: str) -> None:
 )
 def test_extractor_settings(environ: dict[str, str], expected: str) -> None:
     assert expected in _error(lambda env: build_extractor("local", env), environ)
+
+
+def test_a_discovery_state_url_without_a_driver_is_one_line_without_the_url() -> None:
+    from resources.settings import DiscoverySettings
+
+    url = "bogus://user:s3cret@db.example/x"
+    message = _error(DiscoverySettings.from_env, {"PII_DISCOVERY_STATE_URL": url})
+    assert "PII_DISCOVERY_STATE_URL must be a SQLAlchemy database URL" in message
+    assert "s3cret" not in message and "\n" not in message
 
 
 def test_good_settings_build_the_resources() -> None:

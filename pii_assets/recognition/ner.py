@@ -35,8 +35,9 @@ _HAS_UPPER = re.compile(r"[A-ZÀ-ÖØ-Þ]")
 _POSSESSIVE = re.compile(r"['’]s$")
 
 
-class NerUnavailable(RuntimeError):
-    """The configured backend's package or model is not installed. The message is one line."""
+class NerUnavailable(ValueError):
+    """The configured backend's package or model is not installed: a configuration error (the
+    CLI prints it as one line, like every bad setting). The message is one line."""
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from rich.markdown import Markdown  # markdown-it: only for cards
 
-    from pii_assets.dataset_versions import latest_version, read_card
+    from pii_assets.dataset_versions import latest_version, read_card, read_manifest
 
     client, layout = _client_and_layout()
     version = args.version or latest_version(client, layout)
@@ -78,6 +78,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         Console(stderr=True).print("no dataset version has been published yet")
         return 1
     card = read_card(client, layout, version)
+    if card is None and read_manifest(client, layout, version) is None:
+        Console(stderr=True).print(
+            f"{version} is not a published version (`pii-pipeline dataset list` shows them)"
+        )
+        return 1
     if card is None:
         Console(stderr=True).print(f"version {version} has no dataset card")
         return 1

@@ -143,9 +143,11 @@ def run(args: argparse.Namespace) -> dict:
             }
             (root / "dagster_home").mkdir()
             command = [sys.executable, "-m", "pii_pipeline.cli", "process", "--json"]
-            process = subprocess.Popen(
-                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
+            # Output to files, not pipes: this loop polls memory and never reads a pipe, and a
+            # run that logs more than a pipe's buffer would block on its next write.
+            out_path, err_path = root / "process.out", root / "process.err"
+            with out_path.open("w") as out_file, err_path.open("w") as err_file:
+                process = subprocess.Popen(command, env=env, stdout=out_file, stderr=err_file)
             peak_kb = 0
             deadline = time.monotonic() + args.timeout
             timed_out = False
@@ -156,7 +158,8 @@ def run(args: argparse.Namespace) -> dict:
                     timed_out = True
                     break
                 time.sleep(0.5)
-            stdout, stderr = process.communicate()
+            process.wait()
+            stdout, stderr = out_path.read_text(), err_path.read_text()
             report = json.loads(stdout) if stdout.strip().startswith("{") else {}
             rows = _latest_documents(client, bucket)
         finally:

@@ -582,6 +582,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A shell starts background jobs (`cmd &`) with SIGINT ignored, and Dagster maps SIGTERM onto
+    # SIGINT's handler (dagster/_utils/interrupts.py, for Kubernetes), so such a `process` would
+    # ignore SIGTERM as well: give SIGINT Python's own handler back.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return args.func(args)
     except PortTaken as exc:

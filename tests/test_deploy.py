@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -119,7 +120,13 @@ def test_image_command_serves_the_code_location(tmp_path: Path, postgres) -> Non
     command[command.index("-p") + 1] = str(port)
     log = (tmp_path / "code_server.log").open("wb")
     server = subprocess.Popen(
-        [tool(command[0]), *command[1:]], env=env, stdout=log, stderr=subprocess.STDOUT
+        [tool(command[0]), *command[1:]],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        # SIGINT as a container's init gives it: a suite started in the background (`&`) would
+        # pass SIGINT ignored, and Dagster maps SIGTERM onto SIGINT's handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         client = DagsterGrpcClient(port=port, host="127.0.0.1")

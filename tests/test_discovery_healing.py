@@ -207,3 +207,24 @@ def test_a_failed_run_dagster_will_retry_is_left_to_its_retry(
         # No retry within the lease (no daemon runs retries): requested again after all.
         assert later.report.requeued == 1
         assert discovery.state.retry_status(["a.pdf"])["a.pdf"][0] == RUN_FAILED
+
+
+def test_process_is_not_ok_while_documents_are_claimed_for_a_run_that_never_started(
+    store, instance
+) -> None:
+    """What a `process` killed between its claim and its run leaves: the next `process` cannot
+    run those documents before the claim's lease ends, and says so instead of reporting ok."""
+    from pii_assets.definitions import build_definitions
+    from pii_pipeline.runner import process
+    from resources.settings import PipelineSettings
+
+    put(store, "a.pdf", single_page_pdf(LINES))
+    settings = DiscoverySettings()
+    claimer = Discovery(instance, store, settings, batch_size=10, max_runs=5)
+    (batch,) = claimer.tick().batches  # claimed; its run is never launched
+    defs = build_definitions(PipelineSettings(), resources={"store": store}, discovery=settings)
+    report = process(
+        defs, instance, batch_size=10, max_runs=5, publish=False, discovery_settings=settings
+    )
+    assert report.waiting == list(batch.partition_keys) == ["a.pdf"]
+    assert report.runs == 0 and not report.ok

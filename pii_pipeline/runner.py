@@ -185,13 +185,18 @@ def process(
         recorded_by=RECORDED_BY,
     )
     attempted: set[str] = set()
+    listing = 0
     started = time.time()
     for _ in range(_MAX_TICKS):
         if report.pool_blocked is not None:
             break
         tick = discovery.tick(exclude=sorted(attempted))
         progress = tick.report
-        report.listed += progress.listed
+        # Objects under the prefix: the keys of the last complete listing pass (a first call
+        # makes two passes; summing them counted every object twice).
+        listing += progress.listed
+        if progress.pass_complete:
+            report.listed, listing = listing, 0
         report.events += progress.events
         report.new_partitions += progress.new
         report.deleted_partitions += progress.deleted
@@ -227,6 +232,7 @@ def process(
             discovery.state.retry_status(attempted).items()
         )
     ]
+    report.listed = report.listed or listing
     report.waiting = _requested_without_run(instance, discovery)
     if publish:
         _publish(defs, instance, report)

@@ -54,6 +54,7 @@ def test_process_end_to_end(store, cli_env) -> None:
     report = json.loads(first.stdout)
     assert report["ok"] is True
     assert report["documents_processed"] == objects
+    assert report["listed"] == objects  # each object once, however many passes the call made
     assert report["runs"] == 3  # batches of 3, not one run per document
     assert report["dataset_version"] == "v000001"
     summary = report["summary"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import io
 import json
 import os
 import subprocess
@@ -29,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import pyarrow.parquet as pq
 
 from bench import public_corpus
 from bench.public_corpus import CorpusMissing
@@ -196,26 +194,24 @@ def run(args: argparse.Namespace) -> dict:
 def _latest_documents(client, bucket: str) -> dict[str, tuple[str, str | None]]:  # noqa: ANN001
     """document_key -> (status, error_class) of the latest published version, duplicates kept
     apart as key#2, key#3 so that they are counted."""
-    from pii_assets.bucket import BucketLayout, get_json
+    from pii_assets.bucket import BucketLayout
+    from pii_assets.dataset import latest_version, read_version
 
     layout = BucketLayout(bucket=bucket)
-    pointer = get_json(client, bucket, layout.dataset_prefix + "_latest.json")
-    if not pointer:
+    version = latest_version(client, layout)
+    if version is None:
         return {}
-    prefix = f"{layout.dataset_prefix}{pointer['version']}/documents/"
+    documents, _ = read_version(client, layout, version)
+    table = documents.select(["document_key", "status", "error_class"])
     rows: dict[str, tuple[str, str | None]] = {}
-    listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-    for item in listing:
-        body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-        table = pq.read_table(io.BytesIO(body), columns=["document_key", "status", "error_class"])
-        for key, status, error_class in zip(
-            *(table.column(i).to_pylist() for i in range(3)), strict=True
-        ):
-            name, n = key, 1
-            while name in rows:
-                n += 1
-                name = f"{key}#{n}"
-            rows[name] = (status, error_class)
+    for key, status, error_class in zip(
+        *(table.column(i).to_pylist() for i in range(3)), strict=True
+    ):
+        name, n = key, 1
+        while name in rows:
+            n += 1
+            name = f"{key}#{n}"
+        rows[name] = (status, error_class)
     return rows
 
 

@@ -12,7 +12,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -404,3 +405,25 @@ def require_private_bucket(client: Any, layout: BucketLayout) -> None:
             f"PII_REQUIRE_PRIVATE_OUTPUT=true but bucket {layout.bucket} does not block public "
             f"access ({', '.join(off)} off); turn on its Block Public Access settings"
         )
+
+
+def read_existing(
+    client: Any,
+    bucket: str,
+    owners: Mapping[str, str],
+    prefix: str,
+    read: Callable[[str], Any],
+    *,
+    listing: bool,
+    threads: int = 8,
+) -> dict[str, Any]:
+    """`read(key)` of each key of `owners` (object key -> owner, e.g. a partition key), by owner,
+    leaving out what `read` returns None for. `listing`: list `prefix` once and read only the
+    keys that exist (many keys); otherwise one GET per key (a few). Reads run on `threads`."""
+    keys = list(owners)
+    if listing:
+        present = {info.key for info in list_objects(client, bucket, prefix)}
+        keys = [key for key in keys if key in present]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        found = pool.map(read, keys)
+        return {owners[key]: r for key, r in zip(keys, found, strict=True) if r is not None}

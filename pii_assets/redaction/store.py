@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,16 +24,14 @@ from pii_assets.bucket import (
     BucketLayout,
     error_code,
     get_json,
-    list_objects,
     put_json,
+    read_existing,
     read_object,
     write_object,
 )
 from pii_assets.models import DocumentResult
 from pii_assets.redaction import REDACTED, redact_document
 from pii_assets.redaction.common import NotRedactable
-
-_THREADS = 8
 
 
 def redacted_prefix(layout: BucketLayout) -> str:
@@ -151,14 +148,14 @@ def records_for(
     the records prefix once and read only the records that exist (many versions); otherwise one
     GET per version (a few)."""
     wanted = {record_key(layout, pk, etag): pk for pk, etag in versions if etag}
-    if listing:
-        present = {info.key for info in list_objects(client, layout.bucket, records_prefix(layout))}
-        keys = [key for key in wanted if key in present]
-    else:
-        keys = list(wanted)
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        records = pool.map(lambda key: _read_record(client, layout, key), keys)
-        return {wanted[key]: r for key, r in zip(keys, records, strict=True) if r is not None}
+    return read_existing(
+        client,
+        layout.bucket,
+        wanted,
+        records_prefix(layout),
+        lambda key: _read_record(client, layout, key),
+        listing=listing,
+    )
 
 
 def record_summary(records: Iterable[RedactionRecord]) -> dict[str, int]:

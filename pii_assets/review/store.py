@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,13 +24,12 @@ from pii_assets.bucket import (
     CONDITION_FAILED_CODES,
     BucketLayout,
     error_code,
-    list_objects,
     put_json,
+    read_existing,
     read_object,
 )
 from pii_assets.review.model import DocumentReview
 
-_THREADS = 8
 _WRITE_TRIES = 10
 
 
@@ -103,11 +101,11 @@ def reviews_for(
     the reviews prefix once and read only the reviews that exist (many versions); otherwise one
     GET per version (a few)."""
     wanted = {review_key(layout, pk, etag): pk for pk, etag in versions if etag}
-    if listing:
-        present = {info.key for info in list_objects(client, layout.bucket, reviews_prefix(layout))}
-        keys = [key for key in wanted if key in present]
-    else:
-        keys = list(wanted)
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        found = pool.map(lambda key: _read(client, layout, key)[0], keys)
-        return {wanted[key]: r for key, r in zip(keys, found, strict=True) if r is not None}
+    return read_existing(
+        client,
+        layout.bucket,
+        wanted,
+        reviews_prefix(layout),
+        lambda key: _read(client, layout, key)[0],
+        listing=listing,
+    )

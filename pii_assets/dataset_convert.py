@@ -9,7 +9,6 @@ folders stay until `delete_old` removes them (after the conversion succeeded).
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +68,9 @@ def read_legacy_version(
         prefix = f"{layout.dataset_prefix}{folder}/{name}/"
         parts = [
             pq.read_table(
-                io.BytesIO(client.get_object(Bucket=layout.bucket, Key=info.key)["Body"].read())
+                pa.BufferReader(
+                    client.get_object(Bucket=layout.bucket, Key=info.key)["Body"].read()
+                )
             )
             for info in list_objects(client, layout.bucket, prefix)
             if info.key.endswith(".parquet")

@@ -73,6 +73,13 @@ _PERMANENT = re.compile(
     r"status code: 4(?!08|29)\d\d|not ?found|no such|access ?denied|forbidden", re.IGNORECASE
 )
 _T = TypeVar("_T")
+# Scans of the tables run in the calling thread. A threaded pyarrow scan returns while one of
+# Arrow's threads may still hold the last reference to a data file opened through delta-rs's
+# Python filesystem; when the interpreter exits first, that thread's destructor needs the GIL,
+# Python ends the thread under it and the process aborts ("terminate called without an active
+# exception", SIGABRT) after its work is done: a third of `dataset diff` runs did so (pyarrow
+# 26, deltalake 1.6, CPython 3.11). Decoding serially costs little beside the S3 reads.
+SCAN_THREADS = False
 
 __all__ = ["CommitFailedError", "DatasetLocation", "DeltaError"]
 
@@ -307,13 +314,13 @@ def rows_for_keys(
             fragments, dataset.schema, dataset.format, dataset.filesystem
         )
     value_set = pa.array(wanted, type=pa.string())
-    rows = dataset.to_table(filter=pc.field(column).isin(value_set))
+    rows = dataset.to_table(filter=pc.field(column).isin(value_set), use_threads=SCAN_THREADS)
     return conform(rows, schema)
 
 
 def read_table(table: DeltaTable, schema: pa.Schema, columns: list[str] | None = None) -> pa.Table:
     """The whole table at the version `table` was opened at, with the documented schema."""
-    rows = table.to_pyarrow_dataset().to_table(columns=columns)
+    rows = table.to_pyarrow_dataset().to_table(columns=columns, use_threads=SCAN_THREADS)
     if columns is not None:
         return conform(rows, pa.schema([schema.field(name) for name in columns]))
     return conform(rows, schema)

@@ -73,6 +73,10 @@ def values(found: list[Entity], entity_type: str) -> list[str]:
         (["Dear Dr. Priya Patel,"], "PERSON", "Priya Patel"),
         (["Kind regards,", "James Carter"], "PERSON", "James Carter"),
         (["Sincerely,", "Hannah O'Neil", "Customer Relations"], "PERSON", "Hannah O'Neil"),
+        # Role words that are surnames too stay names outside a role-only salutation.
+        (["Dear Tony Parent,"], "PERSON", "Tony Parent"),
+        (["Dear Mr. Parent,"], "PERSON", "Parent"),
+        (["Name: Reader, Ann"], "PERSON", "Reader, Ann"),
     ],
 )
 def test_recognizes(lines: list[str], entity_type: str, expected: str) -> None:
@@ -105,6 +109,14 @@ def test_recognizes(lines: list[str], entity_type: str, expected: str) -> None:
         (["Company name: Acme Logistics"], "PERSON"),
         (["Name: maria gonzalez"], "PERSON"),
         (["Customer: Service Team"], "PERSON"),
+        # Addressed by role, group, function or office: no one's name.
+        (["Dear Claims,"], "PERSON"),
+        (["Dear Shareholders,"], "PERSON"),
+        (["Dear Editor,"], "PERSON"),
+        (["Dear Front Desk,"], "PERSON"),
+        (["Dear Mr. President,"], "PERSON"),
+        (["Chère Madame,"], "PERSON"),
+        (["Contact name: Front Desk"], "PERSON"),
         (["Order 1234567 shipped"], "PHONE_NUMBER"),
         (["SSN: 512-34-6789"], "PHONE_NUMBER"),  # digits that also read as a US number
         (["Invoice date: 2024-03-15"], "PHONE_NUMBER"),

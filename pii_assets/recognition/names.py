@@ -96,6 +96,8 @@ _CLOSINGS = (
 # chooses among its alternatives as one pattern would. The lookahead for a letter lets the engine
 # pass other positions with one test.
 _AT_LETTER = r"(?=[^\W\d_])"
+_SALUTATION = re.compile(rf"{_AT_LETTER}\b(?:{_SALUTATIONS})[ \t]+")
+_TITLED_NAME = re.compile(rf"{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}")
 # (keyword in lower case, ((what follows it up to the name's end, confidence, fewest name
 # tokens), ...))
 _KEYWORD_PATTERNS = (
@@ -107,9 +109,9 @@ _KEYWORD_PATTERNS = (
         ((re.compile(_ANY_NAME), 0.85, 2),),
     ),
     (
-        re.compile(rf"{_AT_LETTER}\b(?:{_SALUTATIONS})[ \t]+"),
+        _SALUTATION,
         (
-            (re.compile(rf"{_TITLES}(?:[ \t]+{_TITLES})?[ \t]+{_ANY_NAME}"), 0.85, 1),
+            (_TITLED_NAME, 0.85, 1),
             (re.compile(rf"{_ANY_NAME}(?=[ \t]*[,;:!])"), 0.75, 1),
         ),
     ),
@@ -127,9 +129,10 @@ _KEYWORD_PATTERNS = (
 _ANGLE_ADDRESS = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 _DISPLAY_NAME = re.compile(rf"(?<![\w'’-])[\"']?{_ANY_NAME}[\"']?[ \t]*$")
 _DISPLAY_NAME_REACH = 80
+_TITLE_AND_NAME = re.compile(rf"(?<![\w.]){_TITLES}[ \t]+{_ANY_NAME}")
 # (pattern, confidence, fewest name tokens)
 _PATTERNS = (
-    (re.compile(rf"(?<![\w.]){_TITLES}[ \t]+{_ANY_NAME}"), 0.75, 1),
+    (_TITLE_AND_NAME, 0.75, 1),
     # An address block: a line that is only a name, above a street line: a house number first
     # ("12 Oak Street", "47 avenue Victor Hugo") or last ("Hauptstraße 75", "Via Roma 66").
     (
@@ -151,6 +154,40 @@ _NAME_HEADER = re.compile(
     re.IGNORECASE,
 )
 _CELL_NAME = re.compile(_ANY_NAME)
+
+# People addressed by role or as a group rather than by name ("Dear Shareholders,", "Dear
+# Editor,", "Chère Madame,"), singular and plural: a salutation before only such words names no
+# one. Only there: several are surnames too ("Tony Parent", "Name: Reader, Ann").
+_ROLE_ADDRESSEES = frozenset(
+    form
+    for word in (
+        *("parent", "guardian", "shareholder", "stockholder", "investor", "supplier", "vendor"),
+        *("resident", "neighbour", "neighbor", "tenant", "landlord", "homeowner", "owner"),
+        *("policyholder", "subscriber", "reader", "user", "student", "candidate", "recipient"),
+        *("beneficiary", "editor", "recruiter", "reviewer", "director", "supervisor", "manager"),
+        *("professor", "doctor", "teacher", "principal", "coach", "officer", "agent", "nurse"),
+        *("representative", "administrator", "organizer", "organiser", "volunteer", "donor"),
+        *("supporter", "partner", "buyer", "seller", "traveller", "traveler", "visitor"),
+        *("applicant", "employee", "colleague", "member", "patient", "client", "customer"),
+        *("mom", "mum", "dad", "everyone", "everybody", "sir", "gentlemen", "ladies", "madam"),
+        *("madame", "monsieur", "mesdames", "messieurs", "kunde", "kundin", "cliente", "team"),
+    )
+    for form in (word, word + "s", word[:-1] + "ies" if word.endswith("y") else word)
+)
+# Offices a courtesy title is put before ("Dear Mr. President,", "Madam Chair,").
+_OFFICES = frozenset(
+    (
+        *("president", "chairman", "chairwoman", "chairperson", "chair", "speaker", "mayor"),
+        *("governor", "ambassador", "minister", "secretary", "commissioner", "chancellor"),
+    )
+)
+
+
+def _addressed_by_role(name: str, words: frozenset[str]) -> bool:
+    """Whether every word of `name` is one of `words` (a role, a group or an office)."""
+    parts = [p.strip(".").lower() for p in re.split(r"[ ,]+", name) if p]
+    return bool(parts) and all(p in words for p in parts)
+
 
 # Words that end a name ("Account holder: Maria Gonzalez Customer ID 4482").
 _STOP = frozenset(
@@ -188,6 +225,9 @@ ORGANISATION_WORDS = _ORG = frozenset(
         *("street", "avenue", "road", "lane", "drive", "way", "boulevard", "terrace", "plaza"),
         *("relations", "resources", "operations", "finance", "sales", "marketing", "manager"),
         *("property", "properties", "agency", "council", "committee", "board", "store", "shop"),
+        # Functions a letter or a contact row is addressed to ("Dear Claims,", "Front Desk").
+        *("claims", "billing", "accounts", "payable", "receivable", "admissions", "enquiries"),
+        *("inquiries", "reception", "desk", "helpdesk", "mailroom", "recruitment", "hr"),
     )
 )
 # "Name:" only labels a person when it is not some other thing's name ("Company name:").
@@ -264,11 +304,17 @@ def persons(text: str, page: PageText, *, ocr: bool = False) -> Iterator[Candida
                 continue
             for tail, confidence, fewest in tails:
                 m = tail.match(text, k.end())
+                if m is not None and keyword is _SALUTATION:
+                    roles = _OFFICES if tail is _TITLED_NAME else _ROLE_ADDRESSEES
+                    if _addressed_by_role(m["name"], roles):
+                        break  # "Dear Shareholders,", "Dear Mr. President,"
                 if m is not None:
                     needed = 1 if label and _PART_LABEL.fullmatch(label) else fewest
                     yield from _person(text, m, confidence, needed)
     for pattern, confidence, fewest in _PATTERNS:
         for m in pattern.finditer(text):
+            if pattern is _TITLE_AND_NAME and _addressed_by_role(m["name"], _OFFICES):
+                continue  # "Mr. President", "Madam Chair"
             yield from _person(text, m, confidence, fewest)
     if "<" in text and "@" in text:
         for address in _ANGLE_ADDRESS.finditer(text):

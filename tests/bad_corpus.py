@@ -226,9 +226,10 @@ def bad_corpus(*, max_file_bytes: int, max_pages: int) -> list[BadInput]:
         BadInput("cut.docx", office[: len(office) // 2], "failed", "corrupt"),
         BadInput("scan.tiff", multi_page_tiff(3), "ok", pages=3, entity_types=text_types),
         BadInput(
-            "long.pdf",
+            "long.pdf",  # pages past the limit are an unread part: never `ok`
             text_pdf(max_pages + 2),
-            "ok",
+            "partial",
+            "limit_exceeded",
             pages=max_pages + 2,
             truncated=True,
             entity_types=text_types,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import random
+import zipfile
 from datetime import datetime
 
 import pymupdf
@@ -99,9 +101,25 @@ def test_generated_documents(corpus: dict[str, GeneratedDocument], kind: str) ->
 def test_max_pages_truncates(corpus: dict[str, GeneratedDocument]) -> None:
     doc = corpus["text_pdf"]
     result = extract(doc.data, limits=DocumentLimits(max_pages=1))
-    assert result.status == Status.OK
+    # The pages past the limit were not read: the row says so, never `ok`.
+    assert (result.status, result.error_class) == (Status.PARTIAL, "limit_exceeded")
+    assert [(u.part, u.error_class) for u in result.coverage.unread] == [
+        ("page 2", "limit_exceeded")
+    ]
     assert (result.pages, result.truncated) == (2, True)
     assert result.entities and {e.page for e in result.entities} == {1}
+
+
+def test_a_truncated_member_makes_its_archive_partial(corpus: dict[str, GeneratedDocument]) -> None:
+    """The limit applies to an embedded document too, and its unread pages reach the parent."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("inner/long.pdf", corpus["text_pdf"].data)
+    result = extract(archive.getvalue(), limits=DocumentLimits(max_pages=1))
+    assert result.status == Status.PARTIAL
+    assert [(u.part, u.error_class) for u in result.coverage.unread] == [
+        ("member:inner/long.pdf > page 2", "limit_exceeded")
+    ]
 
 
 @pytest.mark.parametrize(

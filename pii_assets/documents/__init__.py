@@ -83,7 +83,7 @@ def open_document(
     reader = getattr(module, function)(
         data, kind=kind, name=name, passwords=passwords, limits=limits
     )
-    return OpenedDocument(reader)
+    return OpenedDocument(reader, name=name, max_pages=limits.max_pages)
 
 
 def _unsupported(kind: str | None, *, name: str) -> DocumentError:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol
 
-from pii_assets.models import Coverage, FormField, Word
+from pii_assets.models import Coverage, ErrorClass, FormField, Word
 
 
 @dataclass(frozen=True)
@@ -125,10 +125,17 @@ class DocumentReader(Protocol):
 
 
 class OpenedDocument:
-    """An open document; use as a context manager so its resources are released."""
+    """An open document; use as a context manager so its resources are released.
 
-    def __init__(self, reader: DocumentReader) -> None:
+    Pages past `max_pages` (PII_MAX_PAGES) are not read: once the reader's units are exhausted,
+    a truncated document records them as one unread part ("pages 501-730", `limit_exceeded`),
+    so that it is never `ok`, and neither is a document embedding it.
+    """
+
+    def __init__(self, reader: DocumentReader, *, name: str = "document", max_pages: int = 0):
         self._reader = reader
+        self._name = name
+        self._max_pages = max_pages
 
     @property
     def page_count(self) -> int:
@@ -144,7 +151,16 @@ class OpenedDocument:
 
     def pages(self) -> Iterator[PageContent]:
         """Every unit of the document, each released before the next is read."""
-        return self._reader.pages()
+        yield from self._reader.pages()
+        if self._reader.truncated:
+            first, last = self._max_pages + 1, self._reader.page_count
+            span = f"page {first}" if first == last else f"pages {first}-{last}"
+            self._reader.coverage.unreadable(
+                span,
+                ErrorClass.LIMIT_EXCEEDED,
+                f"{self._name}: {span} not read: over the limit of {self._max_pages} pages "
+                "(PII_MAX_PAGES)",
+            )
 
     def close(self) -> None:
         self._reader.close()

@@ -33,6 +33,7 @@ from pii_assets.dataset_schema import DOCUMENTS_SCHEMA
 from pii_assets.dataset_tables import DOCUMENTS, location, open_table, read_table
 from pii_assets.dataset_validation import CHECKS, COVERAGE_CHECK, CheckOutcome, coverage, validate
 from pii_assets.event_log import (
+    deleted_documents,
     document_outcomes,
     document_records,
     newest_outcome_id,
@@ -72,11 +73,13 @@ def _materialized_since(
 ) -> tuple[set[str], int]:
     """Partitions of the document asset (every shard's) with an outcome after storage id `after`
     (materialized, or observed failed: pii_assets/event_log.py), and the newest id; also those
-    whose redacted copy or review was recorded since (their rows link to them)."""
+    whose redacted copy or review was recorded since (their rows link to them), and those whose
+    object left the bucket (observed `deleted`: no longer registered, their rows are removed)."""
     keys: set[str] = set()
     newest = after
     for record in itertools.chain(
         document_outcomes(instance, after_storage_id=after, asset_keys=asset_keys),
+        deleted_documents(instance, after_storage_id=after, asset_keys=asset_keys),
         document_records(
             instance,
             "materializations",

@@ -18,6 +18,9 @@ from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 
 _PAGE = 1000
 FAILED = "failed"
+# The status of an observation recording that a document's object left the bucket: the discovery
+# tick writes it when it deletes the partition, so that the next publish removes the rows.
+DELETED = "deleted"
 _ONE_ASSET = (DOCUMENT_ASSET_KEY,)
 
 
@@ -70,6 +73,21 @@ def is_failed_outcome(record: dg.EventLogRecord) -> bool:
     event = record.asset_observation
     status = event.metadata.get("status") if event else None
     return status is not None and status.value == FAILED
+
+
+def deleted_documents(
+    instance: dg.DagsterInstance,
+    *,
+    after_storage_id: int | None = None,
+    asset_keys: Sequence[dg.AssetKey] = _ONE_ASSET,
+) -> Iterator[dg.EventLogRecord]:
+    """The observations recording deleted objects' partitions after a storage id, oldest first."""
+    for record in document_records(
+        instance, "observations", after_storage_id=after_storage_id, asset_keys=asset_keys
+    ):
+        status = record_metadata(record).get("status")
+        if status == DELETED:
+            yield record
 
 
 def document_outcomes(

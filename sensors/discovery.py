@@ -42,7 +42,7 @@ from pii_assets.discovery_state import (
     RetryPolicy,
 )
 from pii_assets.document_asset import NOT_STARTED, recorded_materialization
-from pii_assets.event_log import FAILED, document_records, spend_today_usd
+from pii_assets.event_log import DELETED, FAILED, document_records, spend_today_usd
 from pii_assets.jobs import failed_only_by_documents
 from pii_assets.log_format import default_run_config
 from pii_assets.partition_keys import decode, is_digest_key
@@ -310,8 +310,17 @@ class Discovery:
         report.changed += outcome.changed
         report.stale += outcome.stale
         for key in outcome.deleted or ():
-            name = self.shards.partitions_name(self.shards.shard_of(key))
-            self.instance.delete_dynamic_partition(name, key)
+            shard = self.shards.shard_of(key)
+            # Recorded first: the next publish removes the document's rows (a deleted partition
+            # leaves no other trace in the event log), and the UI shows why it went.
+            self.instance.report_runless_asset_event(
+                dg.AssetObservation(
+                    asset_key=self.shards.asset_key(shard),
+                    partition=key,
+                    metadata={"status": DELETED},
+                )
+            )
+            self.instance.delete_dynamic_partition(self.shards.partitions_name(shard), key)
         report.deleted += len(outcome.deleted or ())
 
     def _sharded(self, obs: Observation) -> Observation:

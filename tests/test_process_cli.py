@@ -73,9 +73,22 @@ def test_process_end_to_end(store, cli_env) -> None:
     assert second["dataset_version"] == "v000001"
     assert second["summary"]["documents"] == objects
 
+    # An object deleted from the bucket leaves the next version: `process` alone does it, no
+    # reconciling publish needed.
+    gone = f"documents/{corpus[0].name}"
+    client.delete_object(Bucket=store.bucket, Key=gone)
+    third = run_cli("process", "--json", env=cli_env)
+    assert third.returncode == 0, third.stderr[-3000:]
+    after_delete = json.loads(third.stdout)
+    assert after_delete["deleted_partitions"] == 1
+    assert after_delete["dataset_version"] == "v000002"
+    assert after_delete["summary"]["documents"] == objects - 1
+    diff = run_cli("dataset", "diff", "v000001", "v000002", "--json", env=cli_env)
+    assert json.loads(diff.stdout)["removed"] == [gone], diff.stderr
+
     # No extracted value reaches the command's output.
     values = {t.text for doc in corpus for t in doc.truth}
-    output = first.stdout + first.stderr + again.stdout + again.stderr
+    output = first.stdout + first.stderr + again.stdout + again.stderr + third.stdout + third.stderr
     assert not [v for v in values if v in output]
 
 

@@ -17,9 +17,10 @@ from pii_assets.dataset import latest_version, read_card, read_manifest, read_ve
 from pii_assets.definitions import build_definitions
 from pii_assets.models import Entity
 from pii_assets.review.export import ExportFilters, ExportOptions, export_tasks, selected_pages
-from pii_assets.review.importer import reviews_from_export
+from pii_assets.review.importer import UnknownEntityTypes, import_reviews, reviews_from_export
 from pii_assets.review.merge import judge_page
 from pii_assets.review.model import Label, MachineRef, PageReview
+from pii_assets.review.store import reviews_prefix
 from pii_pipeline.review_cli import import_and_publish
 from pii_pipeline.runner import process, reprocess
 from resources.extractors import LocalExtractor
@@ -258,6 +259,28 @@ def test_a_review_follows_renumbered_entities_and_judges_by_place() -> None:
     # A label drawn by the reviewer over a machine label of another type corrects it.
     drawn = PageReview("1", labels=(Label("r1", "US_SSN", (0.1, 0.1, 0.29, 0.12)),))
     assert judge_page([("e", entity)], drawn).judged["e"].status == "corrected"
+
+
+def test_a_label_of_an_unknown_entity_type_refuses_the_import(store) -> None:
+    """A label the dataset has no type for (a typo, a label added to the project) stores nothing
+    and says which types, never a value."""
+    client, layout = store.client(), store.layout()
+
+    def task(page: int, label: str) -> dict:
+        span = {"start": 0, "end": 5, "labels": [label], "text": "Jo Ng"}
+        return {
+            "id": page,
+            "data": {"document_key": "documents/a.txt", "partition_key": "a.txt", "etag": "e1"}
+            | {"page": page},
+            "annotations": [{"id": page, "result": [{"id": "r", "type": "labels", "value": span}]}],
+        }
+
+    with pytest.raises(UnknownEntityTypes) as refused:
+        import_reviews(client, layout, [task(1, "PERSON"), task(2, "NOT_A_TYPE")])
+    assert "'NOT_A_TYPE' (1)" in str(refused.value) and "Jo Ng" not in str(refused.value)
+    listed = client.list_objects_v2(Bucket=store.bucket, Prefix=reviews_prefix(layout))
+    assert listed["KeyCount"] == 0
+    assert import_reviews(client, layout, [task(1, "PERSON")]).pages_reviewed == 1
 
 
 def test_reviews_from_export_ignore_foreign_tasks() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pii_assets.bucket import BucketLayout
+from pii_assets.models import ENTITY_TYPES
 from pii_assets.review.model import (
     TEXT_PAGE,
     DocumentReview,
@@ -149,13 +150,42 @@ def reviews_from_export(
     return list(reviews.values())
 
 
+class UnknownEntityTypes(ValueError):
+    """Labels of entity types the dataset does not have (a label added to the Label Studio
+    project's configuration, a typo): the import stores nothing. The message names the types and
+    how many labels carry each, never a value."""
+
+
+def unknown_entity_types(reviews: Iterable[DocumentReview]) -> dict[str, int]:
+    """Labels per entity type outside `models.ENTITY_TYPES`, in the reviews' pages."""
+    counts: dict[str, int] = {}
+    for review in reviews:
+        for page in review.pages.values():
+            for label in page.labels:
+                if label.entity_type not in ENTITY_TYPES:
+                    counts[label.entity_type] = counts.get(label.entity_type, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def import_reviews(
     client: Any, layout: BucketLayout, tasks: Iterable[dict[str, Any]]
 ) -> ImportSummary:
     """Store the reviews of a Label Studio export (`store.save_review`: pages reviewed again
-    replace the stored ones). The next dataset publish merges them into the rows."""
+    replace the stored ones). The next dataset publish merges them into the rows.
+
+    Raises UnknownEntityTypes, storing nothing, when a label's type is not one of the dataset's
+    entity types (`models.ENTITY_TYPES`)."""
     summary = ImportSummary()
-    for review in reviews_from_export(tasks, summary):
+    reviews = reviews_from_export(tasks, summary)
+    unknown = unknown_entity_types(reviews)
+    if unknown:
+        listed = ", ".join(f"{name[:40]!r} ({count})" for name, count in unknown.items())
+        raise UnknownEntityTypes(
+            f"review import refused, nothing stored: {sum(unknown.values())} labels of entity "
+            f"types the dataset does not have: {listed}; the dataset's types are "
+            f"{', '.join(ENTITY_TYPES)} (fix the labels or the project's labeling configuration)"
+        )
+    for review in reviews:
         save_review(client, layout, review)
         summary.documents.append(review.partition_key)
     return summary

@@ -446,6 +446,29 @@ def _fresh_instance_if_behind(home: Path) -> None:
 _DEV_SUPERSEDED_WARNING = "ignore:Function `dev_command` is superseded"
 
 
+def _dev_workspace(home: Path) -> Path:
+    """The project's workspace (workspace.yaml: the installed `pii_assets.definitions` module),
+    written into the instance's directory, so that `dev` runs from any directory, not only the
+    checkout."""
+    import yaml
+
+    from pii_pipeline.local_deployment import CODE_LOCATION
+
+    workspace = {
+        "load_from": [
+            {
+                "python_module": {
+                    "module_name": "pii_assets.definitions",
+                    "location_name": CODE_LOCATION,
+                }
+            }
+        ]
+    }
+    path = home / "workspace.yaml"
+    path.write_text(yaml.safe_dump(workspace, sort_keys=False))
+    return path
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     """Embedded S3 (objects kept in --s3-dir between restarts) with the demo corpus, then
     `dagster dev` with the sensors on. A taken port is a one-line error (PortTaken)."""
@@ -485,7 +508,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
             str(Path(sys.executable).with_name("dagster")),
             "dev",
             "-w",
-            "workspace.yaml",
+            str(_dev_workspace(home)),
             "-h",
             "127.0.0.1",
             "-p",

@@ -262,6 +262,12 @@ def _mrkdwn_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _mrkdwn_code(text: str) -> str:
+    """`text` as an inline code span. mrkdwn has no escape for a backtick, which would end the
+    span and let the rest be read as formatting: it is shown as U+02CB (ˋ), a look-alike."""
+    return "`" + _mrkdwn_escape(text.replace("`", "\u02cb")) + "`"
+
+
 def slack_payload(notification: Notification) -> dict[str, Any]:
     """The incoming-webhook body: `text` (fallback) and one mrkdwn section."""
     esc = _mrkdwn_escape
@@ -269,7 +275,7 @@ def slack_payload(notification: Notification) -> dict[str, Any]:
     lines += [f"*{esc(name)}:* {esc(value)}" for name, value in notification.facts]
     shown, more = _shown_keys(notification.keys)
     if shown:
-        lines.append("*objects:* " + ", ".join(f"`{esc(key)}`" for key in shown))
+        lines.append("*objects:* " + ", ".join(_mrkdwn_code(key) for key in shown))
         if more:
             lines.append(f"… and {more} more")
     if notification.link:

@@ -258,3 +258,16 @@ def test_failed_run_is_notified(store: DocumentStore, instance, slack: FakeSlack
     text = body["blocks"][0]["text"]["text"]
     assert "pii_labeled_dataset (NoSuchBucket)" in text
     assert f"/runs/{result.run_id}|open the run>" in text
+
+
+def test_a_key_cannot_break_out_of_its_code_span() -> None:
+    """mrkdwn has no escape for a backtick: a key holding one would end its code span and let
+    `*bold*` or a `<!channel>` in the rest be read as formatting."""
+    key = "documents/a` *bold* <!channel> & `b.pdf"
+    failed = notify.documents_failed("", run_id="run-1", failed={key: "corrupt"}, documents=3)
+    body = notify.slack_payload(failed)
+    text = body["blocks"][0]["text"]["text"]
+    (shown,) = [line for line in text.splitlines() if line.startswith("*objects:*")]
+    span = shown.removeprefix("*objects:* ")
+    assert span.count("`") == 2 and span.startswith("`") and span.endswith("`")
+    assert "&lt;!channel&gt;" in span and "&amp;" in span

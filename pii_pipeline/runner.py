@@ -124,8 +124,9 @@ def _more_to_list(discovery: Discovery, settings: DiscoverySettings, started: fl
 
 
 def _requested_without_run(instance: dg.DagsterInstance, discovery: Discovery) -> list[str]:
-    """Partitions claimed for a batch no run carries out yet (a `process` killed between its
-    claim and its run; the sensor requests them again `RUN_LEASE_S` after the claim)."""
+    """Partitions claimed for a batch no run carries out yet: claimed by another `process` that
+    has not reached that batch, or by one killed between its claim and its run (the sensor
+    requests them again `RUN_LEASE_S` after the claim)."""
     lost = [
         batch
         for batch in discovery.state.in_flight()

@@ -34,6 +34,10 @@ ARCHIVED_STORAGE_CLASSES: frozenset[str] = frozenset({"GLACIER", "DEEP_ARCHIVE"}
 
 # Error codes S3 (and botocore's standard retry mode) use for "slow down": the S3 API Reference,
 # "Error responses" (SlowDown, 503), and botocore/retries/standard.py's throttling codes.
+# Endpoints of S3 servers running in this process (the embedded moto server of tests, the demo
+# and `pii-pipeline dev`): delta-rs calls that hold the GIL while they wait on S3 would never get
+# an answer from them (pii_assets/dataset_tables.py), so such calls are not made against them.
+IN_PROCESS_ENDPOINTS: set[str] = set()
 _THROTTLING_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503"}
 )

@@ -32,6 +32,7 @@ identifier a concurrent commit already holds.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import re
 import time
 import uuid
@@ -45,7 +46,7 @@ import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from pii_assets.bucket import BucketLayout, backoff_s, max_attempts
+from pii_assets.bucket import IN_PROCESS_ENDPOINTS, BucketLayout, backoff_s, max_attempts
 
 DOCUMENTS = "documents"
 ENTITIES = "entities"
@@ -65,6 +66,23 @@ TABLE_CONFIGURATION = {
     "delta.enableChangeDataFeed": "true",
     "delta.setTransactionRetentionDuration": "interval 7 days",
 }
+# Per-file statistics (the log's minValues/maxValues) only of these columns (Delta protocol,
+# "Per-file Statistics": `delta.dataSkippingStatsColumns`): the keys publishing and `dataset diff`
+# prune files by, and harmless facts. By default writers keep statistics of the first 32 columns,
+# which puts the smallest and largest entity value of every file (`entities.text`) into the log,
+# where catalogs and crawlers copy them and where a role given the log alone would read them.
+STATS_COLUMNS = {
+    DOCUMENTS: ("partition_key", "document_key", "etag", "status"),
+    ENTITIES: ("document_key", "entity_id", "entity_type", "page", "confidence"),
+}
+_STATS_PROPERTY = "delta.dataSkippingStatsColumns"
+
+
+def table_configuration(table: str) -> dict[str, str]:
+    """The table properties `table` is created with (and given, when an older table lacks them)."""
+    return {**TABLE_CONFIGURATION, _STATS_PROPERTY: ",".join(STATS_COLUMNS[table])}
+
+
 # Attempts at one delta-rs operation when no setting says otherwise: botocore's standard default.
 DEFAULT_ATTEMPTS = 3
 # object_store answers that retrying cannot change: a 4xx status other than 408 (request timeout)
@@ -245,13 +263,13 @@ def ensure_table(where: DatasetLocation, table: str, schema: pa.Schema) -> Delta
     for attempt in range(1, where.attempts + 1):
         existing = open_table(where, table)
         if existing is not None:
-            return existing
+            return _with_stats_columns(existing, table, where)
         try:
             return DeltaTable.create(
                 where.uri(table),
                 schema,
                 mode="error",
-                configuration=TABLE_CONFIGURATION,
+                configuration=table_configuration(table),
                 storage_options=where.delta_options,
             )
         except Exception as exc:
@@ -264,6 +282,24 @@ def ensure_table(where: DatasetLocation, table: str, schema: pa.Schema) -> Delta
                 raise
         time.sleep(backoff_s(attempt))
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _with_stats_columns(table: DeltaTable, name: str, where: DatasetLocation) -> DeltaTable:
+    """A table created before `STATS_COLUMNS` is given the property (one commit), so that the
+    files later commits add carry no value statistics; files already written keep theirs until
+    they are rewritten or vacuumed. A concurrent commit winning the race leaves it to the next
+    publish."""
+    wanted = ",".join(STATS_COLUMNS[name])
+    if table.metadata().configuration.get(_STATS_PROPERTY) == wanted:
+        return table
+    if where.storage_options.get("AWS_ENDPOINT_URL") in IN_PROCESS_ENDPOINTS:
+        return table  # delta-rs's `alter` holds the GIL while it waits: see IN_PROCESS_ENDPOINTS
+    # On a failure the next publish tries again; this one's files keep the default statistics.
+    with contextlib.suppress(CommitFailedError, DeltaError, OSError):
+        table.alter.set_table_properties({_STATS_PROPERTY: wanted}, raise_if_not_exists=False)
+    with contextlib.suppress(DeltaError, OSError):
+        table.update_incremental()  # the publish builds on the table's latest version
+    return table
 
 
 def sql_in(column: str, values: Iterable[str]) -> str:

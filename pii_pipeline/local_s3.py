@@ -191,6 +191,9 @@ class LocalS3Server:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        from pii_assets.bucket import IN_PROCESS_ENDPOINTS
+
+        IN_PROCESS_ENDPOINTS.add(self.endpoint_url)
         if self.snapshot is not None:
             self.restored = self.snapshot.restore(self.client())
             self._saver = threading.Thread(target=self._save_periodically, daemon=True)

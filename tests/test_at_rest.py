@@ -38,7 +38,7 @@ from pii_assets.dataset import (
     read_version,
 )
 from pii_assets.dataset_schema import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
-from pii_assets.dataset_tables import DOCUMENTS, ENTITIES, TABLE_CONFIGURATION, location
+from pii_assets.dataset_tables import DOCUMENTS, ENTITIES, location, table_configuration
 from pii_assets.definitions import build_definitions
 from pii_assets.extraction import OfflineExtractor
 from pii_assets.processing import ProcessingOptions, process_partitions
@@ -138,7 +138,7 @@ def checkpoint_every_commit(store: DocumentStore) -> None:
         DeltaTable.create(
             where.uri(table),
             schema,
-            configuration={**TABLE_CONFIGURATION, "delta.checkpointInterval": "1"},
+            configuration={**table_configuration(table), "delta.checkpointInterval": "1"},
             storage_options=where.storage_options,
         )
 

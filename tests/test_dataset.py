@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 import pytest
+from deltalake import DeltaTable
 
 from pii_assets.dataset import (
     DOCUMENTS_SCHEMA,
@@ -24,6 +28,7 @@ from pii_assets.dataset import (
     read_manifest,
     read_version,
 )
+from pii_assets.dataset_tables import ENTITIES, TABLE_CONFIGURATION, location
 from pii_assets.document_asset import status_counts
 from pii_assets.models import Coverage, DocumentResult, Entity, Status, UnreadPart
 from pii_pipeline.summary import summarize
@@ -101,6 +106,51 @@ def test_versions_are_delta_commits_and_stay_readable(store) -> None:
     documents, entities = read_version(client, layout, "v000001")
     assert documents.num_rows == 1 and entities.num_rows == 2
     assert documents.schema == DOCUMENTS_SCHEMA and entities.schema == ENTITIES_SCHEMA
+
+
+def _log_text(client, bucket: str, prefix: str) -> str:
+    """Every object of the tables' transaction logs (commits and checkpoints), as text."""
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return "".join(
+        client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("latin-1")
+        for item in listed
+        if "/_delta_log/" in item["Key"]
+    )
+
+
+def test_the_transaction_log_holds_no_entity_value(store) -> None:
+    """Per-file statistics cover the key columns only: no entity value in the log; a table
+    created before is given the property at its next publish (from another process: this one
+    serves the S3 server, and delta-rs's `alter` holds the GIL while it waits)."""
+    client, layout = store.client(), store.layout()
+    where = location(client, layout)
+    # An entities table as the earlier code created it: statistics of every column.
+    DeltaTable.create(
+        where.uri(ENTITIES),
+        ENTITIES_SCHEMA,
+        configuration=TABLE_CONFIGURATION,
+        storage_options=where.storage_options,
+    )
+    script = (
+        "import sys; sys.path.insert(0, '.')\n"
+        "from resources.store_env import client_and_layout\n"
+        "from pii_assets.dataset import build_tables, publish_version\n"
+        "from tests.test_dataset import result\n"
+        "client, layout = client_and_layout()\n"
+        "for key, n in (('a', 2), ('b', 3)):\n"
+        "    rows = build_tables([(key, result(key, n))])\n"
+        "    publish_version(client, layout, *rows, code_version='t')\n"
+    )
+    env = {**os.environ, "PII_S3_BUCKET": store.bucket}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = _log_text(client, store.bucket, layout.dataset_prefix)
+    assert "documents/b" in log  # keys are statistics, as intended
+    assert "@example.com" not in log
+    _, entities = read_version(client, layout, "v000002")
+    assert entities.num_rows == 3
 
 
 def test_publishing_the_same_tables_again_writes_no_version(store) -> None:

@@ -327,3 +327,17 @@ def test_a_reviewers_label_a_spreadsheet_cannot_place_gives_no_copy() -> None:
     with pytest.raises(NotRedactable) as raised:
         redact_document(data, ok_result("b.xlsx"), review=review)
     assert raised.value.outcome == "unlocated_entities"
+
+
+def test_a_turned_page_with_a_cropbox_keeps_what_it_shows() -> None:
+    doc = pymupdf.open()
+    page = doc.new_page(width=612, height=792)
+    page.insert_text((72, 72), "Top left words here", fontsize=11)
+    page.insert_text((400, 500), "Bottom right words", fontsize=11)
+    page.insert_text((400, 700), f"Outside {SSN}", fontsize=11)
+    page.set_cropbox(pymupdf.Rect(50, 50, 600, 600))
+    page.set_rotation(90)
+    copy = redact_document(doc.tobytes(), ok_result("turned.pdf"))
+    assert pdf_leaks(copy.data) == set()
+    text = pymupdf.open(stream=copy.data)[0].get_text()
+    assert "Top left words here" in text and "Bottom right words" in text

@@ -15,7 +15,7 @@ from resources.s3 import DocumentStore
 
 REDACT_JOB = "redact_documents"
 # Bump when how copies are made changes: it marks every partition's copy stale.
-REDACTION_CODE_VERSION = "redaction-1"
+REDACTION_CODE_VERSION = "redaction-2"  # 2: hidden places dropped, reviews redacted
 
 
 def _metadata(record: RedactionRecord, bucket: str) -> dict[str, object]:
@@ -23,6 +23,7 @@ def _metadata(record: RedactionRecord, bucket: str) -> dict[str, object]:
         "redaction": record.outcome,
         "etag": record.etag,
         "redacted_values": record.redacted_values,
+        "reviewed_pages": record.reviewed_pages,
     }
     uri = record.copy_uri(bucket)
     if uri:

@@ -1,12 +1,16 @@
 """PDF redaction through PyMuPDF's redaction annotations, applied: the characters under each box
 are removed from the text layer (not only covered), the pixels of images under it are blacked
 out, and what a page does not show is scrubbed from the file (metadata, attachments, JavaScript,
-form field values, annotations, hidden text, the XFA data packet).
+form field values, annotations, hidden text, the XFA data packet). Content the page holds but
+does not show is removed whatever the pipeline found in it (`pdf_hidden`): everything drawn
+outside the CropBox, and the text of optional content (layers) switched off.
 
 Boxes come from the entities' locations (normalised to the page as displayed), so redaction works
 under every value policy. With raw values (`PII_ENTITY_VALUES=raw`) every occurrence of each
 value is searched for on every page and redacted too. Before the copy is accepted, each page is
-read again: no word may remain inside a redacted box, and no raw value anywhere.
+read again: no word may remain inside a redacted box, and no raw value anywhere; and the copy's
+hidden places must be empty (`check_hidden`): no word outside a CropBox or in a layer switched
+off, no annotation, attachment, document information or XMP.
 
 PyMuPDF: `Page.add_redact_annot`, `Page.apply_redactions`, `Document.scrub` ("Redactions" and
 "Document.scrub" in PyMuPDF's documentation).
@@ -19,7 +23,16 @@ from collections.abc import Sequence
 import pymupdf
 
 from pii_assets.models import Entity
+from pii_assets.redaction import pdf_hidden
 from pii_assets.redaction.common import NotRedactable, RedactionFailed, padded, placed_on_pages
+
+# Entities in places the copy drops whole, so they need no box: the XFA data packet
+# (`_drop_xfa`), annotations (deleted), the document information dictionary and XMP metadata
+# (`Document.scrub`).
+DROPPED_AREAS = frozenset({"xfa", "annotation", "metadata"})
+# Embedded parts the copy drops whole (`Document.scrub(attached_files=..., embedded_files=...)`)
+# and the metadata when it is read as a part of its own.
+DROPPED_PARTS = ("attachment:", "metadata")
 
 # Searching for very short raw values would black out unrelated text ("Al", a 2-digit day).
 MIN_SEARCH_CHARS = 4
@@ -67,9 +80,9 @@ def redact_pdf(
     and counts, never values)."""
     doc = _open(data, passwords)
     try:
-        # Attachments and the XFA data packet are dropped whole (scrub, `_drop_xfa`).
-        on_pages = [e for e in entities if e.area != "xfa"]
-        by_page = placed_on_pages(on_pages, doc.page_count, parts_removed=("attachment:",))
+        on_pages = [e for e in entities if e.area not in DROPPED_AREAS or e.x0 is not None]
+        by_page = placed_on_pages(on_pages, doc.page_count, parts_removed=DROPPED_PARTS)
+        hidden = pdf_hidden.hidden_words(doc)
         values = sorted(
             {e.text for e in entities if raw_values and e.text and len(e.text) >= MIN_SEARCH_CHARS}
         )
@@ -83,12 +96,14 @@ def redact_pdf(
                 rects.extend(page.search_for(value))
             for rect in rects:
                 page.add_redact_annot(rect, fill=(0, 0, 0))
-            if rects:
-                page.apply_redactions(
-                    images=pymupdf.PDF_REDACT_IMAGE_PIXELS,
-                    graphics=pymupdf.PDF_REDACT_LINE_ART_NONE,
-                    text=pymupdf.PDF_REDACT_TEXT_REMOVE,
-                )
+            # What the page does not show goes without a trace: no fill.
+            for rect in hidden[index] + pdf_hidden.around(pdf_hidden.page_crop(page)):
+                page.add_redact_annot(rect, fill=False)
+            page.apply_redactions(
+                images=pymupdf.PDF_REDACT_IMAGE_PIXELS,
+                graphics=pymupdf.PDF_REDACT_LINE_ART_NONE,
+                text=pymupdf.PDF_REDACT_TEXT_REMOVE,
+            )
             exact = [_rect(page, box) for box in by_page.get(index + 1, [])]
             left = _words_inside(page, exact)
             found = sum(1 for value in values if page.search_for(value))
@@ -115,9 +130,38 @@ def redact_pdf(
         # garbage=4: objects no page uses any more (the original content streams, images and
         # fonts' text) are left out of the file, not only unreferenced.
         # The copy is not encrypted: it holds no value, and its readers have no password.
-        return doc.tobytes(garbage=4, deflate=True, clean=True, encryption=pymupdf.PDF_ENCRYPT_NONE)
+        copy = doc.tobytes(garbage=4, deflate=True, clean=True, encryption=pymupdf.PDF_ENCRYPT_NONE)
     finally:
         doc.close()
+    check_hidden(copy)
+    return copy
+
+
+def check_hidden(copy: bytes) -> None:
+    """Raises RedactionFailed when a place of the copy that a viewer does not show still holds
+    something: words outside a CropBox or in a layer switched off, annotations, attachments,
+    document information, XMP metadata. Messages give counts only."""
+    doc = pymupdf.open(stream=copy, filetype="pdf")
+    try:
+        found = {
+            "words outside the visible page": pdf_hidden.outside_crop_words(doc),
+            "words in hidden layers": pdf_hidden.layer_words_left(doc),
+            "annotations": sum(1 for page in doc for _ in page.annots()),
+            "attachments": doc.embfile_count(),
+            "document information entries": sum(
+                1
+                for key, value in (doc.metadata or {}).items()
+                if value and key not in ("format", "encryption")
+            ),
+            "XMP metadata packets": 1 if doc.get_xml_metadata() else 0,
+        }
+    finally:
+        doc.close()
+    left = {what: count for what, count in found.items() if count}
+    if left:
+        raise RedactionFailed(
+            "the copy still holds " + ", ".join(f"{n} {what}" for what, n in left.items())
+        )
 
 
 def _drop_xfa(doc: pymupdf.Document) -> None:

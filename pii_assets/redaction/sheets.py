@@ -4,9 +4,13 @@ comment) the entity's `cell` names.
 - xlsx/xlsm (openpyxl): the workbook is loaded and saved again, so the shared-string table is
   rebuilt from the redacted cells and keeps no old value. A cell whose value holds the raw value
   gets only that part replaced; otherwise (masked, hashed or no values kept, or a formula) the
-  whole cell becomes the type. Document properties (creator, title...) are cleared. openpyxl
+  whole cell becomes the type. What a workbook holds outside its cells is dropped whole,
+  whatever the pipeline found in it (`drop_hidden`): document properties (core and custom),
+  headers and footers, data validations (their lists are values), defined names (a name can
+  hold a constant), pivot caches and external links (cached copies of cell values). openpyxl
   does not carry over charts, pictures or macros: the copy has none (and a macro-enabled
-  workbook is written as a plain one).
+  workbook is written as a plain one). The saved copy is read again and those places must be
+  empty (`check_hidden`).
 - csv/tsv (the csv module): the file is parsed in the dialect the reader used
   (`spreadsheets.csv_dialect`) and written again in it, in its own encoding.
 """
@@ -20,7 +24,10 @@ from collections.abc import Sequence
 
 import openpyxl
 from openpyxl.comments import Comment
+from openpyxl.packaging.custom import CustomPropertyList
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+from openpyxl.worksheet.datavalidation import DataValidationList
+from openpyxl.worksheet.header_footer import HeaderFooterItem
 
 from pii_assets.documents.spreadsheets import csv_dialect, text_encoding
 from pii_assets.models import Entity
@@ -51,9 +58,19 @@ def _redacted_value(value: object, entities: Sequence[Entity], raw_values: bool)
     return text
 
 
+# Entities in places `drop_hidden` empties whole, so they need no cell (by area or part name).
+DROPPED_PLACES = ("metadata", "header_footer", "defined_name", "data_validation")
+
+
+def _dropped(entity: Entity) -> bool:
+    return entity.area in DROPPED_PLACES or (entity.part or "").startswith(DROPPED_PLACES)
+
+
 def _by_cell(entities: Sequence[Entity]) -> dict[tuple[str, str | None, str], list[Entity]]:
     cells: dict[tuple[str, str | None, str], list[Entity]] = {}
     for entity in entities:
+        if _dropped(entity):
+            continue
         if entity.part is not None:
             raise NotRedactable("embedded_parts", "values inside embedded parts")
         if entity.area not in ("cell", "comment") or entity.cell is None:
@@ -74,14 +91,71 @@ def redact_xlsx(data: bytes, entities: Sequence[Entity], *, raw_values: bool) ->
             target.comment = Comment(_redacted_value(text, found, raw_values), "redacted")
         else:
             target.value = _redacted_value(target.value, found, raw_values)
-    properties = workbook.properties
-    for name in ("creator", "lastModifiedBy", "title", "subject", "description", "keywords"):
-        setattr(properties, name, None)
+    drop_hidden(workbook)
     if raw_values:
         _check_workbook(workbook, entities)
     out = io.BytesIO()
     workbook.save(out)
-    return out.getvalue()
+    copy = out.getvalue()
+    check_hidden(copy)
+    return copy
+
+
+_PROPERTIES = (
+    *("creator", "lastModifiedBy", "title", "subject", "description", "keywords", "category"),
+    *("contentStatus", "identifier", "language", "version", "revision"),
+)
+_HEADERS_FOOTERS = (
+    *("oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader", "firstFooter"),
+)
+
+
+def drop_hidden(workbook: openpyxl.Workbook) -> None:
+    """Empty what the workbook holds outside its cells and comments (openpyxl's model):
+    properties, custom properties, headers and footers, data validations, defined names, pivot
+    tables and external links."""
+    for name in _PROPERTIES:
+        setattr(workbook.properties, name, None)
+    workbook.custom_doc_props = CustomPropertyList()
+    workbook.defined_names.clear()
+    workbook._external_links = []  # their cached values of another workbook's cells
+    for sheet in workbook.worksheets:
+        for name in _HEADERS_FOOTERS:
+            setattr(sheet.HeaderFooter, name, HeaderFooterItem())
+        sheet.data_validations = DataValidationList()
+        sheet.defined_names.clear()
+        sheet._pivots = []  # a pivot cache keeps its own copy of the source cells
+
+
+def check_hidden(copy: bytes) -> None:
+    """Raises RedactionFailed when the saved copy still holds anything in the places
+    `drop_hidden` empties (counts only in the message)."""
+    book = openpyxl.load_workbook(io.BytesIO(copy))
+    found = {
+        # openpyxl writes itself as the creator when there is none.
+        "document properties": sum(
+            1
+            for name in _PROPERTIES
+            if getattr(book.properties, name, None) not in (None, "", "openpyxl")
+        ),
+        "custom properties": len(book.custom_doc_props),
+        "defined names": len(book.defined_names)
+        + sum(len(sheet.defined_names) for sheet in book.worksheets),
+        "headers and footers": sum(
+            1
+            for sheet in book.worksheets
+            for name in _HEADERS_FOOTERS
+            if getattr(sheet.HeaderFooter, name)
+        ),
+        "data validations": sum(len(s.data_validations.dataValidation) for s in book.worksheets),
+        "pivot tables": sum(len(sheet._pivots) for sheet in book.worksheets),
+        "external links": len(book._external_links),
+    }
+    left = {what: count for what, count in found.items() if count}
+    if left:
+        raise RedactionFailed(
+            "the copy still holds " + ", ".join(f"{n} {what}" for what, n in left.items())
+        )
 
 
 def _check_workbook(workbook: openpyxl.Workbook, entities: Sequence[Entity]) -> None:

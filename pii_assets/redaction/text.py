@@ -3,7 +3,8 @@
 text is encoded again in its own encoding (a byte-order mark kept).
 
 With raw values, every remaining occurrence of each value is replaced too, and the copy is
-refused if one is still found.
+refused if one is still found. An HTML copy then drops what the page does not show as text
+(`html_hidden`: comments, scripts, text-carrying attribute values) and is checked for them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 
 from pii_assets.documents.text import decoded, document_encoding
 from pii_assets.models import Entity
+from pii_assets.redaction import html_hidden
 from pii_assets.redaction.common import NotRedactable, RedactionFailed, replacement
 
 
@@ -62,9 +64,14 @@ def redact_text(data: bytes, kind: str, entities: Sequence[Entity], *, raw_value
             spans.append((entity.char_start, entity.char_end, entity.entity_type))
         elif not (raw_values and entity.text):
             raise NotRedactable("unlocated_entities", "an entity has no character offsets")
+    # Spans first: their offsets are those of the original text.
     text = replace_spans(text, spans)
     if raw_values:
         text = replace_values(text, entities)
+    if kind == "html":
+        text = html_hidden.drop_hidden(text)
+        html_hidden.check_hidden(text)
+    if raw_values:
         check_values(text, entities)
     # The codec's own byte-order mark (utf-8-sig, utf-16, utf-32) is written again by encode().
     return text.encode(encoding, errors="replace")

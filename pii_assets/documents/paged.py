@@ -23,9 +23,15 @@ from collections.abc import Iterator
 
 import pymupdf
 
-from pii_assets.documents import pdf_damage, textlayer
+from pii_assets.documents import pdf_damage, pictures, textlayer
 from pii_assets.documents.base import DocumentLimits, PageContent, lines_text
-from pii_assets.documents.ocr import OcrError, ocr_outcome, run_isolated, upright_outcome
+from pii_assets.documents.ocr import (
+    OcrError,
+    ocr_outcome,
+    regions_outcome,
+    run_isolated,
+    upright_outcome,
+)
 from pii_assets.documents.ocr_quality import READS_WELL, dictionary_share
 from pii_assets.documents.orientation import displayed_box
 from pii_assets.models import Coverage, DocumentError, ErrorClass, Word
@@ -136,9 +142,12 @@ class MupdfReader:
         language = self._limits.ocr_language
         reason = textlayer.suspicion(lines_text(words), language)
         images = self._image_infos(page)
-        cover = textlayer.image_cover([normalised_box(i["bbox"], page) for i in images])
+        if not images and reason is None:
+            return self._unit(page, index, words, "text")  # most text pages: nothing to look at
+        displayed = [normalised_box(i["bbox"], page) for i in images]
+        cover = textlayer.image_cover(displayed)
         if reason is None and not textlayer.mostly_image(words, cover):
-            return self._unit(page, index, words, "text")
+            return self._with_pictures(page, index, words, images, displayed)
         try:
             ocr_words, share, rotation = self._ocr_page(page, index, images)
         except OcrError:
@@ -163,6 +172,48 @@ class MupdfReader:
             return self._unit(page, index, ocr_words, "ocr", share, rotation)
         merged = textlayer.merge(words, ocr_words)
         return self._unit(page, index, merged, "text+ocr", share, rotation)
+
+    def _with_pictures(
+        self,
+        page: pymupdf.Page,
+        index: int,
+        words: list[Word],
+        images: list[dict],
+        displayed: list[tuple[float, float, float, float]],
+    ) -> PageContent:
+        """A text page whose text layer is trusted, with the words of the pictures placed on it
+        that may hold text (`pictures.text_pictures`) OCR'd and merged in (source "text+ocr");
+        the text layer alone (source "text") when no picture qualifies. A picture that cannot be
+        OCR'd (timeout, over the pixel limit) is recorded as unread, its page's text layer kept.
+        """
+        limits = self._limits
+        regions = pictures.text_pictures(
+            images,
+            displayed,
+            words,
+            page.rect * page.derotation_matrix,
+            dpi=limits.ocr_dpi,
+            max_pixels=limits.max_image_pixels,
+        )
+        if not regions:
+            return self._unit(page, index, words, "text")
+        try:
+            self._page_images(page, index, images)  # nothing over the pixel limit is decoded
+            raw = self._isolated(index, lambda: regions_outcome(page, regions, limits.ocr_language))
+        except OcrError:
+            raise
+        except DocumentError as exc:
+            number = index + 1
+            self.coverage.unreadable(
+                f"page {number}",
+                exc.error_class,
+                f"{exc}; the pictures on it were not read, only its text layer",
+            )
+            return self._unit(page, index, words, "text")
+        ocr_words = normalise_words(raw, page, page.rect)
+        if not ocr_words:
+            return self._unit(page, index, words, "text+ocr")
+        return self._unit(page, index, textlayer.merge(words, ocr_words), "text+ocr")
 
     def _unit(
         self,

@@ -7,8 +7,12 @@ into a Word document LibreOffice renders to PDF) holds values no text layer carr
 
 from __future__ import annotations
 
+import base64
 import io
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pymupdf
 import pytest
@@ -16,6 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from pii_assets.documents import DocumentLimits, open_document, pictures
 from pii_assets.documents.base import lines_text
+from pii_assets.documents.office import soffice_path
 from pii_assets.extraction import OfflineExtractor, extract_document
 from pii_assets.models import DocumentResult, ErrorClass
 from pii_pipeline.corpus import scanned_pdf, single_page_pdf
@@ -102,6 +107,46 @@ def test_screenshot_on_a_text_page_is_ocrd_and_merged(rotation: int) -> None:
     with open_document(data, name="doc.pdf") as opened:
         (page,) = list(opened.pages())
     assert lines_text(page.words).count("quarterly operating plan, item 7.") == 1
+
+
+def word_with_screenshot(png: bytes) -> bytes:
+    """A Word document (saved by LibreOffice from HTML) with prose and the picture pasted in."""
+    source = base64.b64encode(png).decode()
+    html = (
+        "<html><body><p>Quarterly memo. The intake form is attached below as a screenshot.</p>"
+        "<p>Please review the figures before the meeting and reply with comments.</p>"
+        f'<p><img src="data:image/png;base64,{source}" width="450" height="130"></p>'
+        "<p>Regards, the planning office.</p></body></html>"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "memo.html"
+        path.write_text(html)
+        subprocess.run(
+            [
+                soffice_path(),
+                f"-env:UserInstallation={Path(tmp, 'profile').as_uri()}",
+                "--headless",
+                "--convert-to",
+                "docx:MS Word 2007 XML",
+                "--outdir",
+                tmp,
+                str(path),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            env={"HOME": tmp, "PATH": "/usr/bin:/bin"},
+        )
+        return (Path(tmp) / "memo.docx").read_bytes()
+
+
+def test_screenshot_pasted_into_a_word_document_is_read() -> None:
+    """Word documents reach the same reader as the PDF LibreOffice renders."""
+    data = word_with_screenshot(picture_png(SCREENSHOT))
+    result = extract_document(data, document_key="memo.docx", etag="", extractor=OfflineExtractor())
+    assert result.status == "ok"
+    assert found(result) == VALUES
+    assert result.coverage.pages_text_and_ocr == 1
 
 
 def test_text_drawn_over_a_picture_is_read_once() -> None:

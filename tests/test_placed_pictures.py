@@ -149,6 +149,31 @@ def test_screenshot_pasted_into_a_word_document_is_read() -> None:
     assert result.coverage.pages_text_and_ocr == 1
 
 
+def test_the_same_picture_on_every_page_is_ocrd_once() -> None:
+    """A logo or a form repeated at the same place on every page (a Word document's header)
+    reads the same: its words are reused, and every page still has them."""
+    png = picture_png(SCREENSHOT)
+    with pymupdf.open() as doc:
+        for _ in range(4):
+            text_page(doc).insert_image(PICTURE, stream=png)
+        pages = doc.tobytes()
+
+    def timed(data: bytes) -> tuple[float, DocumentResult]:
+        started = time.perf_counter()
+        result = extract(data)
+        return time.perf_counter() - started, result
+
+    one, _ = min(timed(page_with_picture(png)) for _ in range(2))
+    four, result = min(timed(pages) for _ in range(2))
+    assert result.status == "ok" and result.coverage.pages_text_and_ocr == 4
+    assert {(e.page, e.entity_type) for e in result.entities} == {
+        (page, kind) for page in (1, 2, 3, 4) for kind in VALUES
+    }
+    boxes = {(e.entity_type, e.x0, e.y0, e.x1, e.y1) for e in result.entities}
+    assert len(boxes) == len(VALUES)  # the same place on every page
+    assert four < 2 * one, (four, one)  # four OCRs would take about four times one
+
+
 def test_text_drawn_over_a_picture_is_read_once() -> None:
     """The picture is rendered with what the page draws over it: the OCR reads the text layer's
     line there again, and `textlayer.merge` keeps the text layer's reading only."""
@@ -248,20 +273,20 @@ def test_pictures_too_small_to_hold_text_are_left_out() -> None:
     assert regions([((72, 300, 540, 302), 2000, 8)]) == []  # a horizontal rule
     assert regions([((72, 72, 300, 200), 8, 6)]) == []  # 8 x 6 pixels drawn large
     (only,) = regions([((72, 72, 112, 96), 160, 96)])  # a logo: OCR'd, it is cheap
-    assert only[0] == pymupdf.Rect(72, 72, 112, 96)
+    assert only.box == pymupdf.Rect(72, 72, 112, 96)
 
 
 def test_resolution_follows_the_picture() -> None:
-    ((_, dpi),) = regions([((72, 450, 450, 560), 900, 260)])  # 171 dpi on the page
-    assert dpi == 300  # at most twice its own resolution, at most the OCR resolution
-    ((_, dpi),) = regions([((72, 450, 450, 560), 300, 87)])  # 57 dpi
-    assert dpi == 114
+    (region,) = regions([((72, 450, 450, 560), 900, 260)])  # 171 dpi on the page
+    assert region.dpi == 300  # at most twice its own resolution, at most the OCR resolution
+    (region,) = regions([((72, 450, 450, 560), 300, 87)])  # 57 dpi
+    assert region.dpi == 114
 
 
 def test_touching_pictures_are_one_region_and_many_are_one_box() -> None:
     strips = [((72, 100 + 20 * i, 540, 120 + 20 * i), 1950, 83) for i in range(10)]
-    ((box, _),) = regions(strips)
-    assert box == pymupdf.Rect(72, 100, 540, 300)
+    (region,) = regions(strips)
+    assert region.box == pymupdf.Rect(72, 100, 540, 300)
     apart = [((72 + 100 * i, 100, 142 + 100 * i, 140), 280, 160) for i in range(5)]
-    ((box, _),) = regions(apart)  # more than MAX_REGIONS: the box around them, once
-    assert box == pymupdf.Rect(72, 100, 542, 140)
+    (region,) = regions(apart)  # more than MAX_REGIONS: the box around them, once
+    assert region.box == pymupdf.Rect(72, 100, 542, 140)

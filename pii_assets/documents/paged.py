@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 import pymupdf
 
@@ -56,6 +56,8 @@ class MupdfReader:
         self.page_count: int = doc.page_count
         self.truncated: bool = self.page_count > limits.max_pages
         self.coverage = Coverage()
+        # OCR words of pictures already read, by `pictures.Region.key` (see `_pictures_read`).
+        self._read_regions: dict[Hashable, list[tuple]] = {}
 
     def close(self) -> None:
         self._doc.close()
@@ -199,7 +201,7 @@ class MupdfReader:
             return self._unit(page, index, words, "text")
         try:
             self._page_images(page, index, images)  # nothing over the pixel limit is decoded
-            raw = self._isolated(index, lambda: regions_outcome(page, regions, limits.ocr_language))
+            raw = self._pictures_read(page, index, displayed, words)
         except OcrError:
             raise
         except DocumentError as exc:
@@ -214,6 +216,47 @@ class MupdfReader:
         if not ocr_words:
             return self._unit(page, index, words, "text+ocr")
         return self._unit(page, index, textlayer.merge(words, ocr_words), "text+ocr")
+
+    def _pictures_read(
+        self,
+        page: pymupdf.Page,
+        index: int,
+        displayed: list[tuple[float, float, float, float]],
+        words: list[Word],
+    ) -> list[tuple]:
+        """The raw OCR words of the page's pictures that may hold text. A region showing the same
+        pictures at the same place as on an earlier page (a logo in a Word document's header) is
+        not OCR'd again: its words are reused (`pictures.Region.key`, from the pictures' pixel
+        digests; only the last `_REUSED_REGIONS` regions are kept)."""
+        limits = self._limits
+        hashed = page.get_image_info(hashes=True)  # decodes the pictures: only now, to be read
+        regions = pictures.text_pictures(
+            [info for info in hashed if info.get("width")],
+            displayed,
+            words,
+            page.rect * page.derotation_matrix,
+            dpi=limits.ocr_dpi,
+            max_pixels=limits.max_image_pixels,
+        )
+        unread = [r for r in regions if r.key is None or r.key not in self._read_regions]
+        found: list[list[tuple]] = []
+        if unread:
+            clips = [(r.box, r.dpi) for r in unread]
+            found = self._isolated(index, lambda: regions_outcome(page, clips, limits.ocr_language))
+        read = dict(zip(map(id, unread), found, strict=True))
+        raw: list[tuple] = []
+        for region in regions:
+            if id(region) in read:
+                region_words = read[id(region)]
+                if region.key is not None:
+                    self._read_regions[region.key] = region_words
+            else:
+                region_words = self._read_regions[region.key]
+            first = max((w[5] for w in raw), default=-1) + 1  # each region's blocks apart
+            raw.extend((*w[:5], w[5] + first, *w[6:]) for w in region_words)
+        while len(self._read_regions) > _REUSED_REGIONS:
+            del self._read_regions[next(iter(self._read_regions))]  # the oldest first
+        return raw
 
     def _unit(
         self,
@@ -359,6 +402,10 @@ class MupdfReader:
             return pixmap.tobytes("png")
         finally:
             del pixmap
+
+
+# Regions whose words are kept for later pages: a document's repeated logos are a handful.
+_REUSED_REGIONS = 16
 
 
 def _has_text(words: list[tuple], min_chars: int) -> bool:

@@ -21,15 +21,19 @@ Pictures that touch are one region (a scan stored as strips, a screenshot cut in
 line is cut in two. A region whose text layer already covers at least `textlayer.LITTLE_TEXT` of
 it (a searchable scan's invisible OCR layer covers 10-40%) is read already and skipped: it is not
 OCR'd twice. With more than `MAX_REGIONS` regions the box around all of them is OCR'd once
-(Tesseract starts once, at most a page's worth of pixels).
+(Tesseract starts once, at most a page's worth of pixels). A region showing only pictures gets a
+key (its box, resolution and the pictures' pixel digests): the reader reuses the words of a region
+with the same key read on an earlier page (a logo in a document's header) instead of OCR'ing it
+again.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pymupdf
 
@@ -57,14 +61,16 @@ def text_pictures(
     *,
     dpi: int,
     max_pixels: int,
-) -> list[tuple[pymupdf.Rect, int]]:
-    """The regions of the page to OCR, each as (clip in unrotated page points, resolution in dpi).
+) -> list[Region]:
+    """The regions of the page to OCR (clip in unrotated page points, resolution in dpi, and a key
+    that is the same for the same pictures drawn alone at the same place on another page).
 
-    `images` are PyMuPDF's image infos (`page.get_image_info()`: "bbox" in unrotated page points,
-    "width"/"height" in pixels) and `displayed` their boxes normalised (0..1) to the page as
-    displayed; `words` the page's text layer, normalised alike; `page_box` the unrotated page in
-    points. Each region is rendered at `dpi` at most, at most `MAX_UPSAMPLING` times its pictures'
-    own resolution, and so that it stays within `max_pixels`. Empty when no picture can hold text.
+    `images` are PyMuPDF's image infos (`page.get_image_info()`: "bbox" in unrotated page
+    points, "width"/"height" in pixels, with `hashes=True` each one's pixels' "digest") and
+    `displayed` their boxes normalised (0..1) to the page as displayed; `words` the page's text
+    layer, normalised alike; `page_box` the unrotated page in points. Each region is rendered at
+    `dpi` at most, at most `MAX_UPSAMPLING` times its pictures' own resolution, and within
+    `max_pixels`. Empty when no picture can hold text.
     """
     found: list[_Region] = []
     for info, shown in zip(images, displayed, strict=True):
@@ -72,13 +78,33 @@ def text_pictures(
         width, height = info.get("width", 0), info.get("height", 0)
         if box.is_empty or not _holds_text(box, width, height):
             continue
-        found.append(_Region(box, shown, 72 * max(width, height) / max(box.width, box.height)))
+        native = 72 * max(width, height) / max(box.width, box.height)
+        digest = info.get("digest")
+        found.append(_Region(box, shown, native, frozenset([digest]) if digest else None))
     if not found:
         return []
     regions = [r for r in _joined(found) if not _read_already(r.shown, words)]
     if len(regions) > MAX_REGIONS:
         regions = [_union(regions)]
-    return [(r.box, _resolution(r.box, r.native, dpi, max_pixels)) for r in regions]
+    placed = []
+    for r in regions:
+        resolution = _resolution(r.box, r.native, dpi, max_pixels)
+        key = None
+        if r.digests is not None and not _any_word_in(r.shown, words):
+            key = (tuple(round(v, 1) for v in r.box), resolution, r.digests)
+        placed.append(Region(r.box, resolution, key))
+    return placed
+
+
+class Region(NamedTuple):
+    """A region to OCR: `box` in unrotated page points, rendered at `dpi`. `key` is set when the
+    region shows its pictures alone (no text-layer word in it) and their digests are known: the
+    same pictures at the same place on another page (a header logo) read the same, and their
+    words can be reused; None otherwise."""
+
+    box: pymupdf.Rect
+    dpi: int
+    key: Hashable | None = None
 
 
 @dataclass
@@ -86,6 +112,7 @@ class _Region:
     box: pymupdf.Rect  # unrotated page points
     shown: Box  # normalised to the page as displayed
     native: float  # the finest resolution of its pictures, dpi
+    digests: frozenset[bytes] | None  # its pictures' pixels' MD5 digests, when known
 
 
 def _holds_text(box: pymupdf.Rect, width_px: int, height_px: int) -> bool:
@@ -111,7 +138,10 @@ def _union(regions: Sequence[_Region]) -> _Region:
         max(r.shown[2] for r in regions),
         max(r.shown[3] for r in regions),
     )
-    return _Region(box, shown, max(r.native for r in regions))
+    digests = None
+    if all(r.digests is not None for r in regions):
+        digests = frozenset().union(*(r.digests for r in regions))
+    return _Region(box, shown, max(r.native for r in regions), digests)
 
 
 def _touch(a: pymupdf.Rect, b: pymupdf.Rect) -> bool:
@@ -147,6 +177,11 @@ def _read_already(shown: Box, words: Sequence[Word]) -> bool:
         if x0 <= cx <= x1 and y0 <= cy <= y1:
             covered += (w.x1 - w.x0) * (w.y1 - w.y0)
     return covered >= LITTLE_TEXT * area
+
+
+def _any_word_in(shown: Box, words: Sequence[Word]) -> bool:
+    x0, y0, x1, y1 = shown
+    return any(x0 <= (w.x0 + w.x1) / 2 <= x1 and y0 <= (w.y0 + w.y1) / 2 <= y1 for w in words)
 
 
 def _resolution(box: pymupdf.Rect, native: float, dpi: int, max_pixels: int) -> int:

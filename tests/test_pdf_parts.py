@@ -443,7 +443,10 @@ def test_real_world_xfa_rows_are_the_data_leaves() -> None:
 def test_real_world_attachments_are_read() -> None:
     embedded = extract(public("file_with_attachment.pdf"))
     assert {e.part for e in embedded.entities} <= {"attachment:normal.pdf"}
-    assert embedded.coverage.pages_text == 2  # the attached two-page form, from its text layer
+    # The attached two-page form, from its text layer; its first page's logo (a picture that can
+    # hold text, `documents.pictures`) is OCR'd and merged in too.
+    coverage = embedded.coverage
+    assert (coverage.pages_text, coverage.pages_text_and_ocr) == (1, 1)
     annotated = units(public("attachment.pdf"))
     assert [u.part for u in annotated] == [None, None, "attachment:jpeg.pdf"]
     assert "A PDF with a JPEG image." in annotated[-1].text  # an image-only PDF: OCR'd

@@ -12,7 +12,7 @@ import glob
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +61,51 @@ def ocr_outcome(page: pymupdf.Page, dpi: int, language: str) -> Outcome:
             del textpage
     except Exception as exc:
         return False, type(exc).__name__
+
+
+def regions_outcome(
+    page: pymupdf.Page, regions: Sequence[tuple[pymupdf.Rect, int]], language: str
+) -> Outcome:
+    """`(True, [raw words of each region])` from Tesseract on each region of the page (clip in
+    unrotated page points, resolution in dpi), the words placed in unrotated page points like
+    `page.get_text("words")`'s; or `(False, exception type name)`.
+
+    Each region is rendered on its own (the picture as the page shows it: clipped, masked,
+    scaled) and OCR'd by MuPDF's Tesseract (`Pixmap.pdfocr_tobytes`).
+    """
+    try:
+        tessdata = tessdata_dir()
+        found: list[list[tuple]] = []
+        for clip, dpi in regions:
+            # Rendered with the page's own rotation undone, so the pixmap's axes are the
+            # unrotated page's: the words map back with a scale and a shift.
+            zoom = dpi / 72
+            matrix = pymupdf.Matrix(zoom, zoom) * pymupdf.Matrix(-page.rotation)
+            pixmap = page.get_pixmap(matrix=matrix, clip=clip * page.rotation_matrix, alpha=False)
+            words = _placed_words(pixmap, clip, language, tessdata)
+            del pixmap
+            found.append(words)
+        return True, found
+    except Exception as exc:
+        return False, type(exc).__name__
+
+
+def _placed_words(
+    pixmap: pymupdf.Pixmap, clip: pymupdf.Rect, language: str, tessdata: str | None
+) -> list[tuple]:
+    ocr_pdf = pymupdf.open(
+        "pdf", pixmap.pdfocr_tobytes(compress=False, language=language, tessdata=tessdata)
+    )
+    try:
+        ocr_page = ocr_pdf[0]
+        sx = clip.width / (ocr_page.rect.width or 1.0)
+        sy = clip.height / (ocr_page.rect.height or 1.0)
+        return [
+            (clip.x0 + x0 * sx, clip.y0 + y0 * sy, clip.x0 + x1 * sx, clip.y0 + y1 * sy, *rest)
+            for x0, y0, x1, y1, *rest in ocr_page.get_text("words")
+        ]
+    finally:
+        ocr_pdf.close()
 
 
 def upright_outcome(page: pymupdf.Page, dpi: int, language: str, timeout_s: float) -> Outcome:

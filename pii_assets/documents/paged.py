@@ -19,13 +19,19 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 
 import pymupdf
 
-from pii_assets.documents import pdf_damage, textlayer
+from pii_assets.documents import pdf_damage, pictures, textlayer
 from pii_assets.documents.base import DocumentLimits, PageContent, lines_text
-from pii_assets.documents.ocr import OcrError, ocr_outcome, run_isolated, upright_outcome
+from pii_assets.documents.ocr import (
+    OcrError,
+    ocr_outcome,
+    regions_outcome,
+    run_isolated,
+    upright_outcome,
+)
 from pii_assets.documents.ocr_quality import READS_WELL, dictionary_share
 from pii_assets.documents.orientation import displayed_box
 from pii_assets.models import Coverage, DocumentError, ErrorClass, Word
@@ -50,6 +56,8 @@ class MupdfReader:
         self.page_count: int = doc.page_count
         self.truncated: bool = self.page_count > limits.max_pages
         self.coverage = Coverage()
+        # OCR words of pictures already read, by `pictures.Region.key` (see `_pictures_read`).
+        self._read_regions: dict[Hashable, list[tuple]] = {}
 
     def close(self) -> None:
         self._doc.close()
@@ -136,9 +144,12 @@ class MupdfReader:
         language = self._limits.ocr_language
         reason = textlayer.suspicion(lines_text(words), language)
         images = self._image_infos(page)
-        cover = textlayer.image_cover([normalised_box(i["bbox"], page) for i in images])
+        if not images and reason is None:
+            return self._unit(page, index, words, "text")  # most text pages: nothing to look at
+        displayed = [normalised_box(i["bbox"], page) for i in images]
+        cover = textlayer.image_cover(displayed)
         if reason is None and not textlayer.mostly_image(words, cover):
-            return self._unit(page, index, words, "text")
+            return self._with_pictures(page, index, words, images, displayed)
         try:
             ocr_words, share, rotation = self._ocr_page(page, index, images)
         except OcrError:
@@ -163,6 +174,89 @@ class MupdfReader:
             return self._unit(page, index, ocr_words, "ocr", share, rotation)
         merged = textlayer.merge(words, ocr_words)
         return self._unit(page, index, merged, "text+ocr", share, rotation)
+
+    def _with_pictures(
+        self,
+        page: pymupdf.Page,
+        index: int,
+        words: list[Word],
+        images: list[dict],
+        displayed: list[tuple[float, float, float, float]],
+    ) -> PageContent:
+        """A text page whose text layer is trusted, with the words of the pictures placed on it
+        that may hold text (`pictures.text_pictures`) OCR'd and merged in (source "text+ocr");
+        the text layer alone (source "text") when no picture qualifies. A picture that cannot be
+        OCR'd (timeout, over the pixel limit) is recorded as unread, its page's text layer kept.
+        """
+        limits = self._limits
+        regions = pictures.text_pictures(
+            images,
+            displayed,
+            words,
+            page.rect * page.derotation_matrix,
+            dpi=limits.ocr_dpi,
+            max_pixels=limits.max_image_pixels,
+        )
+        if not regions:
+            return self._unit(page, index, words, "text")
+        try:
+            self._page_images(page, index, images)  # nothing over the pixel limit is decoded
+            raw = self._pictures_read(page, index, displayed, words)
+        except OcrError:
+            raise
+        except DocumentError as exc:
+            number = index + 1
+            self.coverage.unreadable(
+                f"page {number}",
+                exc.error_class,
+                f"{exc}; the pictures on it were not read, only its text layer",
+            )
+            return self._unit(page, index, words, "text")
+        ocr_words = normalise_words(raw, page, page.rect)
+        if not ocr_words:
+            return self._unit(page, index, words, "text+ocr")
+        return self._unit(page, index, textlayer.merge(words, ocr_words), "text+ocr")
+
+    def _pictures_read(
+        self,
+        page: pymupdf.Page,
+        index: int,
+        displayed: list[tuple[float, float, float, float]],
+        words: list[Word],
+    ) -> list[tuple]:
+        """The raw OCR words of the page's pictures that may hold text. A region showing the same
+        pictures at the same place as on an earlier page (a logo in a Word document's header) is
+        not OCR'd again: its words are reused (`pictures.Region.key`, from the pictures' pixel
+        digests; only the last `_REUSED_REGIONS` regions are kept)."""
+        limits = self._limits
+        hashed = page.get_image_info(hashes=True)  # decodes the pictures: only now, to be read
+        regions = pictures.text_pictures(
+            [info for info in hashed if info.get("width")],
+            displayed,
+            words,
+            page.rect * page.derotation_matrix,
+            dpi=limits.ocr_dpi,
+            max_pixels=limits.max_image_pixels,
+        )
+        unread = [r for r in regions if r.key is None or r.key not in self._read_regions]
+        found: list[list[tuple]] = []
+        if unread:
+            clips = [(r.box, r.dpi) for r in unread]
+            found = self._isolated(index, lambda: regions_outcome(page, clips, limits.ocr_language))
+        read = dict(zip(map(id, unread), found, strict=True))
+        raw: list[tuple] = []
+        for region in regions:
+            if id(region) in read:
+                region_words = read[id(region)]
+                if region.key is not None:
+                    self._read_regions[region.key] = region_words
+            else:
+                region_words = self._read_regions[region.key]
+            first = max((w[5] for w in raw), default=-1) + 1  # each region's blocks apart
+            raw.extend((*w[:5], w[5] + first, *w[6:]) for w in region_words)
+        while len(self._read_regions) > _REUSED_REGIONS:
+            del self._read_regions[next(iter(self._read_regions))]  # the oldest first
+        return raw
 
     def _unit(
         self,
@@ -308,6 +402,10 @@ class MupdfReader:
             return pixmap.tobytes("png")
         finally:
             del pixmap
+
+
+# Regions whose words are kept for later pages: a document's repeated logos are a handful.
+_REUSED_REGIONS = 16
 
 
 def _has_text(words: list[tuple], min_chars: int) -> bool:

@@ -67,8 +67,8 @@ def redact_pdf(
     and counts, never values)."""
     doc = _open(data, passwords)
     try:
-        # Attachments and the XFA data packet are dropped whole (scrub, `_drop_xfa`).
-        on_pages = [e for e in entities if e.area != "xfa"]
+        # Attachments, metadata and the XFA data packet are dropped whole (scrub, `_drop_xfa`).
+        on_pages = [e for e in entities if e.area not in ("xfa", "metadata")]
         by_page = placed_on_pages(on_pages, doc.page_count, parts_removed=("attachment:",))
         values = sorted(
             {e.text for e in entities if raw_values and e.text and len(e.text) >= MIN_SEARCH_CHARS}

@@ -48,13 +48,15 @@ def metadata_unit(
 ) -> PageContent | None:
     """The document information dictionary's and the XMP packet's values as one unit (area
     "metadata", not paged), or None when neither holds text. Counted in `coverage` as one
-    "metadata" part when at least one of them was read; each that cannot be read is recorded as
-    unread ("metadata", "xmp metadata", class corrupt or too_large)."""
-    rows: list[tuple[str, str]] = []
-    read = False
+    "metadata" part when there was something to read (a string in the dictionary, an XMP packet)
+    and some of it was read; each that cannot be read is recorded as unread ("metadata",
+    "xmp metadata", class corrupt or too_large)."""
+    rows: list[tuple[str, str, str]] = []
+    present = False  # a dictionary value or an XMP packet was there to read
     try:
-        rows += _info_rows(doc)
-        read = True
+        info = _info_rows(doc)
+        rows += info
+        present = bool(info)
     except Exception:
         coverage.unreadable(
             "metadata",
@@ -62,7 +64,7 @@ def metadata_unit(
             f"{name}: the document information dictionary cannot be read",
         )
     try:
-        xmp = doc.get_xml_metadata()
+        xmp = doc.get_xml_metadata().strip()
         if len(xmp) > limits.max_part_bytes:
             coverage.unreadable(
                 "xmp metadata",
@@ -70,14 +72,14 @@ def metadata_unit(
                 f"{name}: the XMP metadata is over the "
                 f"{limits.max_part_bytes / 1024 / 1024:g} MB limit for an embedded part",
             )
-        else:
+        elif xmp:
             rows += _xmp_rows(xmp)
-            read = True
+            present = True
     except Exception:
         coverage.unreadable(
             "xmp metadata", ErrorClass.CORRUPT, f"{name}: the XMP metadata cannot be read"
         )
-    if read:
+    if present:
         coverage.read("metadata")
     rows = _once(rows)
     if not rows:

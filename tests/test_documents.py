@@ -71,7 +71,7 @@ def test_sniff_format(data: bytes, expected: str | None) -> None:
 def test_text_pdf_words_are_normalised_with_lines_and_blocks() -> None:
     with opened(single_page_pdf(LINES)) as doc:
         assert (doc.page_count, doc.truncated) == (1, False)
-        (page,) = [unit for unit in doc.pages() if unit.area == "page"]  # then its metadata
+        (page,) = list(doc.pages())
     assert (page.number, page.source) == (1, "text")
     assert (page.width, page.height) == (612, 792)
     assert [w.text for w in page.words[:4]] == ["Customer", "record", "Name:", "Maria"]
@@ -104,13 +104,13 @@ def test_render_needs_the_document_open() -> None:
 def test_max_pages_truncates_but_reports_the_real_count() -> None:
     with opened(multi_page_pdf(3), limits=DocumentLimits(max_pages=2)) as doc:
         assert (doc.page_count, doc.truncated) == (3, True)
-        assert [p.number for p in doc.pages() if p.area == "page"] == [1, 2]
+        assert [p.number for p in doc.pages()] == [1, 2]
 
 
 def test_scanned_pdf_is_ocrd_with_boxes_where_the_text_is() -> None:
     scan = scanned_pdf(single_page_pdf(LINES), dpi=200, noise=4.0, rotate=0.5, seed=1)
     with opened(scan) as doc:
-        (page,) = [unit for unit in doc.pages() if unit.area == "page"]
+        (page,) = list(doc.pages())
     with opened(single_page_pdf(LINES)) as doc:
         text_words = {w.text: w for w in next(doc.pages()).words}
     assert page.source == "ocr"

@@ -129,8 +129,7 @@ def test_sticky_note_pop_up_and_free_text_contents_are_read() -> None:
 
 
 def test_a_page_without_annotations_or_fields_has_one_unit() -> None:
-    # Then the document's metadata (the synthetic corpus writes its producer and dates).
-    assert [u.area for u in units(single_page_pdf(["Hello"]))] == ["page", "metadata"]
+    assert [u.area for u in units(single_page_pdf(["Hello"]))] == ["page"]
 
 
 # --- form fields --------------------------------------------------------------------------------
@@ -303,8 +302,7 @@ def with_attachments(files: dict[str, bytes], *, annotation: tuple[str, bytes] |
 def test_embedded_pdf_is_read_as_a_part() -> None:
     result = extract(with_attachments({"statement.pdf": single_page_pdf(INNER)}))
     assert result.status == "ok"
-    # The attached file's metadata (the synthetic corpus writes its producer and dates) as well.
-    assert result.coverage.parts == {"pages": 2, "attachments": 1, "metadata": 1}
+    assert result.coverage.parts == {"pages": 2, "attachments": 1}
     found = entity(result, "US_SSN")
     assert (found.text, found.part, found.page, found.area) == (
         SSN,
@@ -320,15 +318,9 @@ def test_file_attachment_annotation_is_read_as_a_part() -> None:
         (None, "page"),
         (None, "annotation"),  # its contents: the file's name
         ("attachment:notes.pdf", "page"),
-        ("attachment:notes.pdf", "metadata"),
     ]
     result = extract(data)
-    assert result.coverage.parts == {
-        "pages": 2,
-        "annotations": 1,
-        "attachments": 1,
-        "metadata": 1,
-    }
+    assert result.coverage.parts == {"pages": 2, "annotations": 1, "attachments": 1}
     assert entity(result, "US_SSN").part == "attachment:notes.pdf"
 
 
@@ -351,7 +343,7 @@ def test_attachment_inside_an_attachment_names_both() -> None:
     assert result.coverage.parts["attachments"] == 2
 
 
-def test_units_come_page_by_page_then_xfa_metadata_then_attachments() -> None:
+def test_units_come_page_by_page_then_xfa_then_attachments() -> None:
     doc = pymupdf.open(stream=xfa_pdf(), filetype="pdf")
     page = new_page(doc, "Second page")
     page.add_text_annot((300, 300), "A note")
@@ -363,7 +355,6 @@ def test_units_come_page_by_page_then_xfa_metadata_then_attachments() -> None:
         (None, "annotation", 2),
         (None, "xfa", 1),
         ("attachment:a.pdf", "page", 1),
-        ("attachment:a.pdf", "metadata", 1),
     ]
 
 
@@ -385,8 +376,9 @@ def listed(data: bytes) -> Counter[str]:
                 a.get_file() for a in page.annots(types=[pymupdf.PDF_ANNOT_FILE_ATTACHMENT])
             ]
         counts["xfa_forms"] = int(doc.xref_get_key(doc.pdf_catalog(), "AcroForm/XFA")[0] != "null")
-        info = {k: v for k, v in doc.metadata.items() if k not in ("format", "encryption")}
-        counts["metadata"] = int(any(info.values()) or bool(doc.get_xml_metadata().strip()))
+        # Metadata beyond what software writes (producer, dates): these files' have a title.
+        people = ("title", "author", "subject", "keywords")
+        counts["metadata"] = int(any(doc.metadata.get(key) for key in people))
     counts["attachments"] = len(attached)
     for file in attached:
         counts += listed(file)
@@ -429,7 +421,7 @@ def test_real_world_field_kinds() -> None:
 
 @pytest.mark.public_corpus
 def test_real_world_notes_and_ligatures() -> None:
-    page, notes = [u for u in units(public("commented.pdf")) if u.area != "metadata"]
+    page, notes = units(public("commented.pdf"))
     words = {w.text for w in page.words}
     assert {"misfits.", "differently."} <= words  # typeset with the ﬁ and ﬀ ligatures
     assert not any("\ufb01" in w or "\ufb00" in w for w in words)
@@ -455,7 +447,7 @@ def test_real_world_attachments_are_read() -> None:
     embedded = extract(public("file_with_attachment.pdf"))
     assert {e.part for e in embedded.entities} <= {"attachment:normal.pdf"}
     assert embedded.coverage.pages_text == 2  # the attached two-page form, from its text layer
-    annotated = [u for u in units(public("attachment.pdf")) if u.area != "metadata"]
+    annotated = units(public("attachment.pdf"))
     assert [u.part for u in annotated] == [None, None, "attachment:jpeg.pdf"]
     assert "A PDF with a JPEG image." in annotated[-1].text  # an image-only PDF: OCR'd
 

@@ -5,7 +5,9 @@ A page's text layer, as read by `paged`, is what the page shows: MuPDF leaves ou
   lies beyond it, in the MediaBox or even off the MediaBox, is still in the content stream), and
 - in optional content (§8.11, layers) that the document's default configuration switches off.
 Both can hold anything, and both survive in every copy of the file, so they are read here: the
-page's words with every layer on and no clip, minus the words the page shows.
+page's words wherever they lie (no clip), those outside the page; and, in a document with layers,
+the words on the page with every layer on that the page as shown does not have. Text inside the
+page hidden by a clipping path is not read (a layout's clipped frames would repeat the page).
 
 Layers: MuPDF fixes a document's optional-content state when it first draws anything, so layers
 are not switched on the working document (it also renders the pages as shown); a copy of the
@@ -31,8 +33,9 @@ from pii_assets.documents.base import PageContent
 from pii_assets.documents.paged import normalise_words
 from pii_assets.models import Coverage, ErrorClass
 
-# PyMuPDF's word extraction flags without the clip to the MediaBox (`TEXT_MEDIABOX_CLIP`).
-_EVERYWHERE = pymupdf.TEXTFLAGS_WORDS & ~pymupdf.TEXT_MEDIABOX_CLIP
+# PyMuPDF's word extraction flags without `TEXT_CLIP` (also named `TEXT_MEDIABOX_CLIP`, the same
+# bit): characters outside the page and outside clip paths are then kept.
+_UNCLIPPED = pymupdf.TEXTFLAGS_WORDS & ~pymupdf.TEXT_CLIP
 
 
 def _key(word: tuple) -> tuple:
@@ -92,23 +95,27 @@ class HiddenText:
         )
 
     def _hidden_words(self, page: pymupdf.Page) -> list[tuple]:
-        drawn = page
-        if self._visible is not None:
-            drawn = self._visible.load_page(page.number)
-        everything = drawn.get_text("words", clip=pymupdf.INFINITE_RECT(), flags=_EVERYWHERE)
         # Unrotated page bounds, where PyMuPDF places words (origin: the crop box's corner).
         cropbox = page.cropbox
         bounds = pymupdf.Rect(0, 0, cropbox.width, cropbox.height)
-        if not self._layers and all(pymupdf.Rect(w[:4]) in bounds for w in everything):
-            return []  # no layers and nothing beyond the crop box: the page shows it all
-        shown = Counter(_key(word) for word in page.get_text("words"))
-        hidden = []
-        for word in everything:
-            key = _key(word)
-            if shown[key] > 0:
-                shown[key] -= 1
-            else:
-                hidden.append(_onto_page(word, bounds))
+        drawn = page if self._visible is None else self._visible.load_page(page.number)
+        everywhere = drawn.get_text("words", clip=pymupdf.INFINITE_RECT(), flags=_UNCLIPPED)
+        # MuPDF keeps a character that touches the page (`TEXT_CLIP`: those "entirely outside"
+        # are left out), so a word the page shows in part is the page's.
+        hidden = [
+            _onto_page(word, bounds)
+            for word in everywhere
+            if not pymupdf.Rect(word[:4]).intersects(bounds)
+        ]
+        if self._visible is not None:
+            # On the page: the words with every layer on that the page as shown does not have.
+            shown = Counter(_key(word) for word in page.get_text("words"))
+            for word in drawn.get_text("words"):
+                key = _key(word)
+                if shown[key] > 0:
+                    shown[key] -= 1
+                else:
+                    hidden.append(word)
         return hidden
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pymupdf
 
 from pii_assets.documents import DocumentLimits, open_document
+from pii_assets.documents.pdf import open_pdf
 from pii_assets.extraction import OfflineExtractor, extract_document
 from pii_assets.models import DocumentResult, Entity, Status
 
@@ -266,3 +267,30 @@ def test_encrypted_pdf_with_layers_is_read_with_its_password() -> None:
         assert not opened.coverage.unread
     hidden = [unit for unit in units if unit.area == "hidden_text"]
     assert len(hidden) == 1 and SSN in hidden[0].text
+
+
+def test_content_shown_only_while_a_layer_is_off_is_read() -> None:
+    doc = pymupdf.open()
+    page = plain_page(doc)
+    shown = doc.add_ocg("Public", on=True)
+    only_when_off = doc.set_ocmd(ocgs=[shown], policy="AllOff")
+    page.insert_text((72, 180), f"Fallback contact {EMAIL}", fontsize=11, oc=only_when_off)
+    result = extract(doc.tobytes())
+    (email,) = found(result, "EMAIL_ADDRESS", EMAIL)
+    assert (email.page, email.area) == (1, "hidden_text")
+
+
+def test_a_rendering_s_metadata_is_left_to_the_office_reader() -> None:
+    doc = pymupdf.open()
+    plain_page(doc)
+    doc.set_metadata({"author": NAME, "title": "Letter"})
+    data = doc.tobytes()
+    limits = DocumentLimits()
+    # LibreOffice's PDF copies the Office file's properties: the Office readers read those.
+    rendering = open_pdf(data, name="letter.docx", passwords=(), limits=limits)
+    pdf = open_pdf(data, kind="pdf", name="doc.pdf", passwords=(), limits=limits)
+    for reader, areas in ((rendering, ["page"]), (pdf, ["page", "metadata"])):
+        try:
+            assert [unit.area for unit in reader.pages()] == areas
+        finally:
+            reader.close()

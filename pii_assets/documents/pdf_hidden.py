@@ -102,10 +102,11 @@ class HiddenText:
         everywhere = drawn.get_text("words", clip=pymupdf.INFINITE_RECT(), flags=_UNCLIPPED)
         # MuPDF keeps a character that touches the page (`TEXT_CLIP`: those "entirely outside"
         # are left out), so a word the page shows in part is the page's.
+        width, height = bounds.x1, bounds.y1
         hidden = [
             _onto_page(word, bounds)
             for word in everywhere
-            if not pymupdf.Rect(word[:4]).intersects(bounds)
+            if word[2] <= 0 or word[0] >= width or word[3] <= 0 or word[1] >= height
         ]
         if self._visible is not None:
             # On the page: the words with every layer on that the page as shown does not have.

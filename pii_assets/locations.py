@@ -75,7 +75,7 @@ def place(entity: Entity, unit: PageContent) -> Entity:
         header = unit.column_headers.get(sheet_column)
         if header:
             fields["column_header"] = header
-    elif unit.area in ("json", "xfa") and first.ref:
+    elif unit.area in ("json", "xfa", "metadata") and first.ref:
         fields["data_path"] = first.ref
     if first.offset >= 0:
         fields["line"] = first.line or None

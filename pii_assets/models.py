@@ -148,6 +148,8 @@ AREAS: tuple[str, ...] = (
     "annotation",  # a PDF annotation's contents (sticky note, free text, pop-up, markup)
     "form_field",  # a form field's value (AcroForm widget)
     "xfa",  # the data packet of an XFA form
+    "metadata",  # a document's properties (a PDF's document information dictionary and XMP)
+    "hidden_text",  # text a PDF page draws but does not show (outside its crop box, layer off)
     "comment",  # a Word comment or a spreadsheet cell's comment/note
     "tracked_change",  # text deleted under tracked changes (inserted text is on the page)
     "cell",  # a spreadsheet cell
@@ -224,6 +226,7 @@ PART_KINDS: tuple[str, ...] = (
     "annotations",
     "form_fields",
     "xfa_forms",
+    "metadata",
     "attachments",
     "members",
     "sheets",

@@ -376,6 +376,9 @@ def listed(data: bytes) -> Counter[str]:
                 a.get_file() for a in page.annots(types=[pymupdf.PDF_ANNOT_FILE_ATTACHMENT])
             ]
         counts["xfa_forms"] = int(doc.xref_get_key(doc.pdf_catalog(), "AcroForm/XFA")[0] != "null")
+        # Metadata beyond what software writes (producer, dates): these files' have a title.
+        people = ("title", "author", "subject", "keywords")
+        counts["metadata"] = int(any(doc.metadata.get(key) for key in people))
     counts["attachments"] = len(attached)
     for file in attached:
         counts += listed(file)

@@ -1,9 +1,11 @@
 """PDF documents: opening (with the configured passwords) and composing their reading units.
 
 Per page: the page itself (`paged.MupdfReader`, text layer checked, OCR where needed), then its
-annotations (`pdf_annotations`) and its form fields (`pdf_forms`). After the pages: the XFA form's
-data (`pdf_forms`) and the files the PDF carries, read as parts of the document (`children`).
-Office files rendered by LibreOffice are read through here too.
+annotations (`pdf_annotations`), its form fields (`pdf_forms`) and the text it draws but does not
+show (outside its crop box, in layers switched off: `pdf_hidden`). After the pages: the XFA form's
+data (`pdf_forms`), the document's metadata (`pdf_metadata`) and the files the PDF carries, read
+as parts of the document (`children`). Office files rendered by LibreOffice are read through here
+too, without the metadata of the rendering (the Office readers read the file's own properties).
 
 A PDF MuPDF had to repair (its cross-reference table damaged, e.g. a truncated file) is never `ok`:
 it gets a document-level unread part, since objects may be lost without a trace; the pages and
@@ -22,12 +24,15 @@ from pii_assets.documents.children import read_children
 from pii_assets.documents.paged import MupdfReader
 from pii_assets.documents.pdf_annotations import Attachments, annotation_unit
 from pii_assets.documents.pdf_forms import form_field_unit, xfa_unit
+from pii_assets.documents.pdf_hidden import HiddenText
+from pii_assets.documents.pdf_metadata import metadata_unit
 from pii_assets.models import DocumentError, ErrorClass
 
 
 class PdfReader(MupdfReader):
-    """A `DocumentReader` over every part of a PDF: pages, annotations, form fields, XFA data
-    and attachments, in that order (annotations and fields right after their page)."""
+    """A `DocumentReader` over every part of a PDF: pages, annotations, form fields, hidden text,
+    XFA data, metadata and attachments, in that order (annotations, fields and hidden text right
+    after their page). `metadata=False` leaves out the document's metadata (a rendering's)."""
 
     def __init__(
         self,
@@ -36,16 +41,25 @@ class PdfReader(MupdfReader):
         name: str,
         passwords: Sequence[str],
         limits: DocumentLimits,
+        metadata: bool = True,
     ) -> None:
         super().__init__(doc, name=name, image_sizes=None, limits=limits)
         self._passwords = passwords
+        self._metadata = metadata
         self._repair_recorded = False
+        self._hidden: HiddenText | None = None
+
+    def close(self) -> None:
+        if self._hidden is not None:
+            self._hidden.close()
+        super().close()
 
     def pages(self) -> Iterator[PageContent]:
         name, coverage = self._name, self.coverage
         self._record_repair()
         attachments = Attachments(self._doc, name=name, coverage=coverage)
         attachments.add_embedded_files()
+        hidden = self._hidden = HiddenText(self._doc, name=name, coverage=coverage)
         for index in range(self.pages_to_read):
             page = self.load_page(index)
             if page is None:
@@ -56,13 +70,20 @@ class PdfReader(MupdfReader):
             annotations = annotation_unit(page, number, name=name, coverage=coverage)
             fields = form_field_unit(page, number, name=name, coverage=coverage)
             self._record_annotation_damage(page, number, pdf_damage.drain())
-            yield from (unit for unit in (content, annotations, fields) if unit is not None)
+            unseen = hidden.unit(page, number)
+            pdf_damage.drain()  # the same content stream: its damage is the page's, recorded
+            units = (content, annotations, fields, unseen)
+            yield from (unit for unit in units if unit is not None)
             attachments.add_file_annotations(page, number)
         # MuPDF can also repair the file later, on meeting a broken object while reading a page.
         self._record_repair()
         xfa = xfa_unit(self._doc, name=name, coverage=coverage, limits=self._limits)
         if xfa is not None:
             yield xfa
+        if self._metadata:
+            info = metadata_unit(self._doc, name=name, coverage=coverage, limits=self._limits)
+            if info is not None:
+                yield info
         yield from read_children(
             attachments.children,
             name=name,
@@ -102,9 +123,18 @@ class PdfReader(MupdfReader):
 
 
 def open_pdf(
-    data: bytes, *, kind: str = "pdf", name: str, passwords: Sequence[str], limits: DocumentLimits
+    data: bytes,
+    *,
+    kind: str = "rendered",
+    name: str,
+    passwords: Sequence[str],
+    limits: DocumentLimits,
 ) -> PdfReader:
-    """A reader over the PDF; raises DocumentError when it cannot be opened or decrypted."""
+    """A reader over the PDF; raises DocumentError when it cannot be opened or decrypted.
+
+    `kind` is the format of the object read: "pdf" (`open_document`) for a PDF, whose metadata is
+    then read too; the Office readers pass LibreOffice's rendering without a kind: the rendering's
+    metadata is LibreOffice's copy of the Office file's properties, which they read themselves."""
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
     except Exception as exc:
@@ -120,7 +150,7 @@ def open_pdf(
     except BaseException:
         doc.close()
         raise
-    return PdfReader(doc, name=name, passwords=passwords, limits=limits)
+    return PdfReader(doc, name=name, passwords=passwords, limits=limits, metadata=kind == "pdf")
 
 
 def authenticate(doc: pymupdf.Document, *, name: str, passwords: Sequence[str]) -> None:

@@ -144,11 +144,6 @@ def _field_words(
 
 _PACKET = re.compile(rb"\(([^()]*)\)\s*(\d+)\s+\d+\s+R")
 _XFA_DATA_NS = "http://www.xfa.org/schema/xfa-data/1.0/"
-# Rows of the XFA unit's virtual page: points per row and per character (an arbitrary page).
-_ROW = 14.0
-_CHAR = 6.0
-_MARGIN = 36.0
-_FONT = _ROW / placed_text.LINE_HEIGHT
 
 
 def xfa_unit(
@@ -179,7 +174,7 @@ def xfa_unit(
     coverage.read("xfa_forms")
     if not rows:
         return None
-    return _rows_unit(rows)
+    return placed_text.rows_unit([(path, f"{path}: {value}") for path, value in rows], area="xfa")
 
 
 def _datasets(doc: pymupdf.Document, kind: str, value: str) -> bytes | None:
@@ -229,26 +224,3 @@ def _walk(element: Element, path: str, rows: list[tuple[str, str]]) -> None:
         if text:
             rows.append((child_path, text))
         _walk(child, child_path, rows)
-
-
-def _rows_unit(rows: list[tuple[str, str]]) -> PageContent:
-    """Rows "path: value" on a virtual page, every word carrying its element path in `ref`."""
-    texts = [f"{path}: {value}" for path, value in rows]
-    width = max(612.0, 2 * _MARGIN + _CHAR * max(len(text) for text in texts))
-    height = max(792.0, 2 * _MARGIN + _ROW * len(texts))
-    raw = []
-    for index, text in enumerate(texts):
-        top = _MARGIN + index * _ROW
-        rect = pymupdf.Rect(_MARGIN, top, width - _MARGIN, top)
-        # Lines are numbered from 1, as a text file's are.
-        raw += placed_text.in_rect([text], rect, block=0, first_line=index + 1, font_size=_FONT)
-    words = normalise_words(raw, None, pymupdf.Rect(0, 0, width, height))
-    return PageContent(
-        number=1,
-        words=[replace(w, ref=rows[w.line - 1][0]) for w in words],
-        source="plain",
-        width=width,
-        height=height,
-        paged=False,
-        area="xfa",
-    )

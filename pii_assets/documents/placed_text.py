@@ -1,5 +1,6 @@
-"""Text that is not drawn on a page's text layer (annotation contents, form-field values, XFA data)
-laid out as words, so the same recognizers read it and each value keeps a place a reviewer finds.
+"""Text that is not drawn on a page's text layer (annotation contents, form-field values, XFA data,
+document metadata) laid out as words, so the same recognizers read it and each value keeps a place
+a reviewer finds.
 
 Words come out as PyMuPDF word tuples `(x0, y0, x1, y1, text, block, line, word)` in unrotated
 page points, so `paged.normalise_words` maps them onto the page as displayed exactly like the
@@ -10,14 +11,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pymupdf
+
+from pii_assets.documents.base import PageContent
+from pii_assets.documents.paged import normalise_words
 
 # Average glyph width as a share of the font size (Helvetica's lowercase average is ~0.5 em).
 CHAR_WIDTH = 0.5
 # Line height as a share of the font size.
 LINE_HEIGHT = 1.2
 DEFAULT_FONT_SIZE = 10.0
+
+# Rows of a `rows_unit`'s virtual page: points per row and per character (an arbitrary page).
+_ROW = 14.0
+_CHAR = 6.0
+_MARGIN = 36.0
+_ROW_FONT = _ROW / LINE_HEIGHT
 
 _TOKEN = re.compile(r"\S+")
 
@@ -91,3 +102,28 @@ def in_cells(value: str, rect: pymupdf.Rect, cells: int, *, block: int, line: in
     equal boxes (PDF 32000-1:2008 §12.7.4.3, the Comb flag of text fields)."""
     cell = rect.width / max(cells, 1)
     return _row_words(value, rect.x0, rect.y0, cell, rect.height, block, line)
+
+
+def rows_unit(rows: Sequence[tuple[str, str]], *, area: str) -> PageContent:
+    """One unit that is not a page (`paged=False`, source "plain") holding `rows`, each a pair
+    (reference, row text) set on its own line of a virtual page; every word of a row carries the
+    row's reference in `Word.ref` (an XFA element path, a metadata key), and its `line` is the
+    1-based row, as a text file's lines are numbered. `rows` must not be empty."""
+    texts = [text for _, text in rows]
+    width = max(612.0, 2 * _MARGIN + _CHAR * max(len(text) for text in texts))
+    height = max(792.0, 2 * _MARGIN + _ROW * len(texts))
+    raw: list[RawWord] = []
+    for index, text in enumerate(texts):
+        top = _MARGIN + index * _ROW
+        rect = pymupdf.Rect(_MARGIN, top, width - _MARGIN, top)
+        raw += in_rect([text], rect, block=0, first_line=index + 1, font_size=_ROW_FONT)
+    words = normalise_words(raw, None, pymupdf.Rect(0, 0, width, height))
+    return PageContent(
+        number=1,
+        words=[replace(w, ref=rows[w.line - 1][0]) for w in words],
+        source="plain",
+        width=width,
+        height=height,
+        paged=False,
+        area=area,
+    )

@@ -155,6 +155,12 @@ AREAS: tuple[str, ...] = (
     "json",  # a JSON / JSON Lines value
     "email_header",  # From/To/Cc/Subject... of an e-mail
     "email_body",  # an e-mail's text or HTML body
+    "metadata",  # document properties (author, title, comments...); an archive's comments
+    "speaker_notes",  # a slide's speaker notes (page: the slide)
+    "hidden_text",  # Word text formatted hidden (w:vanish), which is not rendered
+    "header_footer",  # a spreadsheet sheet's print header or footer
+    "defined_name",  # a spreadsheet's defined name (a named constant or formula)
+    "data_validation",  # a spreadsheet's data validation (its list, prompt and error message)
 )
 
 
@@ -236,6 +242,11 @@ PART_KINDS: tuple[str, ...] = (
     "json_values",
     "email_headers",
     "email_bodies",
+    "metadata",
+    "speaker_notes",
+    "hidden_text",
+    "defined_names",
+    "data_validations",
 )
 
 

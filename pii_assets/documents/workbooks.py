@@ -13,9 +13,19 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from pii_assets.documents import workbook_parts
+from pii_assets.documents.base import PageContent
 from pii_assets.documents.cell_values import display_text
-from pii_assets.documents.spreadsheets import Cell, Sheet, SpreadsheetReader, damaged
-from pii_assets.models import DocumentError, ErrorClass
+from pii_assets.documents.spreadsheets import (
+    COMMENTS_PER_UNIT,
+    Cell,
+    Sheet,
+    SpreadsheetReader,
+    damaged,
+    sheet_prefix,
+)
+from pii_assets.documents.virtual_page import text_lines
+from pii_assets.models import Coverage, DocumentError, ErrorClass
 
 
 def open_workbook(
@@ -69,13 +79,54 @@ def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
                 hidden=hidden,
                 rows=_xlsx_rows(worksheet, fallback),
                 comments=lambda target=rel.target: _xlsx_comments(reader.archive, target),
+                texts=lambda target=rel.target, sheet=entry.name: workbook_parts.sheet_texts(
+                    reader.archive, target.lstrip("/"), sheet_prefix(sheet)
+                ),
             )
 
     def close() -> None:
         reader.archive.close()
         fallback.close()
 
-    return SpreadsheetReader(sheets, name=name, close=close)
+    return SpreadsheetReader(
+        sheets,
+        name=name,
+        close=close,
+        extras=lambda coverage: _xlsx_extras(data, reader.archive, coverage, name=name),
+    )
+
+
+def _xlsx_extras(
+    data: bytes, archive: zipfile.ZipFile, coverage: Coverage, *, name: str
+) -> Iterator[PageContent]:
+    """The workbook's document properties (area "metadata") and the constants and comments of
+    its defined names (area "defined_name"), each word's `ref` the name."""
+    from pii_assets.documents.office import package_extras
+
+    properties = package_extras(data, kind="xlsx")
+    properties.record(coverage, name=name)
+    yield from properties.units
+    try:
+        names = [(ref, text) for _, ref, text in workbook_parts.defined_name_texts(archive)]
+    except Exception as exc:
+        coverage.unreadable(
+            "defined names",
+            ErrorClass.CORRUPT,
+            f"{name}: the workbook's defined names cannot be read ({type(exc).__name__})",
+        )
+        return
+    coverage.read("defined_names", len(names))
+    for start in range(0, len(names), COMMENTS_PER_UNIT):
+        words, width, height = text_lines(names[start : start + COMMENTS_PER_UNIT])
+        yield PageContent(
+            number=0,  # numbered by the reader
+            words=words,
+            source="plain",
+            width=width,
+            height=height,
+            paged=False,
+            area="defined_name",
+        )
 
 
 def _open_xlsx_with_calamine(
@@ -88,6 +139,13 @@ def _open_xlsx_with_calamine(
     except Exception:
         raise damaged("xlsx", name, cause) from None
     reader = SpreadsheetReader(lambda: book.sheets(lambda _: ()), name=name, close=book.close)
+    if _has_sheet_texts(data):
+        reader.coverage.unreadable(
+            "headers, footers, validations",
+            ErrorClass.CORRUPT,
+            f"{name}: the workbook's headers, footers and data validations cannot be read "
+            f"({type(cause).__name__}); its cells were read",
+        )
     if _has_comments(data):
         reader.coverage.unreadable(
             "comments",
@@ -96,6 +154,19 @@ def _open_xlsx_with_calamine(
             "its cells were read",
         )
     return reader
+
+
+def _has_sheet_texts(data: bytes) -> bool:
+    """Whether a worksheet part of the package holds a header/footer or a data validation."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            return any(
+                workbook_parts.mentions(package, part)
+                for part in package.namelist()
+                if part.lower().startswith("xl/worksheets/") and part.lower().endswith(".xml")
+            )
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return True  # cannot tell: not claimed as read
 
 
 def _has_comments(data: bytes) -> bool:

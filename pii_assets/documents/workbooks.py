@@ -92,13 +92,11 @@ def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
         sheets,
         name=name,
         close=close,
-        extras=lambda coverage: _xlsx_extras(data, reader.archive, coverage, name=name),
+        extras=lambda coverage: _xlsx_extras(data, coverage, name=name),
     )
 
 
-def _xlsx_extras(
-    data: bytes, archive: zipfile.ZipFile, coverage: Coverage, *, name: str
-) -> Iterator[PageContent]:
+def _xlsx_extras(data: bytes, coverage: Coverage, *, name: str) -> Iterator[PageContent]:
     """The workbook's document properties (area "metadata") and the constants and comments of
     its defined names (area "defined_name"), each word's `ref` the name."""
     from pii_assets.documents.office import package_extras
@@ -107,7 +105,9 @@ def _xlsx_extras(
     properties.record(coverage, name=name)
     yield from properties.units
     try:
-        names = [(ref, text) for _, ref, text in workbook_parts.defined_name_texts(archive)]
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            texts = list(workbook_parts.defined_name_texts(archive))
+        names = [(ref, text) for _, ref, text in texts]
     except Exception as exc:
         coverage.unreadable(
             "defined names",
@@ -138,7 +138,12 @@ def _open_xlsx_with_calamine(
         book.book()
     except Exception:
         raise damaged("xlsx", name, cause) from None
-    reader = SpreadsheetReader(lambda: book.sheets(lambda _: ()), name=name, close=book.close)
+    reader = SpreadsheetReader(
+        lambda: book.sheets(lambda _: ()),
+        name=name,
+        close=book.close,
+        extras=lambda coverage: _xlsx_extras(data, coverage, name=name),
+    )
     if _has_sheet_texts(data):
         reader.coverage.unreadable(
             "headers, footers, validations",
@@ -384,7 +389,16 @@ def _open_ods(data: bytes, *, name: str) -> SpreadsheetReader:
             annotations = ods_annotations(data)
         return annotations.get(sheet_name, [])
 
-    return SpreadsheetReader(lambda: book.sheets(comments), name=name, close=book.close)
+    def properties(coverage: Coverage) -> Iterator[PageContent]:
+        from pii_assets.documents.office import package_extras
+
+        extras = package_extras(data, kind="ods")
+        extras.record(coverage, name=name)
+        yield from extras.units
+
+    return SpreadsheetReader(
+        lambda: book.sheets(comments), name=name, close=book.close, extras=properties
+    )
 
 
 _ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"

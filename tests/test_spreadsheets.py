@@ -133,7 +133,7 @@ def test_openpyxl_workbook_without_column_widths_gives_every_value_with_its_cell
             assert values[value] == (types[c], cell, HEADER[c], "cell"), value
     assert len(result.entities) == 8
     assert all(e.page is None and e.source == "cells" for e in result.entities)
-    assert result.coverage.parts == {"cells": 12, "sheets": 1}
+    assert result.coverage.parts == {"cells": 12, "sheets": 1, "metadata": 1}  # creator: openpyxl
 
 
 def test_hidden_sheet_and_cell_comment_are_read() -> None:

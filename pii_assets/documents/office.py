@@ -3,7 +3,9 @@
 Word (docx, with its extra parts in `word`), legacy Word (doc), RTF, OpenDocument text (odt),
 PowerPoint (ppt, pptx) and OpenDocument presentations (odp) are rendered with LibreOffice headless
 so that they end up with page images and text positions. Spreadsheets are not rendered: they are
-read from their cells (`spreadsheets`), where no column width clips a value.
+read from their cells (`spreadsheets`), where no column width clips a value. What the rendering
+leaves out of the zip packages (pptx, odt, odp) is read from the package (`ooxml_parts`): their
+document properties and a presentation's speaker notes.
 
 Each conversion runs in a fresh temporary directory that also holds its own
 LibreOffice profile (so conversions never share or corrupt a user profile and can run side by

@@ -8,7 +8,11 @@ of their own:
 
 - comments (§17.13.4, the comments part): area "comment";
 - text deleted under tracked changes (§17.13.5.14 `w:del`, §17.13.5.22 `w:moveFrom`), in the
-  body, headers, footers, notes and comments: area "tracked_change".
+  body, headers, footers, notes and comments: area "tracked_change";
+- text formatted hidden (§17.3.2.41 `w:vanish`, on the run or through its character or
+  paragraph style), which LibreOffice does not print, in the body, headers, footers and notes:
+  area "hidden_text";
+- the document properties (`ooxml_parts`): area "metadata".
 
 LibreOffice prints deleted text struck through where a document shows its changes; so that it is
 read once, as a tracked change, the document is rendered in its final view (the settings part's

@@ -21,7 +21,7 @@ from pii_assets.documents.office import soffice_path
 from pii_assets.documents.workbook_parts import header_footer_text, string_constants
 from pii_assets.extraction import OfflineExtractor, extract_document
 from pii_assets.models import DocumentResult
-from tests.office_samples import word_document
+from tests.office_samples import _text_box, word_document
 
 _CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 _REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -125,7 +125,11 @@ def hidden_word_document() -> bytes:
         '<w:p><w:r><w:rPr><w:rStyle w:val="Secret"/><w:vanish w:val="0"/></w:rPr>'
         '<w:t xml:space="preserve">Printed phone 212-555-0187</w:t></w:r></w:p>'
     )
-    document = document.replace("<w:body>", "<w:body>" + hidden)
+    # A text box (DrawingML, with its VML copy in `mc:Fallback`) holding a hidden run.
+    box = _text_box("Box SSN 412-73-5586").replace(
+        '<w:r><w:t xml:space="preserve">Box', '<w:r><w:rPr><w:vanish/></w:rPr><w:t>Box'
+    )
+    document = document.replace("<w:body>", "<w:body>" + hidden + box)
     styles = (
         f'<w:styles xmlns:w="{_W}"><w:style w:type="character" w:styleId="Base">'
         '<w:name w:val="Base"/><w:rPr><w:vanish/></w:rPr></w:style>'
@@ -158,12 +162,13 @@ def test_word_hidden_text_and_document_properties_are_read_once() -> None:
     where = found(result)
     assert where["236-47-9081"] == [("US_SSN", "hidden_text", None)]
     assert where["tobias.wren@fallowfield.example"] == [("EMAIL_ADDRESS", "hidden_text", None)]
+    assert where["412-73-5586"] == [("US_SSN", "hidden_text", None)]  # once, in its text box
     # Shown through its own properties: printed, on the page, not hidden text.
     assert where["212-555-0187"] == [("PHONE_NUMBER", "page", 1)]
     for value, entity_type in PROPERTY_VALUES.items():
         assert where[value] == [(entity_type, "metadata", None)], value
     parts = result.coverage.parts
-    assert parts["hidden_text"] == 2
+    assert parts["hidden_text"] == 3
     # Title, author, keywords, comments, last modified by; company, manager; one custom.
     assert parts["metadata"] == 8
     assert "Microsoft" not in " ".join(e.text for e in result.entities)

@@ -175,14 +175,15 @@ def _vanish(properties: Element) -> bool | None:
 def _hidden_texts(root: Element, hidden_styles: frozenset[str]) -> Iterator[str]:
     """The text of each paragraph's hidden runs (`w:r` whose properties, character style or
     paragraph style hide it), consecutive hidden runs joined; deleted text is not here (it is
-    `w:delText`, read as a tracked change)."""
-    for paragraph in root.iter(f"{_W}p"):
+    `w:delText`, read as a tracked change). A text box's paragraphs are their own; its copy in
+    a markup-compatibility fallback (`mc:Fallback`, ECMA-376 Part 3 §10.2.1) is not read twice."""
+    for paragraph in _outside_fallbacks(root, f"{_W}p"):
         paragraph_style = paragraph.find(f"{_W}pPr/{_W}pStyle")
         paragraph_hidden = (
             paragraph_style is not None and paragraph_style.get(f"{_W}val") in hidden_styles
         )
         pieces: list[str] = []
-        for run in paragraph.iter(f"{_W}r"):
+        for run in _outside_fallbacks(paragraph, f"{_W}r", stop=f"{_W}p"):
             if _run_hidden(run, paragraph_hidden, hidden_styles):
                 pieces.append(_run_text(run))
             elif pieces:
@@ -190,6 +191,20 @@ def _hidden_texts(root: Element, hidden_styles: frozenset[str]) -> Iterator[str]
         for line in "".join(pieces).split("\n"):
             if line.strip():
                 yield line
+
+
+_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _outside_fallbacks(element: Element, tag: str, *, stop: str | None = None) -> Iterator[Element]:
+    """The descendants of `element` with `tag`, in document order, not inside an `mc:Fallback`
+    nor inside a nested `stop` element (a text box's paragraph inside a paragraph's run)."""
+    for child in element:
+        if child.tag in (_FALLBACK, stop):
+            continue
+        if child.tag == tag:
+            yield child
+        yield from _outside_fallbacks(child, tag, stop=stop)
 
 
 def _run_hidden(run: Element, paragraph_hidden: bool, hidden_styles: frozenset[str]) -> bool:

@@ -127,7 +127,7 @@ def hidden_word_document() -> bytes:
     )
     # A text box (DrawingML, with its VML copy in `mc:Fallback`) holding a hidden run.
     box = _text_box("Box SSN 412-73-5586").replace(
-        '<w:r><w:t xml:space="preserve">Box', '<w:r><w:rPr><w:vanish/></w:rPr><w:t>Box'
+        '<w:r><w:t xml:space="preserve">Box', "<w:r><w:rPr><w:vanish/></w:rPr><w:t>Box"
     )
     document = document.replace("<w:body>", "<w:body>" + hidden + box)
     styles = (

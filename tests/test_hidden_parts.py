@@ -373,3 +373,31 @@ def test_zip_and_member_comments_are_read() -> None:
     assert where["f.bramble@hollowmere.example"] == [("EMAIL_ADDRESS", "metadata", None)]
     assert where["401-58-7723"] == [("US_SSN", "metadata", None)]
     assert result.coverage.parts["metadata"] == 2
+
+
+def test_ods_headers_footers_and_properties_are_read() -> None:
+    """The workbook saved by LibreOffice as ODS: its header in styles.xml, its properties in
+    meta.xml (LibreOffice keeps the header, not the even-page footer)."""
+    if soffice_path() is None:
+        pytest.skip("LibreOffice is not installed")
+    result = extract(convert(hidden_workbook(), "book.xlsx", "ods"), "book.ods")
+    where = found(result)
+    assert where["563-28-7719"] == [("US_SSN", "header_footer", None)]
+    assert where["odalys.k@zephyrine.example"] == [("EMAIL_ADDRESS", "metadata", None)]
+    assert where["Quillon Abernathy"] == [("PERSON", "cell", None)]
+
+
+def test_ordinary_ods_gives_only_its_cells() -> None:
+    """LibreOffice's default page style prints the sheet name and page number: nothing."""
+    if soffice_path() is None:
+        pytest.skip("LibreOffice is not installed")
+    book = openpyxl.Workbook()
+    book.active.append(["Name", "Email"])
+    book.active.append(["Quillon Abernathy", "q.aber@example.com"])
+    out = io.BytesIO()
+    book.save(out)
+    result = extract(convert(out.getvalue(), "plain.xlsx", "ods"), "plain.ods")
+    assert {(e.text, e.area) for e in result.entities} == {
+        ("Quillon Abernathy", "cell"),
+        ("q.aber@example.com", "cell"),
+    }

@@ -148,3 +148,37 @@ def defined_name_texts(archive: zipfile.ZipFile) -> Iterator[tuple[str, str | No
         for value in values:
             if value.strip():
                 yield "defined_name", name, f"{label}: {' '.join(value.split())}"
+
+
+_ODF_STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
+_ODF_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODF_HEADER_FOOTER = {
+    f"{_ODF_STYLE}header": "header",
+    f"{_ODF_STYLE}footer": "footer",
+    f"{_ODF_STYLE}header-left": "even page header",
+    f"{_ODF_STYLE}footer-left": "even page footer",
+    f"{_ODF_STYLE}header-first": "first page header",
+    f"{_ODF_STYLE}footer-first": "first page footer",
+}
+
+
+def ods_header_footer_texts(archive: zipfile.ZipFile) -> Iterator[tuple[str, str | None, str]]:
+    """(area "header_footer", None, "header: text") for the headers and footers of an ODS's
+    page styles (ODF 1.2 Part 1 §16.9 `style:master-page`, §16.10 header and footer), hidden ones
+    included; fields (page number, sheet name) read as the text LibreOffice stored for them.
+    Raises KeyError/ValueError or the parser's error when `styles.xml` cannot be read."""
+    if "styles.xml" not in archive.NameToInfo:
+        return
+    for page in parse(archive, "styles.xml").iter(f"{_ODF_STYLE}master-page"):
+        for element in page:
+            label = _ODF_HEADER_FOOTER.get(element.tag)
+            if label is None:
+                continue
+            lines = [
+                " ".join("".join(p.itertext()).split())
+                for p in element.iter()
+                if p.tag in (f"{_ODF_TEXT}p", f"{_ODF_TEXT}h")
+            ]
+            text = "\n".join(line for line in lines if line)
+            if text:
+                yield "header_footer", None, f"{label}: {text}"

@@ -116,16 +116,21 @@ def _xlsx_extras(data: bytes, coverage: Coverage, *, name: str) -> Iterator[Page
         )
         return
     coverage.read("defined_names", len(names))
-    for start in range(0, len(names), COMMENTS_PER_UNIT):
-        words, width, height = text_lines(names[start : start + COMMENTS_PER_UNIT])
+    yield from _text_units(names, area="defined_name")
+
+
+def _text_units(items: list[tuple[str | None, str]], *, area: str) -> Iterator[PageContent]:
+    """(ref, text) items as units of `area`, numbered by the reader."""
+    for start in range(0, len(items), COMMENTS_PER_UNIT):
+        words, width, height = text_lines(items[start : start + COMMENTS_PER_UNIT])
         yield PageContent(
-            number=0,  # numbered by the reader
+            number=0,
             words=words,
             source="plain",
             width=width,
             height=height,
             paged=False,
-            area="defined_name",
+            area=area,
         )
 
 
@@ -395,6 +400,21 @@ def _open_ods(data: bytes, *, name: str) -> SpreadsheetReader:
         extras = package_extras(data, kind="ods")
         extras.record(coverage, name=name)
         yield from extras.units
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                texts = [
+                    (ref, text) for _, ref, text in workbook_parts.ods_header_footer_texts(archive)
+                ]
+        except Exception as exc:
+            coverage.unreadable(
+                "headers, footers",
+                ErrorClass.CORRUPT,
+                f"{name}: the spreadsheet's headers and footers cannot be read "
+                f"({type(exc).__name__})",
+            )
+            return
+        coverage.read("headers_footers", len(texts))
+        yield from _text_units(texts, area="header_footer")
 
     return SpreadsheetReader(
         lambda: book.sheets(comments), name=name, close=book.close, extras=properties

@@ -148,8 +148,6 @@ AREAS: tuple[str, ...] = (
     "annotation",  # a PDF annotation's contents (sticky note, free text, pop-up, markup)
     "form_field",  # a form field's value (AcroForm widget)
     "xfa",  # the data packet of an XFA form
-    "metadata",  # a document's properties (a PDF's document information dictionary and XMP)
-    "hidden_text",  # text a PDF page draws but does not show (outside its crop box, layer off)
     "comment",  # a Word comment or a spreadsheet cell's comment/note
     "tracked_change",  # text deleted under tracked changes (inserted text is on the page)
     "cell",  # a spreadsheet cell
@@ -157,6 +155,16 @@ AREAS: tuple[str, ...] = (
     "json",  # a JSON / JSON Lines value
     "email_header",  # From/To/Cc/Subject... of an e-mail
     "email_body",  # an e-mail's text or HTML body
+    # Document properties: a PDF's document information dictionary and XMP, an Office package's
+    # properties (author, title, comments...); an archive's comments.
+    "metadata",
+    "speaker_notes",  # a slide's speaker notes (page: the slide)
+    # Text not shown: a PDF page's outside its crop box or in a layer switched off (page and box
+    # on that page); Word text formatted hidden (w:vanish).
+    "hidden_text",
+    "header_footer",  # a spreadsheet sheet's print header or footer
+    "defined_name",  # a spreadsheet's defined name (a named constant or formula)
+    "data_validation",  # a spreadsheet's data validation (its list, prompt and error message)
 )
 
 
@@ -226,7 +234,6 @@ PART_KINDS: tuple[str, ...] = (
     "annotations",
     "form_fields",
     "xfa_forms",
-    "metadata",
     "attachments",
     "members",
     "sheets",
@@ -239,6 +246,11 @@ PART_KINDS: tuple[str, ...] = (
     "json_values",
     "email_headers",
     "email_bodies",
+    "metadata",
+    "speaker_notes",
+    "hidden_text",
+    "defined_names",
+    "data_validations",
 )
 
 

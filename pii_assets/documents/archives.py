@@ -1,6 +1,8 @@
 """Archives: zip, tar and gzip (a .tar.gz is one archive). Every member is a part of the archive
 ("member:<path>"), read through `children` like any embedded document, nested archives included.
 
+The zip's own comment and its members' comments are read as one unit of area "metadata".
+
 Against archive bombs (`DocumentLimits`): members nest at most `max_depth` levels, at most
 `max_members` of one archive are read (the rest are recorded as unread), one member may hold at
 most `max_part_bytes`, and all members together at most `max_expansion_ratio` times the
@@ -28,6 +30,7 @@ from pii_assets.documents.base import DocumentLimits, PageContent
 from pii_assets.documents.children import Child, read_children
 from pii_assets.documents.sniff import sniff_format
 from pii_assets.documents.virtual import UnitsReader
+from pii_assets.documents.virtual_page import text_lines
 from pii_assets.models import Coverage, DocumentError, ErrorClass
 
 _CHUNK = 1 << 20  # bytes decompressed per read
@@ -37,6 +40,7 @@ _DIRECTORY_FACTOR = 10
 _EOCD = b"PK\x05\x06"  # end of central directory record (APPNOTE.TXT §4.3.16)
 _ZIP64_LOCATOR = b"PK\x06\x07"  # §4.3.15
 _ZIP_ENCRYPTED = 0x1  # general purpose bit 0 (§4.4.4)
+_ZIP_UTF8 = 0x800  # general purpose bit 11: names and comments are UTF-8
 
 
 def open_archive(
@@ -58,6 +62,7 @@ def open_archive(
 
         def zip_units(coverage: Coverage) -> Iterator[PageContent]:
             with archive:
+                yield from _zip_comments(archive, coverage)
                 children = [
                     _zip_member(archive, info, name=name, passwords=passwords, budget=budget)
                     for info in archive.infolist()
@@ -159,6 +164,41 @@ def _open_zip(data: bytes, *, name: str, limits: DocumentLimits) -> zipfile.ZipF
         raise DocumentError(
             ErrorClass.CORRUPT, f"{name}: zip directory is damaged or truncated"
         ) from exc
+
+
+def _zip_comments(archive: zipfile.ZipFile, coverage: Coverage) -> Iterator[PageContent]:
+    """The zip's comment and its members' comments (APPNOTE.TXT §4.3.16 .ZIP file comment,
+    §4.3.12 file comment) as one unit of area "metadata"; a member's comment's words carry the
+    member's label as `ref`."""
+    texts: list[tuple[str | None, str]] = []
+    if archive.comment.strip():
+        texts.append((None, "archive comment: " + _zip_text(archive.comment, utf8=False)))
+    for info in archive.infolist():
+        if info.comment.strip():
+            text = _zip_text(info.comment, utf8=bool(info.flag_bits & _ZIP_UTF8))
+            texts.append((f"member:{info.filename}", "member comment: " + text))
+    if not texts:
+        return
+    coverage.read("metadata", len(texts))
+    words, width, height = text_lines(texts)
+    yield PageContent(
+        number=0,
+        words=words,
+        source="plain",
+        width=width,
+        height=height,
+        paged=False,
+        area="metadata",
+    )
+
+
+def _zip_text(raw: bytes, *, utf8: bool) -> str:
+    """A comment's text: UTF-8 where flagged (APPNOTE.TXT appendix D) or where it decodes as
+    UTF-8 (the archive comment has no flag), else IBM code page 437."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8" if utf8 else "cp437", errors="replace")
 
 
 def _zip_entry_count(data: bytes) -> int | None:

@@ -6,9 +6,13 @@ still gives its text), never fetches anything and never expands entities declare
 an XML entity bomb ("billion laughs") is inert text here.
 
 - HTML: text flows into rows as a browser lays it out: block elements (p, div, br, li, tr, h1...)
-  start a new row, table cells are separated by a column gap; script and style contents and
-  comments are not text. The `alt`, `title`, `value` and `content` attributes, which browsers
-  show or submit, are read as rows "attribute: value".
+  start a new row, table cells are separated by a column gap; script and style contents are not
+  text. Attributes that carry text are read as rows "attribute: value": `alt`, `title`, `value`,
+  `placeholder`, `label`, `aria-label` and `content` (browsers show or submit them), every
+  `data-*` attribute (a page's data for its scripts: "data customer email: ..."), and a
+  `mailto:` or `tel:` link's address ("email: ...", "phone: ...").
+- Comments (`<!-- ... -->`, HTML and XML) are read as rows "comment: text": markup comments
+  are where debugging output and notes end up.
 - XML: each text run is a row labelled with its element ("full name: Maria Gonzalez" for
   `<full_name>`), each attribute a row "attribute: value" (namespace declarations aside): XML
   data files keep their values in both.
@@ -37,7 +41,11 @@ _BLOCKS = frozenset(
 )
 _CELLS = frozenset({"td", "th"})
 _CELL_GAP = 4  # columns between table cells: wider than `COLUMN_GAP`, so a column break
-_HTML_ATTRIBUTES = frozenset({"alt", "title", "value", "content"})
+_HTML_ATTRIBUTES = frozenset(
+    {"alt", "title", "value", "content", "placeholder", "label", "aria-label"}
+)
+# Link schemes whose address is a value (RFC 6068 mailto, RFC 3966 tel), and their row labels.
+_LINK_SCHEMES = {"mailto:": "email", "tel:": "phone", "sms:": "phone"}
 # html.parser lowercases names; XML names keep their case ("dateOfBirth") from the raw tag.
 _RAW_NAME = re.compile(r"<\s*([^\s/>]+)")
 _RAW_ATTRIBUTE = re.compile(r"""\s([^\s=/>"']+)\s*=""")
@@ -61,6 +69,14 @@ def rows(stream: io.TextIOBase, *, xml: bool, name: str) -> Iterator[Row]:
     # Lines after the last text (closing tags, blank lines) are read too.
     if parser.lines_total > parser.lines_counted:
         yield Row(items=parser.lines_total - parser.lines_counted)
+
+
+def _link_address(attribute: str, value: str) -> tuple[str, str]:
+    """("email", "a@b.test") for href="mailto:a@b.test"; ("", "") for any other link."""
+    for scheme, name in _LINK_SCHEMES.items():
+        if value[: len(scheme)].lower() == scheme:
+            return name, value[len(scheme) :]
+    return "", ""
 
 
 def label(name: str) -> str:
@@ -139,7 +155,11 @@ class _TextParser(HTMLParser):
                 self.end_row()
             if tag in _CELLS:
                 self._gap = _CELL_GAP
-            wanted = [(k, v) for k, v in attrs if v and k in _HTML_ATTRIBUTES]
+            wanted = [
+                (k, v) for k, v in attrs if v and (k in _HTML_ATTRIBUTES or k.startswith("data-"))
+            ]
+            wanted.extend(_link_address(k, v) for k, v in attrs if k == "href" and v)
+            wanted = [(k, v) for k, v in wanted if k]
             if tag == "meta":  # <meta name="author" content="...">: the name labels the content
                 names = dict(attrs)
                 meta = names.get("name") or names.get("property") or names.get("itemprop")
@@ -176,6 +196,17 @@ class _TextParser(HTMLParser):
         self._add(data, line=line, raw_start=raw_start)
         if self._xml:
             self.end_row()
+
+    def handle_comment(self, data: str) -> None:
+        """A comment as a row of its own, "comment: text"; the text starts 4 characters after
+        the "<" of "<!--"."""
+        if self._skipping or not data.strip():
+            return
+        line, _ = self.getpos()
+        self.end_row()
+        self._row.add_text("comment:", line=line)
+        self._add(data, line=line, raw_start=self._at + 4)
+        self.end_row()
 
     def parse_marked_section(self, i: int, report: int = 1) -> int:
         """`<![keyword[...]]>` with a keyword html.parser does not know is skipped as markup

@@ -3,7 +3,9 @@
 Word (docx, with its extra parts in `word`), legacy Word (doc), RTF, OpenDocument text (odt),
 PowerPoint (ppt, pptx) and OpenDocument presentations (odp) are rendered with LibreOffice headless
 so that they end up with page images and text positions. Spreadsheets are not rendered: they are
-read from their cells (`spreadsheets`), where no column width clips a value.
+read from their cells (`spreadsheets`), where no column width clips a value. What the rendering
+leaves out of the zip packages (pptx, odt, odp) is read from the package (`ooxml_parts`): their
+document properties and a presentation's speaker notes.
 
 Each conversion runs in a fresh temporary directory that also holds its own
 LibreOffice profile (so conversions never share or corrupt a user profile and can run side by
@@ -25,12 +27,14 @@ import subprocess
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from pii_assets.documents.base import DocumentLimits, ToolError
-from pii_assets.documents.paged import MupdfReader
-from pii_assets.models import DocumentError, ErrorClass
+from pii_assets.documents import ooxml_parts
+from pii_assets.documents.base import DocumentLimits, DocumentReader, PageContent, ToolError
+from pii_assets.documents.ooxml_parts import PagesAndUnits
+from pii_assets.models import Coverage, DocumentError, ErrorClass
 from pii_assets.mupdf_gate import MUPDF_GATE
 
 # LibreOffice import filters (their names in LibreOffice's filter configuration,
@@ -146,9 +150,10 @@ def convert_to_pdf(data: bytes, *, kind: str, name: str, timeout_s: float) -> by
 
 def open_rendered(
     data: bytes, *, kind: str, name: str, passwords: Sequence[str], limits: DocumentLimits
-) -> MupdfReader:
+) -> DocumentReader:
     """A reader over the document as LibreOffice renders it to PDF (doc, rtf, odt, ppt, pptx,
-    odp); raises DocumentError (damaged, timed out, encrypted) or ToolError."""
+    odp), then, for the zip packages (pptx, odt, odp), their document properties and speaker
+    notes (`ooxml_parts`); raises DocumentError (damaged, timed out, encrypted) or ToolError."""
     from pii_assets.documents.pdf import open_pdf
 
     if kind in ("odt", "odp") and odf_encrypted(data):
@@ -156,8 +161,72 @@ def open_rendered(
             ErrorClass.ENCRYPTED_NO_PASSWORD,
             f"{name}: {_LABELS[kind]} is encrypted; ODF encryption is not supported",
         )
+    extras = package_extras(data, kind=kind) if kind in _PACKAGES else None
     pdf = convert_to_pdf(data, kind=kind, name=name, timeout_s=limits.conversion_timeout_s)
-    return open_pdf(pdf, name=name, passwords=(), limits=limits)
+    if extras is None:
+        return open_pdf(pdf, name=name, passwords=(), limits=limits)
+    # The PDF's information dictionary and XMP are LibreOffice's copy of the properties read
+    # from the package: dropped, so that each value is read once.
+    reader = open_pdf(without_metadata(pdf), name=name, passwords=(), limits=limits)
+    extras.record(reader.coverage, name=name)
+    return PagesAndUnits(reader, extras.units)
+
+
+_PACKAGES = ("pptx", "odt", "odp")
+
+
+@dataclass
+class PackageExtras:
+    """Units read from an Office package besides its rendered pages, and what could not be read."""
+
+    units: list[PageContent] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)  # PART_KINDS -> count read
+    unread: list[tuple[str, str]] = field(default_factory=list)  # (part, message w/o name)
+
+    def record(self, coverage: Coverage, *, name: str) -> None:
+        """Counts what was read in `coverage` and records the unread parts (CORRUPT)."""
+        for kind, count in self.counts.items():
+            coverage.read(kind, count)
+        for part, message in self.unread:
+            coverage.unreadable(part, ErrorClass.CORRUPT, f"{name}: {message}")
+
+
+def package_extras(data: bytes, *, kind: str) -> PackageExtras:
+    """The document properties of an OOXML or ODF package (`kind` docx, pptx, xlsx, odt, odp,
+    ods) as one "metadata" unit, and a presentation's speaker notes, one paged unit per slide
+    that has notes (area "speaker_notes"). A package that is not a readable zip gives nothing
+    here: its own reader reports it."""
+    extras = PackageExtras()
+    try:
+        package = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return extras
+    with package:
+        found = ooxml_parts.properties(package, kind=kind)
+        extras.unread.extend(found.unread)
+        extras.units.extend(ooxml_parts.text_units(found.texts, area="metadata"))
+        extras.counts["metadata"] = len(found.texts)
+        if kind in ("pptx", "odp"):
+            read = ooxml_parts.speaker_notes if kind == "pptx" else ooxml_parts.odp_speaker_notes
+            notes, unread = read(package)
+            extras.unread.extend(unread)
+            for slide, text in notes:
+                extras.units.extend(
+                    ooxml_parts.text_units([text], area="speaker_notes", number=slide, paged=True)
+                )
+            extras.counts["speaker_notes"] = len(notes)
+    return extras
+
+
+def without_metadata(pdf: bytes) -> bytes:
+    """The PDF without its document information dictionary and XMP metadata stream."""
+    import pymupdf
+
+    with pymupdf.open(stream=pdf, filetype="pdf") as document:
+        document.set_metadata({})
+        document.del_xml_metadata()
+        document.xref_set_key(-1, "Info", "null")
+        return document.tobytes()
 
 
 def odf_encrypted(data: bytes) -> bool:

@@ -42,6 +42,11 @@ COMMENTS_PER_UNIT = 50
 # Character widths between two cells: more than `recognition.layout.COLUMN_GAP` (2.5), so the
 # cells read as separate columns (a tab), never as one run of words.
 COLUMN_GAP_CHARS = 4
+# Coverage part kind of each area of a sheet's texts outside its cells.
+TEXT_AREA_KINDS = {
+    "header_footer": "headers_footers",
+    "data_validation": "data_validations",
+}
 # Rows looked at for the header row, and the longest text a header cell may have.
 _HEADER_SEARCH_ROWS = 5
 _MAX_HEADER_CHARS = 64
@@ -76,6 +81,9 @@ class Sheet:
     hidden: bool
     rows: Iterable[list[Cell]]
     comments: Callable[[], Iterable[tuple[int, int, str]]] = field(default=lambda: ())
+    # Text the sheet holds outside its cells, as (area, reference, text): its print headers and
+    # footers, its data validations (`workbook_parts`); read after the comments.
+    texts: Callable[[], Iterable[tuple[str, str | None, str]]] = field(default=lambda: ())
 
 
 def column_letters(column: int) -> str:
@@ -111,8 +119,10 @@ class SpreadsheetReader:
         *,
         name: str,
         close: Callable[[], None] = lambda: None,
+        extras: Callable[[Coverage], Iterable[PageContent]] | None = None,
     ) -> None:
         self._sheets = sheets
+        self._extras = extras
         self._name = name
         self._close = close
         self.page_count = 0
@@ -147,6 +157,33 @@ class SpreadsheetReader:
                 self.coverage.read("sheets")
                 if sheet.hidden:
                     self.coverage.read("hidden_sheets")
+            yield from self._text_units(sheet, label=label, where=where)
+        if self._extras is not None:
+            # The workbook's own texts (document properties, defined names), numbered on.
+            for unit in self._extras(self.coverage):
+                self._units += 1
+                unit.number = self._units
+                yield unit
+
+    def _text_units(self, sheet: Sheet, *, label: str, where: str) -> Iterator[PageContent]:
+        """The sheet's headers, footers and data validations: a unit per area; when they cannot
+        be read, the part "<sheet label> headers, footers, validations" is unread."""
+        try:
+            texts = list(sheet.texts())
+        except Exception as exc:
+            self.coverage.unreadable(
+                f"{label} headers, footers, validations",
+                ErrorClass.CORRUPT,
+                f"{where}: its headers, footers and data validations cannot be read "
+                f"({type(exc).__name__})",
+            )
+            return
+        for area in dict.fromkeys(area for area, _, _ in texts):
+            items = [(ref, text) for a, ref, text in texts if a == area]
+            self.coverage.read(TEXT_AREA_KINDS[area], len(items))
+            for start in range(0, len(items), COMMENTS_PER_UNIT):
+                words, width, height = text_lines(items[start : start + COMMENTS_PER_UNIT])
+                yield self._unit(words, width, height, source="plain", area=area)
 
     def _unit(self, words: list[Word], width: float, height: float, **kwargs) -> PageContent:
         self._units += 1

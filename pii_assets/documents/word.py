@@ -8,7 +8,11 @@ of their own:
 
 - comments (§17.13.4, the comments part): area "comment";
 - text deleted under tracked changes (§17.13.5.14 `w:del`, §17.13.5.22 `w:moveFrom`), in the
-  body, headers, footers, notes and comments: area "tracked_change".
+  body, headers, footers, notes and comments: area "tracked_change";
+- text formatted hidden (§17.3.2.41 `w:vanish`, on the run or through its character or
+  paragraph style), which LibreOffice does not print, in the body, headers, footers and notes:
+  area "hidden_text";
+- the document properties (`ooxml_parts`): area "metadata".
 
 LibreOffice prints deleted text struck through where a document shows its changes; so that it is
 read once, as a tracked change, the document is rendered in its final view (the settings part's
@@ -21,16 +25,15 @@ import io
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from pii_assets.documents.base import DocumentLimits, PageContent
-from pii_assets.documents.office import convert_to_pdf
-from pii_assets.documents.paged import MupdfReader
-from pii_assets.documents.virtual_page import text_lines
+from pii_assets.documents.base import DocumentLimits
+from pii_assets.documents.office import convert_to_pdf, package_extras, without_metadata
+from pii_assets.documents.ooxml_parts import PagesAndUnits, parse, parts_by_type, text_units
 from pii_assets.models import DocumentError, ErrorClass
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 _WML = "application/vnd.openxmlformats-officedocument.wordprocessingml."
 # Content types of the parts that hold text (§15.2): the main part of a document, a template
 # or a macro-enabled one, headers, footers, footnotes, endnotes and comments.
@@ -44,44 +47,21 @@ _HEADER_FOOTER_TYPES = (f"{_WML}header+xml", f"{_WML}footer+xml")
 _NOTES_TYPES = (f"{_WML}footnotes+xml", f"{_WML}endnotes+xml")
 _COMMENTS_TYPE = f"{_WML}comments+xml"
 _SETTINGS_TYPE = f"{_WML}settings+xml"
+_STYLES_TYPE = f"{_WML}styles+xml"
 _SETTINGS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/settings"
-# Parts larger than this are not parsed for comments and deletions (a document's XML is a few
-# MB at most; a bigger part is a bomb, recorded as unread).
-_MAX_PART_BYTES = 64 * 1024 * 1024
-# Texts per comment or tracked-change unit.
-_TEXTS_PER_UNIT = 50
-
-
-class WordReader:
-    """A `DocumentReader`: the rendered pages, then the comment and deleted-text units."""
-
-    def __init__(self, pages: MupdfReader, extras: list[PageContent]) -> None:
-        self._pages = pages
-        self._extras = extras
-        self.page_count = pages.page_count
-        self.truncated = pages.truncated
-        self.coverage = pages.coverage
-
-    def pages(self) -> Iterator[PageContent]:
-        yield from self._pages.pages()
-        for offset, unit in enumerate(self._extras, start=1):
-            unit.number = self.page_count + offset
-            yield unit
-
-    def close(self) -> None:
-        self._pages.close()
 
 
 def open_word(
     data: bytes, *, kind: str, name: str, passwords: Sequence[str], limits: DocumentLimits
-) -> WordReader:
-    """A reader over the Word document's pages, comments and deleted text; raises DocumentError
-    (damaged, conversion failed or timed out) or ToolError (no LibreOffice)."""
+) -> PagesAndUnits:
+    """A reader over the Word document's pages, comments, deleted and hidden text and document
+    properties; raises DocumentError (damaged, conversion failed or timed out) or ToolError (no
+    LibreOffice)."""
     from pii_assets.documents.pdf import open_pdf
 
     try:
         package = zipfile.ZipFile(io.BytesIO(data))
-        parts = _parts_by_type(package)
+        parts = parts_by_type(package)
     except DocumentError:
         raise
     except Exception:
@@ -89,81 +69,164 @@ def open_word(
             ErrorClass.CORRUPT, f"{name}: Word document (zip) is damaged and cannot be read"
         ) from None
     with package:
-        comments, deletions, unread = _extras(package, parts, name=name)
-        rendered = _final_view(package, parts) if deletions else data
+        texts = _extras(package, parts, name=name)
+        rendered = _final_view(package, parts) if texts.deletions else data
         header_footer_parts = sum(len(parts.get(t, [])) for t in _HEADER_FOOTER_TYPES)
+    properties = package_extras(data, kind="docx")
     pdf = convert_to_pdf(rendered, kind="docx", name=name, timeout_s=limits.conversion_timeout_s)
-    reader = open_pdf(pdf, name=name, passwords=(), limits=limits)
+    # LibreOffice copies the properties into the PDF's metadata: read once, from the package.
+    reader = open_pdf(without_metadata(pdf), name=name, passwords=(), limits=limits)
     coverage = reader.coverage
-    for part, message in unread:
+    for part, message in texts.unread:
         coverage.unreadable(part, ErrorClass.CORRUPT, message)
     coverage.read("headers_footers", header_footer_parts)
-    coverage.read("comments", len(comments))
-    coverage.read("tracked_changes", len(deletions))
+    coverage.read("comments", len(texts.comments))
+    coverage.read("tracked_changes", len(texts.deletions))
+    coverage.read("hidden_text", len(texts.hidden))
+    properties.record(coverage, name=name)
     extras = [
-        *_units(comments, area="comment"),
-        *_units(deletions, area="tracked_change"),
+        *text_units(texts.comments, area="comment"),
+        *text_units(texts.deletions, area="tracked_change"),
+        *text_units(texts.hidden, area="hidden_text"),
+        *properties.units,
     ]
-    return WordReader(reader, extras)
+    return PagesAndUnits(reader, extras)
 
 
-def _units(texts: list[str], *, area: str) -> Iterator[PageContent]:
-    for start in range(0, len(texts), _TEXTS_PER_UNIT):
-        batch = texts[start : start + _TEXTS_PER_UNIT]
-        words, width, height = text_lines([(None, text) for text in batch])
-        yield PageContent(
-            number=0,  # numbered after the pages by `WordReader.pages`
-            words=words,
-            source="plain",
-            width=width,
-            height=height,
-            paged=False,
-            area=area,
-        )
+@dataclass
+class _Texts:
+    comments: list[str] = field(default_factory=list)
+    deletions: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)
+    unread: list[tuple[str, str]] = field(default_factory=list)  # (part, message)
 
 
-def _parse(package: zipfile.ZipFile, part: str) -> Element:
-    from defusedxml.ElementTree import fromstring
-
-    info = package.getinfo(part)
-    if info.file_size > _MAX_PART_BYTES:
-        raise ValueError("part too large")
-    return fromstring(package.read(info))
-
-
-def _parts_by_type(package: zipfile.ZipFile) -> dict[str, list[str]]:
-    """Part names (without the leading "/") by content type, from `[Content_Types].xml`."""
-    types = _parse(package, "[Content_Types].xml")
-    parts: dict[str, list[str]] = {}
-    for override in types.iter(f"{_CT}Override"):
-        name = (override.get("PartName") or "").lstrip("/")
-        parts.setdefault(override.get("ContentType") or "", []).append(name)
-    return parts
-
-
-def _extras(
-    package: zipfile.ZipFile, parts: dict[str, list[str]], *, name: str
-) -> tuple[list[str], list[str], list[tuple[str, str]]]:
-    """(comment texts, deleted texts, unread parts as (part, message)) of the package."""
-    comments: list[str] = []
-    deletions: list[str] = []
-    unread: list[tuple[str, str]] = []
+def _extras(package: zipfile.ZipFile, parts: dict[str, list[str]], *, name: str) -> _Texts:
+    """The comment, deleted and hidden texts of the package, and the parts that cannot be read."""
+    texts = _Texts()
+    hidden_styles = _hidden_styles(package, parts, texts.unread, name=name)
     text_types = (*_MAIN_TYPES, *_HEADER_FOOTER_TYPES, *_NOTES_TYPES, _COMMENTS_TYPE)
     for content_type in text_types:
         for part in parts.get(content_type, []):
             try:
-                root = _parse(package, part)
+                root = parse(package, part)
             except Exception as exc:
-                unread.append(
+                texts.unread.append(
                     (f"part:{part}", f"{name}: {part} cannot be read ({type(exc).__name__})")
                 )
                 continue
-            deletions.extend(_deleted_texts(root))
+            texts.deletions.extend(_deleted_texts(root))
             if content_type == _COMMENTS_TYPE:
-                comments.extend(
+                # Comments are read whole, their hidden runs included.
+                texts.comments.extend(
                     text for c in root.iter(f"{_W}comment") if (text := _paragraphs(c)).strip()
                 )
-    return comments, deletions, unread
+            else:
+                texts.hidden.extend(_hidden_texts(root, hidden_styles))
+    return texts
+
+
+def _hidden_styles(
+    package: zipfile.ZipFile,
+    parts: dict[str, list[str]],
+    unread: list[tuple[str, str]],
+    *,
+    name: str,
+) -> frozenset[str]:
+    """Ids of the styles whose run properties hide text (`w:vanish`, §17.3.2.41), directly or
+    through the styles they are based on (§17.7.4.3)."""
+    vanish: dict[str, bool] = {}
+    based_on: dict[str, str] = {}
+    for part in parts.get(_STYLES_TYPE, []):
+        try:
+            root = parse(package, part)
+        except Exception as exc:
+            unread.append((f"part:{part}", f"{name}: {part} cannot be read ({type(exc).__name__})"))
+            continue
+        for style in root.iter(f"{_W}style"):
+            style_id = style.get(f"{_W}styleId") or ""
+            properties = style.find(f"{_W}rPr")
+            flag = _vanish(properties) if properties is not None else None
+            if flag is not None:
+                vanish[style_id] = flag
+            parent = style.find(f"{_W}basedOn")
+            if parent is not None:
+                based_on[style_id] = parent.get(f"{_W}val") or ""
+    hidden = set()
+    for style_id in {*vanish, *based_on}:
+        current, seen = style_id, set()
+        while current and current not in vanish and current not in seen:
+            seen.add(current)
+            current = based_on.get(current, "")
+        if vanish.get(current):
+            hidden.add(style_id)
+    return frozenset(hidden)
+
+
+def _vanish(properties: Element) -> bool | None:
+    """Whether run properties hide the text: True, False (`w:val` "0"/"false"/"off", ST_OnOff
+    §17.17.4), or None when they say nothing."""
+    element = properties.find(f"{_W}vanish")
+    if element is None:
+        return None
+    return (element.get(f"{_W}val") or "true").lower() not in ("0", "false", "off")
+
+
+def _hidden_texts(root: Element, hidden_styles: frozenset[str]) -> Iterator[str]:
+    """The text of each paragraph's hidden runs (`w:r` whose properties, character style or
+    paragraph style hide it), consecutive hidden runs joined; deleted text is not here (it is
+    `w:delText`, read as a tracked change). A text box's paragraphs are their own; its copy in
+    a markup-compatibility fallback (`mc:Fallback`, ECMA-376 Part 3 §10.2.1) is not read twice."""
+    for paragraph in _outside_fallbacks(root, f"{_W}p"):
+        paragraph_style = paragraph.find(f"{_W}pPr/{_W}pStyle")
+        paragraph_hidden = (
+            paragraph_style is not None and paragraph_style.get(f"{_W}val") in hidden_styles
+        )
+        pieces: list[str] = []
+        for run in _outside_fallbacks(paragraph, f"{_W}r", stop=f"{_W}p"):
+            if _run_hidden(run, paragraph_hidden, hidden_styles):
+                pieces.append(_run_text(run))
+            elif pieces:
+                pieces.append("\n")
+        for line in "".join(pieces).split("\n"):
+            if line.strip():
+                yield line
+
+
+_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+
+
+def _outside_fallbacks(element: Element, tag: str, *, stop: str | None = None) -> Iterator[Element]:
+    """The descendants of `element` with `tag`, in document order, not inside an `mc:Fallback`
+    nor inside a nested `stop` element (a text box's paragraph inside a paragraph's run)."""
+    for child in element:
+        if child.tag in (_FALLBACK, stop):
+            continue
+        if child.tag == tag:
+            yield child
+        yield from _outside_fallbacks(child, tag, stop=stop)
+
+
+def _run_hidden(run: Element, paragraph_hidden: bool, hidden_styles: frozenset[str]) -> bool:
+    properties = run.find(f"{_W}rPr")
+    if properties is not None:
+        direct = _vanish(properties)
+        if direct is not None:
+            return direct
+        style = properties.find(f"{_W}rStyle")
+        if style is not None and style.get(f"{_W}val") in hidden_styles:
+            return True
+    return paragraph_hidden
+
+
+def _run_text(run: Element) -> str:
+    pieces = []
+    for node in run:
+        if node.tag == f"{_W}t" and node.text:
+            pieces.append(node.text)
+        elif node.tag in (f"{_W}tab", f"{_W}br", f"{_W}cr"):
+            pieces.append(" ")
+    return "".join(pieces)
 
 
 def _paragraphs(element: Element) -> str:

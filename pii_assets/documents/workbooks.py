@@ -13,9 +13,19 @@ import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
+from pii_assets.documents import workbook_parts
+from pii_assets.documents.base import PageContent
 from pii_assets.documents.cell_values import display_text
-from pii_assets.documents.spreadsheets import Cell, Sheet, SpreadsheetReader, damaged
-from pii_assets.models import DocumentError, ErrorClass
+from pii_assets.documents.spreadsheets import (
+    COMMENTS_PER_UNIT,
+    Cell,
+    Sheet,
+    SpreadsheetReader,
+    damaged,
+    sheet_prefix,
+)
+from pii_assets.documents.virtual_page import text_lines
+from pii_assets.models import Coverage, DocumentError, ErrorClass
 
 
 def open_workbook(
@@ -69,13 +79,59 @@ def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
                 hidden=hidden,
                 rows=_xlsx_rows(worksheet, fallback),
                 comments=lambda target=rel.target: _xlsx_comments(reader.archive, target),
+                texts=lambda target=rel.target, sheet=entry.name: workbook_parts.sheet_texts(
+                    reader.archive, target.lstrip("/"), sheet_prefix(sheet)
+                ),
             )
 
     def close() -> None:
         reader.archive.close()
         fallback.close()
 
-    return SpreadsheetReader(sheets, name=name, close=close)
+    return SpreadsheetReader(
+        sheets,
+        name=name,
+        close=close,
+        extras=lambda coverage: _xlsx_extras(data, coverage, name=name),
+    )
+
+
+def _xlsx_extras(data: bytes, coverage: Coverage, *, name: str) -> Iterator[PageContent]:
+    """The workbook's document properties (area "metadata") and the constants and comments of
+    its defined names (area "defined_name"), each word's `ref` the name."""
+    from pii_assets.documents.office import package_extras
+
+    properties = package_extras(data, kind="xlsx")
+    properties.record(coverage, name=name)
+    yield from properties.units
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            texts = list(workbook_parts.defined_name_texts(archive))
+        names = [(ref, text) for _, ref, text in texts]
+    except Exception as exc:
+        coverage.unreadable(
+            "defined names",
+            ErrorClass.CORRUPT,
+            f"{name}: the workbook's defined names cannot be read ({type(exc).__name__})",
+        )
+        return
+    coverage.read("defined_names", len(names))
+    yield from _text_units(names, area="defined_name")
+
+
+def _text_units(items: list[tuple[str | None, str]], *, area: str) -> Iterator[PageContent]:
+    """(ref, text) items as units of `area`, numbered by the reader."""
+    for start in range(0, len(items), COMMENTS_PER_UNIT):
+        words, width, height = text_lines(items[start : start + COMMENTS_PER_UNIT])
+        yield PageContent(
+            number=0,
+            words=words,
+            source="plain",
+            width=width,
+            height=height,
+            paged=False,
+            area=area,
+        )
 
 
 def _open_xlsx_with_calamine(
@@ -87,7 +143,19 @@ def _open_xlsx_with_calamine(
         book.book()
     except Exception:
         raise damaged("xlsx", name, cause) from None
-    reader = SpreadsheetReader(lambda: book.sheets(lambda _: ()), name=name, close=book.close)
+    reader = SpreadsheetReader(
+        lambda: book.sheets(lambda _: ()),
+        name=name,
+        close=book.close,
+        extras=lambda coverage: _xlsx_extras(data, coverage, name=name),
+    )
+    if _has_sheet_texts(data):
+        reader.coverage.unreadable(
+            "headers, footers, validations",
+            ErrorClass.CORRUPT,
+            f"{name}: the workbook's headers, footers and data validations cannot be read "
+            f"({type(cause).__name__}); its cells were read",
+        )
     if _has_comments(data):
         reader.coverage.unreadable(
             "comments",
@@ -96,6 +164,19 @@ def _open_xlsx_with_calamine(
             "its cells were read",
         )
     return reader
+
+
+def _has_sheet_texts(data: bytes) -> bool:
+    """Whether a worksheet part of the package holds a header/footer or a data validation."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            return any(
+                workbook_parts.mentions(package, part)
+                for part in package.namelist()
+                if part.lower().startswith("xl/worksheets/") and part.lower().endswith(".xml")
+            )
+    except (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError):
+        return True  # cannot tell: not claimed as read
 
 
 def _has_comments(data: bytes) -> bool:
@@ -313,7 +394,31 @@ def _open_ods(data: bytes, *, name: str) -> SpreadsheetReader:
             annotations = ods_annotations(data)
         return annotations.get(sheet_name, [])
 
-    return SpreadsheetReader(lambda: book.sheets(comments), name=name, close=book.close)
+    def properties(coverage: Coverage) -> Iterator[PageContent]:
+        from pii_assets.documents.office import package_extras
+
+        extras = package_extras(data, kind="ods")
+        extras.record(coverage, name=name)
+        yield from extras.units
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                texts = [
+                    (ref, text) for _, ref, text in workbook_parts.ods_header_footer_texts(archive)
+                ]
+        except Exception as exc:
+            coverage.unreadable(
+                "headers, footers",
+                ErrorClass.CORRUPT,
+                f"{name}: the spreadsheet's headers and footers cannot be read "
+                f"({type(exc).__name__})",
+            )
+            return
+        coverage.read("headers_footers", len(texts))
+        yield from _text_units(texts, area="header_footer")
+
+    return SpreadsheetReader(
+        lambda: book.sheets(comments), name=name, close=book.close, extras=properties
+    )
 
 
 _ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"

@@ -77,6 +77,9 @@ def values(found: list[Entity], entity_type: str) -> list[str]:
         (["Dear Tony Parent,"], "PERSON", "Tony Parent"),
         (["Dear Mr. Parent,"], "PERSON", "Parent"),
         (["Name: Reader, Ann"], "PERSON", "Reader, Ann"),
+        # Document properties as they are read ("label: value").
+        (["author: Odalys Kranstein"], "PERSON", "Odalys Kranstein"),
+        (["last modified by: Quillon Abernathy"], "PERSON", "Quillon Abernathy"),
     ],
 )
 def test_recognizes(lines: list[str], entity_type: str, expected: str) -> None:
@@ -117,6 +120,7 @@ def test_recognizes(lines: list[str], entity_type: str, expected: str) -> None:
         (["Dear Mr. President,"], "PERSON"),
         (["Chère Madame,"], "PERSON"),
         (["Contact name: Front Desk"], "PERSON"),
+        (["Author: Microsoft Office User"], "PERSON"),
         (["Order 1234567 shipped"], "PHONE_NUMBER"),
         (["SSN: 512-34-6789"], "PHONE_NUMBER"),  # digits that also read as a US number
         (["Invoice date: 2024-03-15"], "PHONE_NUMBER"),

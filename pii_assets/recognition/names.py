@@ -52,6 +52,8 @@ _LABELS = (
     r"|manager|supervisor|recipient|payee|sender|student|passenger|borrower|co-borrower"
     r"|referred by|referring (?:physician|provider|doctor)|ordered by|requested by|attending"
     r"|submitted by|reviewed by|verified by|provider|caregiver|dependent|contact"
+    # Authorship, also as documents' properties are read ("author: …", "last modified by: …").
+    r"|author|co-author|written by|edited by|created by|(?:last )?modified by|printed by"
     # German, French, Spanish, Italian, Dutch: name labels and account holders.
     r"|kunde|kundin|cliente|empfänger(?:in)?|destinataire|destinatario|klant|ontvanger"
     r"|vorname|nachname|familienname|geburtsname|kontoinhaber(?:in)?|ansprechpartner(?:in)?"

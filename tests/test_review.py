@@ -280,6 +280,18 @@ def test_a_label_of_an_unknown_entity_type_refuses_the_import(store) -> None:
     assert "'NOT_A_TYPE' (1)" in str(refused.value) and "Jo Ng" not in str(refused.value)
     listed = client.list_objects_v2(Bucket=store.bucket, Prefix=reviews_prefix(layout))
     assert listed["KeyCount"] == 0
+    # Every label of a region counts, and a labelled region of a kind the import cannot place
+    # (here hypertextlabels) is never dropped silently.
+    several = task(1, "PERSON")
+    several["annotations"][0]["result"][0]["value"]["labels"] = ["PERSON", "BADGE_NO"]
+    hypertext = task(2, "PERSON")
+    item = hypertext["annotations"][0]["result"][0]
+    item["type"], item["value"] = "hypertextlabels", {"hypertextlabels": ["PERSON"], "start": "/p"}
+    for tasks in ([several], [hypertext]):
+        with pytest.raises(UnknownEntityTypes):
+            import_reviews(client, layout, tasks)
+    listed = client.list_objects_v2(Bucket=store.bucket, Prefix=reviews_prefix(layout))
+    assert listed["KeyCount"] == 0
     assert import_reviews(client, layout, [task(1, "PERSON")]).pages_reviewed == 1
 
 

@@ -41,6 +41,9 @@ class ImportSummary:
     tasks_not_ours: int = 0  # not exported by this pipeline
     documents: list[str] = field(default_factory=list)  # partition keys reviewed
     labels: int = 0
+    # Labels the dataset cannot hold, by entity type / by result type: they refuse the import.
+    unknown_types: dict[str, int] = field(default_factory=dict)
+    unsupported_kinds: dict[str, int] = field(default_factory=dict)
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -82,13 +85,28 @@ def _annotation(task: dict[str, Any]) -> dict[str, Any] | None:
     )
 
 
-def _labels(annotation: dict[str, Any], predicted: set[str]) -> list[Label]:
+def _count(counts: dict[str, int], name: str) -> None:
+    counts[name] = counts.get(name, 0) + 1
+
+
+def _labels(
+    annotation: dict[str, Any], predicted: set[str], summary: ImportSummary
+) -> list[Label]:
     labels = []
     for item in annotation.get("result") or []:
-        kind, value = item.get("type"), item.get("value") or {}
+        kind, value = str(item.get("type")), item.get("value") or {}
         names = value.get(kind) or []
-        if kind not in (_RECTANGLE, _SPAN) or not names:
+        if kind not in (_RECTANGLE, _SPAN):
+            # A labelled region of another kind (hypertextlabels, polygonlabels…) cannot be
+            # placed on the exported page or text: never dropped silently.
+            if kind.endswith("labels") and names:
+                _count(summary.unsupported_kinds, kind)
             continue
+        if not names:
+            continue
+        for name in names:
+            if str(name) not in ENTITY_TYPES:
+                _count(summary.unknown_types, str(name))
         label_id = str(item.get("id") or "")
         common = {
             "label_id": label_id,
@@ -131,7 +149,7 @@ def reviews_from_export(
             summary.tasks_not_reviewed += 1
             continue
         machine = _machine(data)
-        labels = _labels(annotation, {ref.entity_id for ref in machine})
+        labels = _labels(annotation, {ref.entity_id for ref in machine}, summary)
         page = TEXT_PAGE if str(data["page"]) == TEXT_PAGE else str(int(data["page"]))
         version = (data["partition_key"], data["etag"])
         review = reviews.setdefault(
@@ -151,20 +169,11 @@ def reviews_from_export(
 
 
 class UnknownEntityTypes(ValueError):
-    """Labels of entity types the dataset does not have (a label added to the Label Studio
-    project's configuration, a typo): the import stores nothing. The message names the types and
-    how many labels carry each, never a value."""
-
-
-def unknown_entity_types(reviews: Iterable[DocumentReview]) -> dict[str, int]:
-    """Labels per entity type outside `models.ENTITY_TYPES`, in the reviews' pages."""
-    counts: dict[str, int] = {}
-    for review in reviews:
-        for page in review.pages.values():
-            for label in page.labels:
-                if label.entity_type not in ENTITY_TYPES:
-                    counts[label.entity_type] = counts.get(label.entity_type, 0) + 1
-    return dict(sorted(counts.items()))
+    """Labels the dataset cannot hold: of entity types it does not have (a label added to the
+    Label Studio project's configuration, a typo; every label of a region is checked), or
+    labelled regions of a kind the import cannot place (hypertextlabels…): the import stores
+    nothing. The message names the types or kinds and how many labels carry each, never a
+    value."""
 
 
 def import_reviews(
@@ -177,13 +186,24 @@ def import_reviews(
     entity types (`models.ENTITY_TYPES`)."""
     summary = ImportSummary()
     reviews = reviews_from_export(tasks, summary)
-    unknown = unknown_entity_types(reviews)
-    if unknown:
-        listed = ", ".join(f"{name[:40]!r} ({count})" for name, count in unknown.items())
+    problems = []
+    if summary.unknown_types:
+        listed = ", ".join(f"{n[:40]!r} ({c})" for n, c in sorted(summary.unknown_types.items()))
+        problems.append(
+            f"{sum(summary.unknown_types.values())} labels of entity types the dataset does not "
+            f"have: {listed}; the dataset's types are {', '.join(ENTITY_TYPES)}"
+        )
+    if summary.unsupported_kinds:
+        listed = ", ".join(f"{n[:40]} ({c})" for n, c in sorted(summary.unsupported_kinds.items()))
+        problems.append(
+            f"labelled regions of kinds the import cannot place: {listed} (only "
+            f"{_RECTANGLE} on page images and {_SPAN} on text)"
+        )
+    if problems:
         raise UnknownEntityTypes(
-            f"review import refused, nothing stored: {sum(unknown.values())} labels of entity "
-            f"types the dataset does not have: {listed}; the dataset's types are "
-            f"{', '.join(ENTITY_TYPES)} (fix the labels or the project's labeling configuration)"
+            "review import refused, nothing stored: "
+            + "; ".join(problems)
+            + " (fix the labels or the project's labeling configuration)"
         )
     for review in reviews:
         save_review(client, layout, review)

@@ -577,8 +577,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--stale", action="store_true", help="partitions extracted by another code version"
     )
-    which.add_argument("--partition", nargs="+", default=[], help="partition keys")
-    which.add_argument("--object", nargs="+", default=[], help="S3 object keys")
+    which.add_argument("--partition", nargs="+", action="extend", default=[], help="partition keys")
+    which.add_argument("--object", nargs="+", action="extend", default=[], help="S3 object keys")
     p.add_argument("--dry-run", action="store_true", help="only list what would be reprocessed")
     p.add_argument("--no-publish", action="store_true")
     p.add_argument("--json", action="store_true")

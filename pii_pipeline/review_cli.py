@@ -215,8 +215,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="review_command", required=True)
     p = commands.add_parser("export", help="write Label Studio tasks for a dataset version")
     p.add_argument("--version", help="dataset version (default: the latest)")
-    p.add_argument("--document", nargs="+", help="only these documents (S3 object keys)")
-    p.add_argument("--entity-type", nargs="+", help="only pages with an entity of these types")
+    p.add_argument(
+        "--document", nargs="+", action="extend", help="only these documents (S3 object keys)"
+    )
+    p.add_argument(
+        "--entity-type", nargs="+", action="extend", help="only pages with an entity of these types"
+    )
     p.add_argument(
         "--confidence-below", type=float, help="only pages with an entity below this confidence"
     )
@@ -238,8 +242,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("redact", help="write redacted copies of documents, then publish")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every registered document")
-    which.add_argument("--partition", nargs="+", default=[], help="partition keys")
-    which.add_argument("--object", nargs="+", default=[], help="S3 object keys")
+    which.add_argument("--partition", nargs="+", action="extend", default=[], help="partition keys")
+    which.add_argument("--object", nargs="+", action="extend", default=[], help="S3 object keys")
     p.add_argument("--no-publish", action="store_true")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_redact)

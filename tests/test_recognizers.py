@@ -75,6 +75,8 @@ def values(found: list[Entity], entity_type: str) -> list[str]:
         (["Sincerely,", "Hannah O'Neil", "Customer Relations"], "PERSON", "Hannah O'Neil"),
         # Role words that are surnames too stay names outside a role-only salutation.
         (["Dear Tony Parent,"], "PERSON", "Tony Parent"),
+        (["Dear Fleming,"], "PERSON", "Fleming"),
+        (["Hello Xing,"], "PERSON", "Xing"),
         (["Dear Mr. Parent,"], "PERSON", "Parent"),
         (["Name: Reader, Ann"], "PERSON", "Reader, Ann"),
         # Document properties as they are read ("label: value").
@@ -117,6 +119,9 @@ def test_recognizes(lines: list[str], entity_type: str, expected: str) -> None:
         (["Dear Shareholders,"], "PERSON"),
         (["Dear Editor,"], "PERSON"),
         (["Dear Front Desk,"], "PERSON"),
+        (["Dear Compliance,"], "PERSON"),
+        (["Dear Underwriting,"], "PERSON"),
+        (["Dear Trustees,"], "PERSON"),
         (["Dear Mr. President,"], "PERSON"),
         (["Chère Madame,"], "PERSON"),
         (["Contact name: Front Desk"], "PERSON"),

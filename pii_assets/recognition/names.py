@@ -173,6 +173,12 @@ _ROLE_ADDRESSEES = frozenset(
         *("applicant", "employee", "colleague", "member", "patient", "client", "customer"),
         *("mom", "mum", "dad", "everyone", "everybody", "sir", "gentlemen", "ladies", "madam"),
         *("madame", "monsieur", "mesdames", "messieurs", "kunde", "kundin", "cliente", "team"),
+        *("trustee", "ratepayer", "taxpayer", "constituent", "voter", "renter", "lessee"),
+        *("lessor", "employer", "contractor", "subcontractor", "claimant", "creditor"),
+        # Departments and functions ("Dear Compliance,", "Dear Legal,").
+        *("compliance", "legal", "treasury", "dispatch", "procurement", "security", "audit"),
+        *("facilities", "maintenance", "admin", "administration", "tax", "collections"),
+        *("underwriting", "recruiting", "housekeeping", "accounting", "marketing", "payroll"),
     )
     for form in (word, word + "s", word[:-1] + "ies" if word.endswith("y") else word)
 )
@@ -186,8 +192,12 @@ _OFFICES = frozenset(
 
 
 def _addressed_by_role(name: str, words: frozenset[str]) -> bool:
-    """Whether every word of `name` is one of `words` (a role, a group or an office)."""
+    """Whether every word of `name` is one of `words` (a role, a group or an office). With the
+    role words, a single word of nine letters or more ending in "-ing" names a function too
+    ("Dear Underwriting,", "Dear Engineering,"): few names are such a word alone after "Dear"."""
     parts = [p.strip(".").lower() for p in re.split(r"[ ,]+", name) if p]
+    if words is _ROLE_ADDRESSEES and len(parts) == 1 and len(parts[0]) >= 9:
+        return parts[0].endswith("ing") or parts[0] in words
     return bool(parts) and all(p in words for p in parts)
 
 

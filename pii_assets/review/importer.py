@@ -89,9 +89,7 @@ def _count(counts: dict[str, int], name: str) -> None:
     counts[name] = counts.get(name, 0) + 1
 
 
-def _labels(
-    annotation: dict[str, Any], predicted: set[str], summary: ImportSummary
-) -> list[Label]:
+def _labels(annotation: dict[str, Any], predicted: set[str], summary: ImportSummary) -> list[Label]:
     labels = []
     for item in annotation.get("result") or []:
         kind, value = str(item.get("type")), item.get("value") or {}

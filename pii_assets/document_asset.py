@@ -17,7 +17,7 @@ import dagster as dg
 
 from pii_assets.asset_names import DOCUMENT_ASSET_KEY
 from pii_assets.jobs import FAILED_DOCUMENTS_TAG
-from pii_assets.metadata import partition_metadata
+from pii_assets.metadata import dagster_message, partition_metadata
 from pii_assets.models import DocumentResult, Status
 from pii_assets.partitions import ONE_SHARD, DocumentShards
 from pii_assets.processing import ProcessingOptions, process_partitions
@@ -77,7 +77,7 @@ def failed_observation(
         asset_key=asset_key,
         partition=partition_key,
         description=f"failed: {result.error_class}",
-        metadata={**metadata, "error_message": result.error_message or ""},
+        metadata={**metadata, "error_message": dagster_message(result)},
         tags={CODE_VERSION_TAG: code_version} if code_version else None,
     )
 
@@ -106,7 +106,7 @@ def documents_failed(
     # cause, never content (pii_assets/models.py), and the UI links a failed partition to this log.
     for key in sorted(failed)[:_NAMED_IN_LOG]:
         result = failed[key]
-        context.log.error(f"failed {key}: {result.error_class}: {result.error_message or ''}")
+        context.log.error(f"failed {key}: {result.error_class}: {dagster_message(result)}")
     return dg.Failure(
         description=f"{len(failed)} of {total} documents failed: "
         f"{_named(failed, _NAMED_IN_FAILURE)}",

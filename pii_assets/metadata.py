@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
@@ -10,6 +13,34 @@ import pyarrow as pa
 from pii_assets.dataset_card import success_rate
 from pii_assets.dataset_schema import DOCUMENTS_SCHEMA, ENTITIES_SCHEMA
 from pii_assets.models import DocumentResult
+
+# Names of embedded parts come from inside the document (an archive member "ssn 634-12-9087.pdf",
+# an attachment's file name, a sheet's name): the dataset's rows keep them, Dagster's metadata and
+# logs show each as its kind and a digest of the name ("member:#3f2a9c1b > page 3").
+_NAMED_PART = re.compile(r"(member|attachment|sheet|part):(.*?)(?= > |$)")
+
+
+def _digest(name: str) -> str:
+    return "#" + hashlib.blake2b(name.encode("utf-8"), digest_size=4).hexdigest()
+
+
+def opaque_part(part: str) -> str:
+    """A part label with every embedded name replaced by a digest ("member:#3f2a9c1b")."""
+    return _NAMED_PART.sub(lambda m: f"{m[1]}:{_digest(m[2])}", part)
+
+
+def opaque_message(message: str, parts: Iterable[str]) -> str:
+    """`message` with every embedded name that `parts` (unread part labels) hold replaced by its
+    digest, longest first: our messages name parts, and such a name may hold a value."""
+    names = {m[2] for part in parts for m in _NAMED_PART.finditer(part) if m[2]}
+    for name in sorted(names, key=len, reverse=True):
+        message = message.replace(name, _digest(name))
+    return message
+
+
+def dagster_message(result: DocumentResult) -> str:
+    """The result's error message as Dagster's logs and metadata show it (`opaque_message`)."""
+    return opaque_message(result.error_message or "", (u.part for u in result.coverage.unread))
 
 
 def partition_metadata(result: DocumentResult) -> dict[str, Any]:
@@ -45,7 +76,10 @@ def partition_metadata(result: DocumentResult) -> dict[str, Any]:
     if coverage.unread:
         # Parts and classes only: the messages name them too, but nothing more is needed here.
         metadata["unread"] = dg.MetadataValue.json(
-            [{"part": u.part, "error_class": u.error_class} for u in coverage.unread[:50]]
+            [
+                {"part": opaque_part(u.part), "error_class": u.error_class}
+                for u in coverage.unread[:50]
+            ]
         )
     return metadata
 

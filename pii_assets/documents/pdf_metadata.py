@@ -38,6 +38,7 @@ cannot be read is recorded as unread ("metadata", "xmp metadata", "outline", "pa
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeXml
@@ -48,6 +49,8 @@ from pii_assets.documents.base import DocumentLimits, PageContent
 from pii_assets.documents.virtual import name_words
 from pii_assets.models import Coverage, ErrorClass
 
+# Punctuation ending a page label prefix, joining it to the page number.
+_JOINER = re.compile(r"[^\w]+$")
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _XML = "http://www.w3.org/XML/1998/namespace"
 _XMP_META = "adobe:ns:meta/"
@@ -160,11 +163,15 @@ def _outline_rows(doc: pymupdf.Document) -> list[tuple[str, str, str]]:
 
 
 def _page_label_rows(doc: pymupdf.Document) -> list[tuple[str, str, str]]:
-    return [
-        (f"page_labels/{rule.get('startpage', index)}", "page label", rule["prefix"])
-        for index, rule in enumerate(doc.get_page_labels())
-        if isinstance(rule.get("prefix"), str) and rule["prefix"].strip()
-    ]
+    # A viewer shows the prefix joined to the page number ("A-1"): the joining punctuation at
+    # its end is left out, so a value before it reads as it would alone ("…@example.com-").
+    rows = []
+    for index, rule in enumerate(doc.get_page_labels()):
+        prefix = rule.get("prefix")
+        prefix = _JOINER.sub("", prefix) if isinstance(prefix, str) else ""
+        if prefix.strip():
+            rows.append((f"page_labels/{rule.get('startpage', index)}", "page label", prefix))
+    return rows
 
 
 def _layer_rows(doc: pymupdf.Document) -> list[tuple[str, str, str]]:

@@ -1,4 +1,5 @@
-"""A PDF's metadata as one reading unit: its document information dictionary and its XMP packet.
+"""A PDF's metadata as one reading unit: its document information dictionary, its XMP packet, and
+what a viewer's panels show beside the pages: bookmarks, page labels and layer names.
 
 Neither is drawn on a page, yet both hold what people type: an author's name, a subject line,
 keywords, custom keys ("/EmployeeEmail"). Read here:
@@ -12,6 +13,15 @@ keywords, custom keys ("/EmployeeEmail"). Read here:
   attributes (`rdf:about`, `rdf:parseType`, `xml:lang`) and namespace declarations hold no value.
   XMP usually repeats the dictionary (dc:title, dc:creator): a value already read is read once.
 
+- the document outline (§12.3.3, the catalog's `/Outlines`): every bookmark's title, nested
+  ones too (`Document.get_toc`), a row "bookmark: …" referenced "outline/<position>" (0-based,
+  in reading order);
+- page labels (§12.4.2, the catalog's `/PageLabels`): each range's prefix (`/P`, the only text;
+  the numbering style is a name), a row "page label: …" referenced "page_labels/<first page>"
+  (0-based);
+- optional content groups (§8.11.2, the catalog's `/OCProperties`): each layer's `/Name`, shown in
+  a viewer's layer panel, a row "layer name: …" referenced "ocg/<xref>".
+
 Not read: what software writes (`_SOFTWARE`, `_SOFTWARE_NAMESPACES`): the producing products
 (/Creator, /Producer, xmp:CreatorTool), dates, identifiers, the format, and the XMP records of
 the file's make-up (fonts, swatches, the thumbnail, the editing history). Their digits and
@@ -22,11 +32,13 @@ words as label, "employee email: …"; the author's "prepared by: …", a label 
 know) whose words carry the key in `Word.ref` ("info/Author", "xmp/creator"), so entities get it
 as their `data_path`; it is counted as one part "metadata". A file whose metadata holds nothing
 else than what software writes gets no unit and no count (no extra reading, no LLM call). What
-cannot be read is recorded as unread ("metadata", "xmp metadata").
+cannot be read is recorded as unread ("metadata", "xmp metadata", "outline", "page labels",
+"layers"). A redacted copy drops all of it (`redaction.pdf`, `redaction.pdf_hidden`).
 """
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeXml
@@ -37,6 +49,8 @@ from pii_assets.documents.base import DocumentLimits, PageContent
 from pii_assets.documents.virtual import name_words
 from pii_assets.models import Coverage, ErrorClass
 
+# Punctuation ending a page label prefix, joining it to the page number.
+_JOINER = re.compile(r"[^\w]+$")
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _XML = "http://www.w3.org/XML/1998/namespace"
 _XMP_META = "adobe:ns:meta/"
@@ -76,11 +90,12 @@ _SOFTWARE_NAMESPACES = (
 def metadata_unit(
     doc: pymupdf.Document, *, name: str, coverage: Coverage, limits: DocumentLimits
 ) -> PageContent | None:
-    """The document information dictionary's and the XMP packet's values as one unit (area
-    "metadata", not paged), or None when they hold no text but what software writes (producer,
-    creator tool, dates, identifiers: not read). Counted in `coverage` as one
-    "metadata" part when a unit is made; each that cannot be read is recorded as unread ("metadata",
-    "xmp metadata", class corrupt or too_large)."""
+    """The document information dictionary's and the XMP packet's values, the bookmarks' titles,
+    the page labels' prefixes and the layers' names as one unit (area "metadata", not paged), or
+    None when they hold no text but what software writes (producer, creator tool, dates,
+    identifiers: not read). Counted in `coverage` as one "metadata" part when a unit is made;
+    each that cannot be read is recorded as unread ("metadata", "xmp metadata", "outline",
+    "page labels", "layers"; class corrupt or too_large)."""
     rows: list[tuple[str, str, str]] = []
     try:
         rows += _info_rows(doc)
@@ -105,6 +120,7 @@ def metadata_unit(
         coverage.unreadable(
             "xmp metadata", ErrorClass.CORRUPT, f"{name}: the XMP metadata cannot be read"
         )
+    rows += _navigation_rows(doc, name=name, coverage=coverage)
     rows = _once(rows)
     if not rows:
         return None
@@ -116,6 +132,54 @@ def metadata_unit(
         ],
         area="metadata",
     )
+
+
+def _navigation_rows(
+    doc: pymupdf.Document, *, name: str, coverage: Coverage
+) -> list[tuple[str, str, str]]:
+    """(reference, label, value) for every bookmark title, page label prefix and layer name;
+    what cannot be read is recorded as unread and the rest still read."""
+    rows: list[tuple[str, str, str]] = []
+    readers = (
+        ("outline", "the outline (bookmarks)", _outline_rows),
+        ("page labels", "the page labels", _page_label_rows),
+        ("layers", "the optional content (layer) names", _layer_rows),
+    )
+    for part, what, read in readers:
+        try:
+            rows += read(doc)
+        except Exception:
+            coverage.unreadable(part, ErrorClass.CORRUPT, f"{name}: {what} cannot be read")
+    return rows
+
+
+def _outline_rows(doc: pymupdf.Document) -> list[tuple[str, str, str]]:
+    # get_toc walks the whole tree (every level, closed items too) in reading order.
+    return [
+        (f"outline/{index}", "bookmark", title)
+        for index, (_, title, *_) in enumerate(doc.get_toc(simple=True))
+        if isinstance(title, str) and title.strip()
+    ]
+
+
+def _page_label_rows(doc: pymupdf.Document) -> list[tuple[str, str, str]]:
+    # A viewer shows the prefix joined to the page number ("A-1"): the joining punctuation at
+    # its end is left out, so a value before it reads as it would alone ("…@example.com-").
+    rows = []
+    for index, rule in enumerate(doc.get_page_labels()):
+        prefix = rule.get("prefix")
+        prefix = _JOINER.sub("", prefix) if isinstance(prefix, str) else ""
+        if prefix.strip():
+            rows.append((f"page_labels/{rule.get('startpage', index)}", "page label", prefix))
+    return rows
+
+
+def _layer_rows(doc: pymupdf.Document) -> list[tuple[str, str, str]]:
+    return [
+        (f"ocg/{xref}", "layer name", group["name"])
+        for xref, group in sorted(doc.get_ocgs().items())
+        if isinstance(group.get("name"), str) and group["name"].strip()
+    ]
 
 
 def _once(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

@@ -10,7 +10,8 @@ under every value policy. With raw values (`PII_ENTITY_VALUES=raw`) every occurr
 value is searched for on every page and redacted too. Before the copy is accepted, each page is
 read again: no word may remain inside a redacted box, and no raw value anywhere; and the copy's
 hidden places must be empty (`check_hidden`): no word outside a CropBox or in a layer switched
-off, no annotation, attachment, document information or XMP.
+off, no annotation, attachment, document information or XMP, no bookmark, page label prefix
+or layer name but "Layer N" (`pdf_hidden.drop_navigation`).
 
 PyMuPDF: `Page.add_redact_annot`, `Page.apply_redactions`, `Document.scrub` ("Redactions" and
 "Document.scrub" in PyMuPDF's documentation).
@@ -28,7 +29,9 @@ from pii_assets.redaction.common import NotRedactable, RedactionFailed, padded, 
 
 # Entities in places the copy drops whole, so they need no box: the XFA data packet
 # (`_drop_xfa`), annotations (deleted), the document information dictionary and XMP metadata
-# (`Document.scrub`).
+# (`Document.scrub`), bookmarks, page labels and layer names (`pdf_hidden.drop_navigation`;
+# read in the metadata unit). Their entities may carry a box on the virtual unit the reader
+# laid them out on (page None): no page box.
 DROPPED_AREAS = frozenset({"xfa", "annotation", "metadata"})
 # Embedded parts the copy drops whole (`Document.scrub(attached_files=..., embedded_files=...)`)
 # and the metadata when it is read as a part of its own.
@@ -80,7 +83,11 @@ def redact_pdf(
     and counts, never values)."""
     doc = _open(data, passwords)
     try:
-        on_pages = [e for e in entities if e.area not in DROPPED_AREAS or e.x0 is not None]
+        on_pages = [
+            e
+            for e in entities
+            if e.area not in DROPPED_AREAS or (e.x0 is not None and e.page is not None)
+        ]
         by_page = placed_on_pages(on_pages, doc.page_count, parts_removed=DROPPED_PARTS)
         hidden = pdf_hidden.hidden_words(doc)
         values = sorted(
@@ -113,6 +120,7 @@ def redact_pdf(
                     f"{found} values after redaction"
                 )
         _drop_xfa(doc)
+        pdf_hidden.drop_navigation(doc)
         doc.scrub(
             attached_files=True,
             clean_pages=True,
@@ -140,7 +148,8 @@ def redact_pdf(
 def check_hidden(copy: bytes) -> None:
     """Raises RedactionFailed when a place of the copy that a viewer does not show still holds
     something: words outside a CropBox or in a layer switched off, annotations, attachments,
-    document information, XMP metadata. Messages give counts only."""
+    document information, XMP metadata, bookmarks, page label prefixes, layer names other than
+    "Layer N". Messages give counts only."""
     doc = pymupdf.open(stream=copy, filetype="pdf")
     try:
         found = {
@@ -154,6 +163,7 @@ def check_hidden(copy: bytes) -> None:
                 if value and key not in ("format", "encryption")
             ),
             "XMP metadata packets": 1 if doc.get_xml_metadata() else 0,
+            **pdf_hidden.navigation_left(doc),
         }
     finally:
         doc.close()

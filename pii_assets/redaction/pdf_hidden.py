@@ -10,17 +10,26 @@ The pipeline may not have read or located it, so the copy keeps none of it, PII 
   does not extract it. The page's words are read with every group on and with every group off;
   any word not in the default view is hidden, and a redaction over it removes it (MuPDF's
   redaction removes text whatever its group's state).
+- Beside the pages: the outline's bookmark titles (§12.3.3), the page labels' prefixes (§12.4.2)
+  and the layers' names (§8.11.2) are shown in a viewer's panels; the copy drops the outline and
+  the page labels and names every layer "Layer N" (the layers and their states stay, so the
+  page shows what it showed).
 
 No I/O; PyMuPDF only (`Page.add_redact_annot`, `Document.xref_set_key`).
 """
 
 from __future__ import annotations
 
+import re
+
 import pymupdf
 
 # Far enough to hold anything a content stream can draw around a page (PDF units, 1/72 in;
 # PDF 32000-1:2008 Annex C: implementations limit real numbers to about ±32767 or more).
 _FAR = 1e6
+
+# The names `drop_navigation` gives layers.
+_LAYER_NAME = re.compile(r"Layer \d+")
 
 Word = tuple[float, float, float, float, str]
 
@@ -86,6 +95,31 @@ def hidden_words(doc: pymupdf.Document) -> list[list[pymupdf.Rect]]:
         extra = (every_on[index] | every_off[index]) - visible
         hidden.append([pymupdf.Rect(w[:4]) for w in sorted(extra)])
     return hidden
+
+
+def drop_navigation(doc: pymupdf.Document) -> None:
+    """Removes the outline (every bookmark) and the page labels, and renames each optional
+    content group "Layer N" (1-based, in xref order)."""
+    doc.set_toc([])
+    catalog = doc.pdf_catalog()
+    if doc.xref_get_key(catalog, "PageLabels")[0] != "null":
+        doc.xref_set_key(catalog, "PageLabels", "null")
+    for number, xref in enumerate(sorted(doc.get_ocgs()), start=1):
+        doc.xref_set_key(xref, "Name", f"(Layer {number})")
+
+
+def navigation_left(doc: pymupdf.Document) -> dict[str, int]:
+    """What the copy's panels still show: bookmarks, page labels with a prefix, layers named
+    other than "Layer N" (`drop_navigation`'s names). The copy's check that none is left."""
+    return {
+        "bookmarks": len(doc.get_toc(simple=True)),
+        "page labels": sum(1 for rule in doc.get_page_labels() if rule.get("prefix")),
+        "layer names": sum(
+            1
+            for group in doc.get_ocgs().values()
+            if not _LAYER_NAME.fullmatch(str(group.get("name", "")))
+        ),
+    }
 
 
 def outside_crop_words(doc: pymupdf.Document) -> int:

@@ -237,6 +237,8 @@ ORGANISATION_WORDS = _ORG = frozenset(
         *("street", "avenue", "road", "lane", "drive", "way", "boulevard", "terrace", "plaza"),
         *("relations", "resources", "operations", "finance", "sales", "marketing", "manager"),
         *("property", "properties", "agency", "council", "committee", "board", "store", "shop"),
+        # Authors of PDFs' metadata ("Social Security Administration", "Datalogics Incorporated").
+        *("administration", "incorporated"),
         # Functions a letter or a contact row is addressed to ("Dear Claims,", "Front Desk").
         *("claims", "billing", "accounts", "payable", "receivable", "admissions", "enquiries"),
         *("inquiries", "reception", "desk", "helpdesk", "mailroom", "recruitment", "hr"),

@@ -165,6 +165,7 @@ AREAS: tuple[str, ...] = (
     "header_footer",  # a spreadsheet sheet's print header or footer
     "defined_name",  # a spreadsheet's defined name (a named constant or formula)
     "data_validation",  # a spreadsheet's data validation (its list, prompt and error message)
+    "link",  # a link's target (a Word or workbook hyperlink, mailto:/tel: or a URL's path)
 )
 
 
@@ -251,6 +252,7 @@ PART_KINDS: tuple[str, ...] = (
     "hidden_text",
     "defined_names",
     "data_validations",
+    "links",
 )
 
 

@@ -365,7 +365,7 @@ def test_public_workbooks_every_sheet_and_cell_is_read(file: str) -> None:
     assert coverage.parts["sheets"] == sheets
     assert coverage.parts.get("cells", 0) == cells
     # Cells and comments; the package's other parts (properties...: tests/test_hidden_parts.py).
-    other = ("metadata", "header_footer", "data_validation", "defined_name")
+    other = ("metadata", "header_footer", "data_validation", "defined_name", "link")
     assert all(unit.area in ("cell", "comment", *other) and not unit.paged for unit in units)
 
 

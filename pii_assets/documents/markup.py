@@ -9,8 +9,15 @@ an XML entity bomb ("billion laughs") is inert text here.
   start a new row, table cells are separated by a column gap; script and style contents are not
   text. Attributes that carry text are read as rows "attribute: value": `alt`, `title`, `value`,
   `placeholder`, `label`, `aria-label` and `content` (browsers show or submit them), every
-  `data-*` attribute (a page's data for its scripts: "data customer email: ..."), and a
-  `mailto:` or `tel:` link's address ("email: ...", "phone: ...").
+  `data-*` attribute (a page's data for its scripts: "data customer email: ..."), and the
+  targets of links and embedded resources (`href`, `src`, `action`, `cite`, `poster`,
+  `formaction`), decoded by `links.link_line`: a `mailto:` or `tel:` link's address ("email:
+  ...", "phone: ..."), another URL's path, query and fragment ("link: people ann@mail.test");
+  `data:`, `javascript:` and similar URLs aside (an image's bytes, a script).
+- Text a browser shows that is not in the text flow: the strings of CSS `content` declarations
+  (CSS 2.1 §12.2, `::before`/`::after`; CSS escapes decoded) in `<style>` elements and `style`
+  attributes ("content: ..."), and an `<iframe srcdoc>` document (HTML Living Standard §4.8.5),
+  parsed as HTML, each of its rows a row "frame: ..." located at the attribute.
 - Comments (`<!-- ... -->`, HTML and XML) are read as rows "comment: text": markup comments
   are where debugging output and notes end up.
 - XML: each text run is a row labelled with its element ("full name: Maria Gonzalez" for
@@ -25,6 +32,7 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
+from pii_assets.documents.links import link_line
 from pii_assets.documents.virtual import MAX_ROW_CHARS, Row, name_words, split_words
 from pii_assets.models import DocumentError, ErrorClass
 
@@ -44,8 +52,20 @@ _CELL_GAP = 4  # columns between table cells: wider than `COLUMN_GAP`, so a colu
 _HTML_ATTRIBUTES = frozenset(
     {"alt", "title", "value", "content", "placeholder", "label", "aria-label"}
 )
-# Link schemes whose address is a value (RFC 6068 mailto, RFC 3966 tel), and their row labels.
-_LINK_SCHEMES = {"mailto:": "email", "tel:": "phone", "sms:": "phone"}
+# Attributes holding a URL a page links to or loads (HTML Living Standard §4.6, §4.8, §4.10).
+_URL_ATTRIBUTES = frozenset({"href", "src", "action", "cite", "poster", "formaction"})
+# URL schemes whose "path" is content, not text someone wrote: an inline resource, a script.
+_CONTENT_SCHEMES = ("data:", "javascript:", "vbscript:", "blob:", "about:", "cid:")
+# A CSS `content` declaration's value (up to ";" or "}" outside strings) and its strings.
+_CSS_CONTENT = re.compile(
+    r"""(?<![\w-])content\s*:((?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^;}"'])*)""",
+    re.IGNORECASE | re.DOTALL,
+)
+_CSS_STRING = re.compile(r""""((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'""", re.DOTALL)
+# CSS escapes (CSS Syntax Level 3 §4.3.7): hex digits and an optional space, or a character.
+_CSS_ESCAPE = re.compile(r"\\([0-9A-Fa-f]{1,6})[ \t\n]?|\\(\n)|\\(.)", re.DOTALL)
+# Nested `srcdoc` documents read at most this deep.
+_MAX_FRAME_DEPTH = 4
 # html.parser lowercases names; XML names keep their case ("dateOfBirth") from the raw tag.
 _RAW_NAME = re.compile(r"<\s*([^\s/>]+)")
 _RAW_ATTRIBUTE = re.compile(r"""\s([^\s=/>"']+)\s*=""")
@@ -71,12 +91,31 @@ def rows(stream: io.TextIOBase, *, xml: bool, name: str) -> Iterator[Row]:
         yield Row(items=parser.lines_total - parser.lines_counted)
 
 
-def _link_address(attribute: str, value: str) -> tuple[str, str]:
-    """("email", "a@b.test") for href="mailto:a@b.test"; ("", "") for any other link."""
-    for scheme, name in _LINK_SCHEMES.items():
-        if value[: len(scheme)].lower() == scheme:
-            return name, value[len(scheme) :]
-    return "", ""
+def _link(value: str) -> tuple[str, str]:
+    """(label, text) of a link target: ("email", "a@b.test") for "mailto:a@b.test", ("link",
+    "people ann") for "https://x.test/people/ann"; ("", "") when it holds no text."""
+    if value.lstrip()[:12].lower().startswith(_CONTENT_SCHEMES):
+        return "", ""
+    label, _, text = link_line(value).partition(": ")
+    return (label, text) if text else ("", "")
+
+
+def css_content_strings(css: str) -> Iterator[tuple[int, str]]:
+    """(index in `css`, decoded text) of each string of the CSS `content` declarations in `css`
+    (a style sheet or a `style` attribute's declarations)."""
+    for declaration in _CSS_CONTENT.finditer(css):
+        for string in _CSS_STRING.finditer(css, declaration.start(1), declaration.end(1)):
+            raw = string.group(1) if string.group(1) is not None else string.group(2)
+            text = _CSS_ESCAPE.sub(_css_unescape, raw)
+            if text.strip():
+                yield string.start() + 1, text
+
+
+def _css_unescape(match: re.Match[str]) -> str:
+    if match.group(1):
+        code = int(match.group(1), 16)
+        return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+    return "" if match.group(2) else match.group(3)
 
 
 def label(name: str) -> str:
@@ -85,8 +124,10 @@ def label(name: str) -> str:
 
 
 class _TextParser(HTMLParser):
-    def __init__(self, *, xml: bool) -> None:
+    def __init__(self, *, xml: bool, depth: int = 0) -> None:
         super().__init__(convert_charrefs=True)
+        self._depth = depth  # how deep in `srcdoc` documents
+        self._in_style = False
         if xml:
             # XML has no script or style elements whose content is not text.
             self.CDATA_CONTENT_ELEMENTS = ()
@@ -151,6 +192,7 @@ class _TextParser(HTMLParser):
         else:
             if tag in ("script", "style"):
                 self._skipping += 1
+                self._in_style = tag == "style"
             if tag in _BLOCKS:
                 self.end_row()
             if tag in _CELLS:
@@ -158,7 +200,12 @@ class _TextParser(HTMLParser):
             wanted = [
                 (k, v) for k, v in attrs if v and (k in _HTML_ATTRIBUTES or k.startswith("data-"))
             ]
-            wanted.extend(_link_address(k, v) for k, v in attrs if k == "href" and v)
+            wanted.extend(_link(v) for k, v in attrs if k in _URL_ATTRIBUTES and v)
+            for k, v in attrs:
+                if k == "style" and v:
+                    wanted.extend(("content", text) for _, text in css_content_strings(v))
+                elif k == "srcdoc" and v and tag == "iframe":
+                    wanted.extend(("frame", text) for text in self._frame_rows(v))
             wanted = [(k, v) for k, v in wanted if k]
             if tag == "meta":  # <meta name="author" content="...">: the name labels the content
                 names = dict(attrs)
@@ -181,10 +228,14 @@ class _TextParser(HTMLParser):
             return
         if tag in ("script", "style") and self._skipping:
             self._skipping -= 1
+            self._in_style = False
         if tag in _BLOCKS:
             self.end_row()
 
     def handle_data(self, data: str) -> None:
+        if self._in_style and not self._xml:
+            self._style_rows(data)
+            return
         if self._skipping or not data.strip():
             return
         line, _ = self.getpos()
@@ -253,6 +304,29 @@ class _TextParser(HTMLParser):
             if self._row.width > MAX_ROW_CHARS:
                 self.end_row()
         self._gap = 1
+
+    def _style_rows(self, css: str) -> None:
+        """The strings of a style sheet's `content` declarations as rows "content: text"."""
+        line, _ = self.getpos()
+        start = self._at
+        for index, text in css_content_strings(css):
+            self.end_row()
+            at = line + css.count("\n", 0, index)
+            self._row.add_text("content:", line=at)
+            self._add(text, line=at, raw_start=start + index)
+            self.end_row()
+
+    def _frame_rows(self, document: str) -> list[str]:
+        """The rows of an `<iframe srcdoc>` document as texts (its words, its own attribute rows
+        and frames included)."""
+        if self._depth >= _MAX_FRAME_DEPTH:
+            return [document]  # read as it is rather than not at all
+        frame = _TextParser(xml=False, depth=self._depth + 1)
+        frame.feed(document)
+        frame.close()
+        frame.end_row()
+        texts = [" ".join(token.text for token in row.tokens) for row in frame.take()]
+        return [text for text in texts if text.strip()]
 
     def _attribute_rows(self, attrs: list[tuple[str, str | None]]) -> None:
         raw_tag = self.get_starttag_text() or ""

@@ -128,6 +128,31 @@ def relationships(package: zipfile.ZipFile, part: str) -> list[tuple[str, str, s
     return found
 
 
+def external_targets(package: zipfile.ZipFile, part: str) -> dict[str, tuple[str, str]]:
+    """The part's external relationships (`TargetMode="External"`, ECMA-376 Part 2 §9.3.2.2:
+    hyperlinks, linked files) as {id: (type, target as written)}; {} when it has none. Raises
+    like `parse`."""
+    folder, _, base = part.rpartition("/")
+    rels_part = f"{folder}/_rels/{base}.rels".lstrip("/")
+    if rels_part not in package.NameToInfo:
+        return {}
+    return {
+        rel.get("Id") or "": (rel.get("Type") or "", rel.get("Target") or "")
+        for rel in parse(package, rels_part).iter(f"{_RELS}Relationship")
+        if rel.get("TargetMode") == "External"
+    }
+
+
+def hyperlink_targets(package: zipfile.ZipFile, part: str) -> list[str]:
+    """The targets of the part's external hyperlink relationships (§9.3, relationship type
+    ".../hyperlink"), referenced or not, in the order written. Raises like `parse`."""
+    return [
+        target
+        for kind, target in external_targets(package, part).values()
+        if kind.endswith("/hyperlink") and target.strip()
+    ]
+
+
 def properties(package: zipfile.ZipFile, *, kind: str) -> PackageTexts:
     """The package's document properties as "label: value" texts: OOXML packages' core, extended
     and custom properties, ODF packages' meta.xml (`kind` "odt", "ods" or "odp")."""

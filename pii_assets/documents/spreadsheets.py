@@ -46,6 +46,7 @@ COLUMN_GAP_CHARS = 4
 TEXT_AREA_KINDS = {
     "header_footer": "headers_footers",
     "data_validation": "data_validations",
+    "link": "links",
 }
 # Rows looked at for the header row, and the longest text a header cell may have.
 _HEADER_SEARCH_ROWS = 5

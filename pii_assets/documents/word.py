@@ -12,6 +12,11 @@ of their own:
 - text formatted hidden (§17.3.2.41 `w:vanish`, on the run or through its character or
   paragraph style), which LibreOffice does not print, in the body, headers, footers and notes:
   area "hidden_text";
+- the targets of hyperlinks (`links.link_line`): the external hyperlink relationships of the
+  body, headers, footers, notes and comments (§17.16.22 `w:hyperlink` r:id, ECMA-376 Part 2
+  §9.3) and `HYPERLINK` field instructions (§17.16.5.25, in `w:instrText` and `w:fldSimple`
+  @w:instr) with their screen tips (`\\o`, `w:tooltip`): a printout shows a link's display
+  text, never where it goes ("write to us" for "mailto:ann@mail.test"): area "link";
 - the document properties (`ooxml_parts`): area "metadata".
 
 LibreOffice prints deleted text struck through where a document shows its changes; so that it is
@@ -29,8 +34,15 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
 from pii_assets.documents.base import DocumentLimits
+from pii_assets.documents.links import link_line
 from pii_assets.documents.office import convert_to_pdf, package_extras, without_metadata
-from pii_assets.documents.ooxml_parts import PagesAndUnits, parse, parts_by_type, text_units
+from pii_assets.documents.ooxml_parts import (
+    PagesAndUnits,
+    hyperlink_targets,
+    parse,
+    parts_by_type,
+    text_units,
+)
 from pii_assets.models import DocumentError, ErrorClass
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -83,11 +95,13 @@ def open_word(
     coverage.read("comments", len(texts.comments))
     coverage.read("tracked_changes", len(texts.deletions))
     coverage.read("hidden_text", len(texts.hidden))
+    coverage.read("links", len(texts.links))
     properties.record(coverage, name=name)
     extras = [
         *text_units(texts.comments, area="comment"),
         *text_units(texts.deletions, area="tracked_change"),
         *text_units(texts.hidden, area="hidden_text"),
+        *text_units(texts.links, area="link"),
         *properties.units,
     ]
     return PagesAndUnits(reader, extras)
@@ -98,6 +112,7 @@ class _Texts:
     comments: list[str] = field(default_factory=list)
     deletions: list[str] = field(default_factory=list)
     hidden: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
     unread: list[tuple[str, str]] = field(default_factory=list)  # (part, message)
 
 
@@ -116,6 +131,16 @@ def _extras(package: zipfile.ZipFile, parts: dict[str, list[str]], *, name: str)
                 )
                 continue
             texts.deletions.extend(_deleted_texts(root))
+            try:
+                targets = hyperlink_targets(package, part)
+            except Exception as exc:
+                rels = f"{part.rpartition('/')[0]}/_rels/{part.rpartition('/')[2]}.rels"
+                texts.unread.append(
+                    (f"part:{rels}", f"{name}: {rels} cannot be read ({type(exc).__name__})")
+                )
+                targets = []
+            lines = [*map(link_line, targets), *_field_links(root)]
+            texts.links.extend(line for line in lines if line)
             if content_type == _COMMENTS_TYPE:
                 # Comments are read whole, their hidden runs included.
                 texts.comments.extend(
@@ -205,6 +230,40 @@ def _outside_fallbacks(element: Element, tag: str, *, stop: str | None = None) -
         if child.tag == tag:
             yield child
         yield from _outside_fallbacks(child, tag, stop=stop)
+
+
+# A HYPERLINK field's target (quoted or not) and its screen tip switch (§17.16.5.25).
+_HYPERLINK_FIELD = re.compile(r'^\s*HYPERLINK\s+(?:"([^"]*)"|(\S+))', re.IGNORECASE)
+_SCREEN_TIP = re.compile(r'\\o\s+"([^"]*)"')
+
+
+def _field_links(root: Element) -> Iterator[str]:
+    """Lines (`link_line`) of the targets of the part's HYPERLINK fields, complex (`w:instrText`
+    runs between a `w:fldChar` begin and its separator, §17.16.18) and simple (`w:fldSimple`
+    @w:instr); a screen tip (`\\o "..."`, or `w:hyperlink` @w:tooltip) as "screen tip: text".
+    Deleted instructions (`w:delInstrText`) are read as tracked changes."""
+    instructions, pieces = [], []
+    for node in root.iter():
+        if node.tag == f"{_W}fldChar" and node.get(f"{_W}fldCharType") == "begin":
+            instructions.append("".join(pieces))
+            pieces = []
+        elif node.tag == f"{_W}instrText" and node.text:
+            pieces.append(node.text)
+        elif node.tag == f"{_W}fldSimple":
+            instructions.append(node.get(f"{_W}instr") or "")
+        elif node.tag == f"{_W}hyperlink" and (tip := node.get(f"{_W}tooltip")):
+            yield _line("screen tip", tip)
+    instructions.append("".join(pieces))
+    for instruction in instructions:
+        match = _HYPERLINK_FIELD.match(instruction)
+        if match:
+            yield link_line(match.group(1) if match.group(1) is not None else match.group(2))
+            yield from (_line("screen tip", tip) for tip in _SCREEN_TIP.findall(instruction))
+
+
+def _line(label: str, text: str) -> str:
+    text = " ".join(text.split())
+    return f"{label}: {text}" if text else ""
 
 
 def _run_hidden(run: Element, paragraph_hidden: bool, hidden_styles: frozenset[str]) -> bool:

@@ -9,7 +9,13 @@
   the prompt and error titles and messages: area "data_validation";
 - the workbook's defined names (§18.2.5 `definedName`): the string and number constants of their
   formulas ("ssn_const" = `"495-41-3921"`) and their comments, as "name: value": area
-  "defined_name". References to cells are not read again (the cells are).
+  "defined_name". References to cells are not read again (the cells are);
+- each sheet's cell hyperlinks (§18.3.1.47 `hyperlink`): the target of its external relationship
+  (r:id, decoded by `links.link_line`: "email: ..." for a mailto: link), its `location` (a place
+  in the workbook, "location: ...") and its `tooltip` ("screen tip: ..."): area "link", the
+  reference the linked cell. The cell's display text is the cell's value, read with the cells;
+- the sheet names (§18.2.19 `sheet` @name) as "sheet name: ..." lines: area "metadata" (a name
+  shows on a tab, and is read nowhere else).
 
 A sheet part is scanned for these elements (bytes, streamed) before it is parsed, so that sheets
 without them cost one decompression; when parsed, rows are dropped as they end. Parts are parsed
@@ -22,11 +28,13 @@ import re
 import zipfile
 from collections.abc import Iterator
 
-from pii_assets.documents.ooxml_parts import parse, relationships
+from pii_assets.documents.links import link_line
+from pii_assets.documents.ooxml_parts import external_targets, parse, relationships
 from pii_assets.documents.virtual import name_words
 
 _SCAN_CHUNK = 1 << 20
-_MARKERS = (b"headerFooter", b"dataValidation")
+_MARKERS = (b"headerFooter", b"dataValidation", b"hyperlink")
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 _HEADER_FOOTER = {
     "oddHeader": "header",
     "oddFooter": "footer",
@@ -73,13 +81,15 @@ def string_constants(formula: str) -> list[str]:
 def sheet_texts(
     archive: zipfile.ZipFile, sheet_part: str, prefix: str
 ) -> Iterator[tuple[str, str | None, str]]:
-    """(area, reference, text) of the sheet's headers, footers and data validations; the
-    reference is the sheet ("Staff!") or the validated range's first cell ("Staff!D2"). The
-    part is streamed (any size); raises KeyError (no such part) or the parser's error."""
+    """(area, reference, text) of the sheet's headers, footers, data validations and hyperlinks;
+    the reference is the sheet ("Staff!"), the validated range's first cell ("Staff!D2") or the
+    linked cell. The part is streamed (any size); raises KeyError (no such part) or the parser's
+    error."""
     from defusedxml.ElementTree import iterparse
 
     if not mentions(archive, sheet_part):
         return
+    targets: dict[str, tuple[str, str]] | None = None
     with archive.open(sheet_part) as stream:
         for _, element in iterparse(stream, events=("end",)):
             name = _local(element.tag)
@@ -90,6 +100,42 @@ def sheet_texts(
                     yield "header_footer", prefix, f"{_HEADER_FOOTER[name]}: {text}"
             elif name == "dataValidation":
                 yield from _validation_texts(element, prefix)
+            elif name == "hyperlink":
+                if targets is None:
+                    targets = external_targets(archive, sheet_part)
+                yield from _hyperlink_texts(element, targets, prefix)
+
+
+def _hyperlink_texts(
+    element,  # noqa: ANN001 - an ElementTree element
+    targets: dict[str, tuple[str, str]],
+    prefix: str,
+) -> Iterator[tuple[str, str | None, str]]:
+    cell = (element.get("ref") or "").split(":")[0]
+    ref = f"{prefix}{cell}" if cell else prefix
+    _, target = targets.get(element.get(_R_ID) or "", ("", ""))
+    lines = [link_line(target) if target else ""]
+    for attribute, label in (("location", "location"), ("tooltip", "screen tip")):
+        value = " ".join((element.get(attribute) or "").split())
+        lines.append(f"{label}: {value}" if value else "")
+    for line in lines:
+        if line:
+            yield "link", ref, line
+
+
+def sheet_name_texts(archive: zipfile.ZipFile) -> list[str]:
+    """ "sheet name: ..." for each sheet the workbook part lists (§18.2.20 `sheets`), hidden ones
+    included. Raises KeyError/ValueError or the parser's error when it cannot be read."""
+    root = parse(archive, _workbook_part(archive))
+    names = (element.get("name") or "" for element in root.iter() if _local(element.tag) == "sheet")
+    return [f"sheet name: {' '.join(name.split())}" for name in names if name.strip()]
+
+
+def _workbook_part(archive: zipfile.ZipFile) -> str:
+    return next(
+        (t for _, kind, t in relationships(archive, "") if kind.endswith("/officeDocument")),
+        "xl/workbook.xml",
+    )
 
 
 def mentions(archive: zipfile.ZipFile, part: str) -> bool:
@@ -129,11 +175,7 @@ def defined_name_texts(archive: zipfile.ZipFile) -> Iterator[tuple[str, str | No
     """(area "defined_name", the name, "name: value") for each constant and comment of the
     workbook's defined names. Raises KeyError/ValueError or the parser's error when the
     workbook part cannot be read."""
-    main = next(
-        (t for _, kind, t in relationships(archive, "") if kind.endswith("/officeDocument")),
-        "xl/workbook.xml",
-    )
-    for element in parse(archive, main).iter():
+    for element in parse(archive, _workbook_part(archive)).iter():
         if _local(element.tag) != "definedName":
             continue
         name = element.get("name") or ""

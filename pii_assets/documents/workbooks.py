@@ -97,13 +97,25 @@ def _open_xlsx(data: bytes, *, name: str) -> SpreadsheetReader:
 
 
 def _xlsx_extras(data: bytes, coverage: Coverage, *, name: str) -> Iterator[PageContent]:
-    """The workbook's document properties (area "metadata") and the constants and comments of
-    its defined names (area "defined_name"), each word's `ref` the name."""
+    """The workbook's document properties and sheet names (area "metadata") and the constants
+    and comments of its defined names (area "defined_name"), each word's `ref` the name."""
     from pii_assets.documents.office import package_extras
 
     properties = package_extras(data, kind="xlsx")
     properties.record(coverage, name=name)
     yield from properties.units
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            sheet_names = workbook_parts.sheet_name_texts(archive)
+    except Exception as exc:
+        coverage.unreadable(
+            "sheet names",
+            ErrorClass.CORRUPT,
+            f"{name}: the workbook's sheet names cannot be read ({type(exc).__name__})",
+        )
+    else:
+        # Not counted again: a sheet's name is read with the sheet ("sheets" counts them).
+        yield from _text_units([(None, text) for text in sheet_names], area="metadata")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             texts = list(workbook_parts.defined_name_texts(archive))

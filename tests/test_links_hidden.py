@@ -10,12 +10,15 @@ import io
 import zipfile
 
 import openpyxl
+import pytest
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from pii_assets.documents.links import link_line
 from pii_assets.documents.markup import css_content_strings
 from pii_assets.extraction import OfflineExtractor, extract_document
 from pii_assets.models import DocumentResult
+from pii_assets.redaction.common import NotRedactable
+from pii_assets.redaction.text import redact_text
 from tests.office_samples import word_document
 
 _HYPERLINK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
@@ -175,3 +178,22 @@ def test_ordinary_html_links_and_styles_give_nothing() -> None:
     )
     result = extract(page.encode(), "plain.html")
     assert result.entities == []
+
+
+def test_an_html_copy_is_refused_when_a_value_is_not_written_as_read() -> None:
+    """A value decoded from a URL ("%40") is not at its characters: no copy rather than one that
+    still holds it; values written as read are redacted, CSS and frames included."""
+    page = (
+        '<html><head><style>.sig::after { content: "Write to t.wren@fallowfield.example"; }'
+        "</style></head>\n"
+        '<body><iframe srcdoc="&lt;p&gt;Reach odalys.k@zephyrine.example&lt;/p&gt;"></iframe>\n'
+        '<a href="https://crm.test/people/quillon.aber%40brackwater.example">profile</a>\n'
+        "</body></html>\n"
+    )
+    result = extract(page.encode(), "page.html")
+    with pytest.raises(NotRedactable):
+        redact_text(page.encode(), "html", result.entities, raw_values=True)
+    without_link = page.replace("quillon.aber%40brackwater.example", "profile")
+    result = extract(without_link.encode(), "page.html")
+    copy = redact_text(without_link.encode(), "html", result.entities, raw_values=True).decode()
+    assert "fallowfield" not in copy and "zephyrine" not in copy

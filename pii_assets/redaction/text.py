@@ -60,7 +60,15 @@ def redact_text(data: bytes, kind: str, entities: Sequence[Entity], *, raw_value
     for entity in entities:
         if entity.part is not None:
             raise NotRedactable("embedded_parts", "values inside embedded parts")
+        if entity.area == "link":
+            # Read decoded from a URL ("%40" for "@"): its characters are not at its offsets.
+            raise NotRedactable("unlocated_entities", "a value read from a link's URL")
         if entity.char_start is not None and entity.char_end is not None:
+            written = text[entity.char_start : entity.char_end]
+            if raw_values and entity.text and written != entity.text:
+                # Decoded from an escape (CSS, an attribute's character references): the span
+                # would blank other characters and leave the value.
+                raise NotRedactable("unlocated_entities", "a value not written as read")
             spans.append((entity.char_start, entity.char_end, entity.entity_type))
         elif not (raw_values and entity.text):
             raise NotRedactable("unlocated_entities", "an entity has no character offsets")

@@ -126,6 +126,7 @@ def test_recognizes(lines: list[str], entity_type: str, expected: str) -> None:
         (["Chère Madame,"], "PERSON"),
         (["Contact name: Front Desk"], "PERSON"),
         (["Author: Microsoft Office User"], "PERSON"),
+        (["prepared by: Windows User"], "PERSON"),
         (["Order 1234567 shipped"], "PHONE_NUMBER"),
         (["SSN: 512-34-6789"], "PHONE_NUMBER"),  # digits that also read as a US number
         (["Invoice date: 2024-03-15"], "PHONE_NUMBER"),

@@ -220,6 +220,8 @@ _STOP = frozenset(
         *("mr", "mrs", "ms", "dr", "prof", "herr", "frau", "sr", "sra", "sig", "dhr", "mevr"),
         *("designee", "preparer", "taxpayer", "spouse", "employee", "employer", "paid"),
         *("first", "last", "middle", "initial", "unknown", "suff"),
+        # Accounts software writes as a document's author ("Windows User", "Admin User").
+        *("user", "users", "admin", "administrator", "default"),
     )
 )
 # Months that are also given names ("Mrs. August", "June Carter"): a name part unless a day or a

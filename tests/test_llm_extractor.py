@@ -422,3 +422,10 @@ def test_estimates_of_office_files_bound_what_they_cost(fake: FakeOpenAI) -> Non
     text = make_extractor(fake, input_mode="text")
     big = ("\n".join(LETTER_LINES) + "\n").encode() * 200  # a 100 KB text file
     assert text.estimate_document_usd(big) > 10 * text.estimate_document_usd(big[:4000])
+
+
+def test_every_area_has_a_description_for_the_model() -> None:
+    from pii_assets.llm.extractor import _UNIT_LABELS
+    from pii_assets.models import AREAS
+
+    assert set(AREAS) <= set(_UNIT_LABELS)

@@ -93,6 +93,13 @@ _UNIT_LABELS = {
     "json": "JSON values",
     "email_header": "E-mail headers",
     "email_body": "E-mail body",
+    "metadata": "Document properties (metadata)",
+    "hidden_text": "Text that is not shown (hidden)",
+    "speaker_notes": "Speaker notes of slide {number}",
+    "header_footer": "Spreadsheet headers and footers",
+    "defined_name": "Spreadsheet defined names",
+    "data_validation": "Spreadsheet data validations",
+    "link": "Link targets",
 }
 
 

@@ -308,3 +308,19 @@ def test_a_truncated_gzip_is_corrupt() -> None:
     data = gzip.compress(b"x" * 10_000 + EMAIL.encode())
     result = extract(data[: len(data) // 2], "cut.txt.gz")
     assert (result.status, result.error_class) == (Status.FAILED, "corrupt")
+
+
+def test_the_names_of_the_members_read_are_read_too() -> None:
+    """People name files after what they hold: a value in a member's name is found (area
+    `metadata`, after the members), and a row is `ok` only with it."""
+    data = zip_of(
+        {
+            "hr/scan_of_ssn_372-81-5533.pdf": single_page_pdf(["Nothing personal here."]),
+            "notes.txt": b"Nothing personal either.\n",
+        }
+    )
+    result = extract(data, "bundle.zip")
+    assert result.status == Status.OK
+    (found,) = [e for e in result.entities if e.entity_type == "US_SSN"]
+    assert (found.text, found.area, found.part) == ("372-81-5533", "metadata", None)
+    assert result.coverage.parts["members"] == 2 and "metadata" not in result.coverage.parts

@@ -318,6 +318,7 @@ def test_file_attachment_annotation_is_read_as_a_part() -> None:
         (None, "page"),
         (None, "annotation"),  # its contents: the file's name
         ("attachment:notes.pdf", "page"),
+        (None, "metadata"),  # the names of the files attached, after them
     ]
     result = extract(data)
     assert result.coverage.parts == {"pages": 2, "annotations": 1, "attachments": 1}
@@ -355,6 +356,7 @@ def test_units_come_page_by_page_then_xfa_then_attachments() -> None:
         (None, "annotation", 2),
         (None, "xfa", 1),
         ("attachment:a.pdf", "page", 1),
+        (None, "metadata", 0),
     ]
 
 
@@ -451,8 +453,9 @@ def test_real_world_attachments_are_read() -> None:
     coverage = embedded.coverage
     assert (coverage.pages_text, coverage.pages_text_and_ocr) == (1, 1)
     annotated = units(public("attachment.pdf"))
-    assert [u.part for u in annotated] == [None, None, "attachment:jpeg.pdf"]
-    assert "A PDF with a JPEG image." in annotated[-1].text  # an image-only PDF: OCR'd
+    assert [u.part for u in annotated] == [None, None, "attachment:jpeg.pdf", None]
+    assert "A PDF with a JPEG image." in annotated[-2].text  # an image-only PDF: OCR'd
+    assert annotated[-1].text == "attached file: jpeg"  # the names of the files attached
 
 
 def test_fields_on_a_rotated_page_are_placed_as_displayed() -> None:

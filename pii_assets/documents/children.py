@@ -9,10 +9,12 @@ recorded as an unread part: the parent becomes `partial`, never silently `ok`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from pii_assets.documents.base import DocumentLimits, PageContent
+from pii_assets.documents.virtual_page import text_lines
 from pii_assets.models import Coverage, DocumentError, ErrorClass
 
 PART_SEPARATOR = " > "
@@ -49,6 +51,7 @@ def read_children(
     """
     from pii_assets.documents import open_document  # the package entry point opens any format
 
+    read: list[Child] = []
     for index, child in enumerate(children):
         label = part_label(parent_part, child.label)
         where = f"{name}: {child.label}"
@@ -59,7 +62,7 @@ def read_children(
                 ErrorClass.LIMIT_EXCEEDED,
                 f"{name}: {remaining} {kind} beyond the limit of {limits.max_members} not read",
             )
-            return
+            break
         if limits.max_depth <= 0:
             coverage.unreadable(
                 label,
@@ -84,15 +87,55 @@ def read_children(
                     "for an embedded part",
                 )
             deeper = replace(limits, max_depth=limits.max_depth - 1)
+            produced = False
             with open_document(data, name=where, passwords=passwords, limits=deeper) as doc:
                 for unit in doc.pages():
                     unit.part = part_label(label, unit.part) if unit.part else label
+                    produced = True
                     yield unit
                 coverage.merge(_relabelled(doc.coverage, label))
         except DocumentError as exc:
             coverage.unreadable(label, exc.error_class, str(exc))
             continue
         coverage.read(kind)
+        if produced:
+            read.append(child)
+    # After the children, and only those that gave something to read: a container none of whose
+    # children could be read has failed, whatever its names say.
+    names = _names_unit(read, parent_part)
+    if names is not None:
+        yield names
+
+
+# A child's file extension, left out of its name's text: "ann@mail.test.pdf" is no address.
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+
+
+def _names_unit(children: Sequence[Child], parent_part: str | None) -> PageContent | None:
+    """The file names of the children read, as text (area "metadata"), one line each ("attached
+    file: …", "archive member: …"): people name files after what they hold ("scan of passport
+    634-12-9087.pdf"). Not counted as a part: the names belong to the attachments or members
+    counted."""
+    lines: list[tuple[str | None, str]] = []
+    for child in children:
+        kind, _, name = child.label.partition(":")
+        stem = _EXTENSION.sub("", name.rsplit("/", 1)[-1]).replace("_", " ").strip()
+        if stem:
+            heading = "attached file" if kind == "attachment" else "archive member"
+            lines.append((child.label, f"{heading}: {stem}"))
+    if not lines:
+        return None
+    words, width, height = text_lines(lines)
+    return PageContent(
+        number=0,
+        words=words,
+        source="plain",
+        width=width,
+        height=height,
+        paged=False,
+        area="metadata",
+        part=parent_part,
+    )
 
 
 def _relabelled(child: Coverage, label: str) -> Coverage:

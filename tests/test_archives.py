@@ -324,3 +324,9 @@ def test_the_names_of_the_members_read_are_read_too() -> None:
     (found,) = [e for e in result.entities if e.entity_type == "US_SSN"]
     assert (found.text, found.area, found.part) == ("372-81-5533", "metadata", None)
     assert result.coverage.parts["members"] == 2 and "metadata" not in result.coverage.parts
+
+    # A member that cannot be read: the row is partial, and its name is read all the same.
+    broken = zip_of({"notes.txt": b"Nothing.\n", "ssn 372-81-5534.pdf": b"%PDF-1.7\n1 0 obj <<"})
+    result = extract(broken, "broken.zip")
+    assert result.status == Status.PARTIAL
+    assert [e.text for e in result.entities if e.entity_type == "US_SSN"] == ["372-81-5534"]

@@ -100,9 +100,10 @@ def read_children(
         coverage.read(kind)
         if produced:
             read.append(child)
-    # After the children, and only those that gave something to read: a container none of whose
-    # children could be read has failed, whatever its names say.
-    names = _names_unit(read, parent_part)
+    # After the children, once one of them gave something to read: a container none of whose
+    # children could be read has failed, whatever its names say. Then every child's name is read,
+    # the unreadable ones' too (their row is `partial`, but a value in a name is still a value).
+    names = _names_unit(children[: limits.max_members], parent_part) if read else None
     if names is not None:
         yield names
 
@@ -112,10 +113,10 @@ _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 
 
 def _names_unit(children: Sequence[Child], parent_part: str | None) -> PageContent | None:
-    """The file names of the children read, as text (area "metadata"), one line each ("attached
+    """The children's file names as text (area "metadata"), one line each ("attached
     file: …", "archive member: …"): people name files after what they hold ("scan of passport
-    634-12-9087.pdf"). Not counted as a part: the names belong to the attachments or members
-    counted."""
+    634-12-9087.pdf"). Not counted as a part of its own: the names belong to the attachments or
+    members."""
     lines: list[tuple[str | None, str]] = []
     for child in children:
         kind, _, name = child.label.partition(":")

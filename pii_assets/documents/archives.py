@@ -30,7 +30,7 @@ from pii_assets.documents.base import DocumentLimits, PageContent
 from pii_assets.documents.children import Child, read_children
 from pii_assets.documents.sniff import sniff_format
 from pii_assets.documents.virtual import UnitsReader
-from pii_assets.documents.virtual_page import text_lines
+from pii_assets.documents.virtual_page import text_unit
 from pii_assets.models import Coverage, DocumentError, ErrorClass
 
 _CHUNK = 1 << 20  # bytes decompressed per read
@@ -180,16 +180,7 @@ def _zip_comments(archive: zipfile.ZipFile, coverage: Coverage) -> Iterator[Page
     if not texts:
         return
     coverage.read("metadata", len(texts))
-    words, width, height = text_lines(texts)
-    yield PageContent(
-        number=0,
-        words=words,
-        source="plain",
-        width=width,
-        height=height,
-        paged=False,
-        area="metadata",
-    )
+    yield text_unit(texts, area="metadata")
 
 
 def _zip_text(raw: bytes, *, utf8: bool) -> str:

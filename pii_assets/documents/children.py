@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from pii_assets.documents.base import DocumentLimits, PageContent
-from pii_assets.documents.virtual_page import text_lines
+from pii_assets.documents.virtual_page import text_unit
 from pii_assets.models import Coverage, DocumentError, ErrorClass
 
 PART_SEPARATOR = " > "
@@ -124,19 +124,7 @@ def _names_unit(children: Sequence[Child], parent_part: str | None) -> PageConte
         if stem:
             heading = "attached file" if kind == "attachment" else "archive member"
             lines.append((child.label, f"{heading}: {stem}"))
-    if not lines:
-        return None
-    words, width, height = text_lines(lines)
-    return PageContent(
-        number=0,
-        words=words,
-        source="plain",
-        width=width,
-        height=height,
-        paged=False,
-        area="metadata",
-        part=parent_part,
-    )
+    return text_unit(lines, area="metadata", part=parent_part) if lines else None
 
 
 def _relabelled(child: Coverage, label: str) -> Coverage:

@@ -29,7 +29,7 @@ from xml.etree.ElementTree import Element
 
 from pii_assets.documents.base import DocumentReader, PageContent
 from pii_assets.documents.virtual import name_words
-from pii_assets.documents.virtual_page import text_lines
+from pii_assets.documents.virtual_page import text_unit
 
 # A package's XML parts are a few MB at most; a bigger one is a bomb, recorded as unread.
 MAX_PART_BYTES = 64 * 1024 * 1024
@@ -310,16 +310,7 @@ def text_units(
     lines; `number` and `paged` as `PageContent` has them (a slide's notes: its page number)."""
     for start in range(0, len(texts), TEXTS_PER_UNIT):
         batch = texts[start : start + TEXTS_PER_UNIT]
-        words, width, height = text_lines([(None, text) for text in batch])
-        yield PageContent(
-            number=number,
-            words=words,
-            source="plain",
-            width=width,
-            height=height,
-            paged=paged,
-            area=area,
-        )
+        yield text_unit([(None, text) for text in batch], area=area, number=number, paged=paged)
 
 
 class PagesAndUnits:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pii_assets.documents.base import PageContent
 from pii_assets.models import Word
 
 # Virtual page size of one character and one line, in points (arbitrary but plausible).
@@ -34,3 +35,26 @@ def text_lines(items: Sequence[tuple[str | None, str]]) -> tuple[list[Word], flo
             out.append(Word(text, offset * sx, y0, x1, y0 + LINE_HEIGHT * sy, 0, index, ref=ref))
             offset += len(text) + 1
     return out, total_chars * CHAR_PT, max(1, len(lines)) * LINE_PT
+
+
+def text_unit(
+    items: Sequence[tuple[str | None, str]],
+    *,
+    area: str,
+    number: int = 0,
+    paged: bool = False,
+    part: str | None = None,
+) -> PageContent:
+    """(ref, text) items as one unit of decoded text (`source` "plain") laid out by
+    `text_lines`; `number`, `paged` and `part` as `PageContent` has them."""
+    words, width, height = text_lines(items)
+    return PageContent(
+        number=number,
+        words=words,
+        source="plain",
+        width=width,
+        height=height,
+        paged=paged,
+        part=part,
+        area=area,
+    )

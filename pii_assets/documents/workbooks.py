@@ -24,7 +24,7 @@ from pii_assets.documents.spreadsheets import (
     damaged,
     sheet_prefix,
 )
-from pii_assets.documents.virtual_page import text_lines
+from pii_assets.documents.virtual_page import text_unit
 from pii_assets.models import Coverage, DocumentError, ErrorClass
 
 
@@ -134,16 +134,7 @@ def _xlsx_extras(data: bytes, coverage: Coverage, *, name: str) -> Iterator[Page
 def _text_units(items: list[tuple[str | None, str]], *, area: str) -> Iterator[PageContent]:
     """(ref, text) items as units of `area`, numbered by the reader."""
     for start in range(0, len(items), COMMENTS_PER_UNIT):
-        words, width, height = text_lines(items[start : start + COMMENTS_PER_UNIT])
-        yield PageContent(
-            number=0,
-            words=words,
-            source="plain",
-            width=width,
-            height=height,
-            paged=False,
-            area=area,
-        )
+        yield text_unit(items[start : start + COMMENTS_PER_UNIT], area=area)
 
 
 def _open_xlsx_with_calamine(

@@ -439,3 +439,15 @@ def test_workbook_openpyxl_cannot_open_is_read_by_calamine_and_its_comments_name
     values = found(result)
     assert values["Peter Miller"] == ("PERSON", "'Staff details'!A2", "Name", "cell")
     assert result.coverage.parts["hidden_sheets"] == 1
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_csv_without_a_byte_order_mark_is_decoded(codec: str) -> None:
+    """Exported without a BOM, UTF-16 CSV is still read as text (every other byte NUL), as plain
+    text files are: never mojibake reported `ok` with nothing found."""
+    text = "Customer,Email\r\nAnna Lindqvist,anna.lindqvist@example.test\r\n"
+    result = extract(text.encode(codec), "export.csv")
+    assert result.status == Status.OK
+    found = {(e.entity_type, e.text) for e in result.entities}
+    assert ("EMAIL_ADDRESS", "anna.lindqvist@example.test") in found
+    assert ("PERSON", "Anna Lindqvist") in found

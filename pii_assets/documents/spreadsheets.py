@@ -21,7 +21,6 @@ unread part "sheet:<name>" (the document becomes `partial`); the other sheets ar
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import re
@@ -29,6 +28,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pii_assets.documents.base import DocumentLimits, PageContent
+from pii_assets.documents.sniff import TEXT_SAMPLE_BYTES
+from pii_assets.documents.sniff import text_encoding as sniff_text_encoding
 from pii_assets.documents.virtual_page import CHAR_PT, LINE_HEIGHT, LINE_PT, text_lines
 from pii_assets.models import Coverage, DocumentError, ErrorClass, Word
 
@@ -380,29 +381,11 @@ def _csv_rows(data: bytes, *, kind: str) -> Iterator[list[Cell]]:
         ]
 
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
 def text_encoding(data: bytes) -> str:
-    """The codec of a text file: its byte order mark's (the codec drops the mark), else UTF-8
-    when the start decodes as UTF-8, else Windows-1252 (Excel's "CSV" on Western Windows)."""
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return codec
-    sample = data[:_CSV_SNIFF_BYTES]
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A sample cut in the middle of a multi-byte character is still UTF-8.
-        if exc.start < len(sample) - 3:
-            return "cp1252"
-    return "utf-8"
+    """The codec of a CSV/TSV file: `sniff.text_encoding`'s (byte-order mark, UTF-16 without one,
+    UTF-8, else Windows-1252, Excel's "CSV" on Western Windows), the one rule every text reader
+    follows; UTF-8 for content it would not call text."""
+    return sniff_text_encoding(data[:TEXT_SAMPLE_BYTES]) or "utf-8"
 
 
 def csv_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
